@@ -1,0 +1,47 @@
+# Two commands on a fresh machine:
+#   make lab    set up everything, then open the notebooks in JupyterLab
+#   make test   set up everything, then run the whole test suite
+# Set-up is done once: it is redone only when requirements.txt or pyproject.toml change.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TORCH := torch==2.13.0
+# Extra pip arguments for torch, e.g. TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+# on a Linux machine without a GPU, to get the small CPU build instead of the CUDA one.
+TORCH_PIP_ARGS ?=
+SETUP_STAMP := $(VENV)/.setup-done
+LAB_ARGS := --notebook-dir=notebooks --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
+
+.PHONY: setup lab test test-fast model benchmarks clean
+
+setup: $(SETUP_STAMP)
+
+$(SETUP_STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade --quiet pip
+	# torch first and alone, pinned: installed later as a dependency it could arrive as a multi-GB CUDA build
+	$(PY) -m pip install --quiet $(TORCH) $(TORCH_PIP_ARGS)
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+lab: setup
+	$(VENV)/bin/jupyter lab $(LAB_ARGS)
+
+test: setup
+	$(PY) -m pytest
+
+# Everything but the notebooks and slow tests: for a quick check while editing.
+test-fast: setup
+	$(PY) -m pytest -m "not notebook and not slow"
+
+# Rebuild the shipped tiny model in data/tiny-agent (about 20 minutes on 2 cores).
+model: setup
+	$(PY) data/build_tiny_model.py
+
+benchmarks: setup
+	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,121 @@
+"""Models: the shipped tiny model, and one `load_model` for it and for any Hugging Face model.
+
+    model, tokenizer = load_model()                                # the tiny model in data/, offline
+    model, tokenizer = load_model("Qwen/Qwen2.5-0.5B-Instruct")    # cached or downloadable Hub model
+    model, tokenizer = load_model("path/to/folder")                # a saved Hugging Face model
+
+Whatever goes wrong, the caller gets one `ModelLoadError` saying what to do, not a traceback from
+deep inside a library.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, PreTrainedModel
+
+from agentic_lab.tokenizer import VOCAB_SIZE
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TINY_MODEL_DIR = REPO_ROOT / "data" / "tiny-agent"
+
+
+def tiny_config() -> LlamaConfig:
+    """A Llama-style decoder small enough to train on a laptop CPU: 1.8M parameters."""
+    return LlamaConfig(
+        vocab_size=VOCAB_SIZE,      # characters + special tokens (agentic_lab.tokenizer)
+        hidden_size=192,
+        intermediate_size=512,      # SwiGLU MLP: 3 matrices of 192x512
+        num_hidden_layers=4,
+        num_attention_heads=6,      # head dim 32
+        num_key_value_heads=6,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+        pad_token_id=0, eos_token_id=1, bos_token_id=None,
+    )
+
+
+class ModelLoadError(RuntimeError):
+    """`load_model` could not load what it was asked for; the message says what to do."""
+
+
+def load_model(name_or_path: str | os.PathLike | None = None, dtype: torch.dtype = torch.float32):
+    """Load a causal LM and its tokenizer: the tiny model by default, else a Hub id or a local folder.
+
+    The tokenizer pads on the left (for batched generation) and always has a pad token."""
+    if name_or_path is None:
+        if not (TINY_MODEL_DIR / "config.json").exists():
+            raise ModelLoadError(f"The tiny model is missing from {TINY_MODEL_DIR}. "
+                                 "Rebuild it with `make model` (about 20 minutes on 2 cores).")
+        name_or_path = TINY_MODEL_DIR
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        model, tokenizer = _load_folder(path, dtype)
+    else:
+        model, tokenizer = _load_hub(str(name_or_path), dtype)
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.eval()
+    return model, tokenizer
+
+
+def _load_folder(path: Path, dtype: torch.dtype):
+    if not path.is_dir() or not (path / "config.json").exists():
+        raise ModelLoadError(f"{path} is not a Hugging Face model folder (no config.json in it). Pass a folder "
+                             "written by `save_pretrained`, or a Hub id such as 'Qwen/Qwen2.5-0.5B-Instruct'.")
+    try:
+        return _from_pretrained(str(path), dtype, local_files_only=True)
+    except Exception as e:  # noqa: BLE001 - turn any library error into one clear message
+        hint = "`make model` rebuilds the tiny model." if path.resolve() == TINY_MODEL_DIR else \
+            "Save it again with `model.save_pretrained(folder)` and `tokenizer.save_pretrained(folder)`."
+        raise ModelLoadError(f"The model folder {path} is damaged or incomplete: {_first_line(e)}. {hint}") from None
+
+
+def _load_hub(name: str, dtype: torch.dtype):
+    try:  # the local Hugging Face cache first: no network needed
+        return _from_pretrained(name, dtype, local_files_only=True)
+    except Exception:  # noqa: BLE001 - not cached (or cached incompletely): try the Hub below
+        pass
+    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+    if offline or not _hub_reachable():
+        why = "HF_HUB_OFFLINE is set" if offline else "the Hugging Face Hub cannot be reached from here"
+        raise ModelLoadError(
+            f"Cannot load {name!r}: it is not a local folder, it is not in the Hugging Face cache, and {why}. "
+            f"On a machine with internet run `hf download {name}` (it fills the cache at "
+            f"~/.cache/huggingface), or pass the path of a folder that holds the model.")
+    try:
+        return _from_pretrained(name, dtype, local_files_only=False)
+    except Exception as e:  # noqa: BLE001
+        raise ModelLoadError(f"Cannot load {name!r} from the Hugging Face Hub: {_first_line(e)}. Check the "
+                             "spelling of the model id, or pass a local folder.") from None
+
+
+def _from_pretrained(name: str, dtype: torch.dtype, local_files_only: bool):
+    tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local_files_only)
+    model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype, local_files_only=local_files_only)
+    if not isinstance(model, PreTrainedModel):
+        raise ModelLoadError(f"{name!r} is not a causal language model")
+    return model, tokenizer
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """A quick TCP connect to the Hub, so that an offline machine fails in seconds, not after retries."""
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return (text[0] if text else type(error).__name__)[:300]
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,31 @@
+"""Quick mode versus full mode: the one place a notebook learns how much work to do.
+
+Tests set AGENTIC_LAB_QUICK=1 so that every notebook runs top to bottom in at most 60 seconds;
+a learner leaves it unset and gets the full run, whose time budget the notebook states up front.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+QUICK_ENV = "AGENTIC_LAB_QUICK"
+
+
+def is_quick() -> bool:
+    return os.environ.get(QUICK_ENV, "0").strip().lower() not in ("", "0", "false", "no")
+
+
+def pick(full, quick):
+    """`full` normally, `quick` when AGENTIC_LAB_QUICK=1: `steps = pick(full=300, quick=20)`."""
+    return quick if is_quick() else full
+
+
+def announce(full_minutes: float) -> float:
+    """Print the mode and the full-mode budget; returns the start time for `report_time`."""
+    mode = "QUICK mode (AGENTIC_LAB_QUICK=1): small steps, at most 60 s" if is_quick() else "FULL mode"
+    print(f"{mode}. Full mode takes about {full_minutes:g} min on a 2-core CPU.")
+    return time.time()
+
+
+def report_time(start: float) -> None:
+    print(f"This notebook ran in {time.time() - start:.0f} s.")

@@ -1,0 +1,88 @@
+"""Supervised fine-tuning from scratch: next-token cross-entropy on the assistant's tokens only.
+
+    L(θ) = - Σ_t m_t log π_θ(x_t | x_<t) / Σ_t m_t        m_t = 1 where the assistant wrote x_t
+
+Prompts, tool outputs and padding have m_t = 0: the model learns to act, not to predict its inputs.
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+
+import torch
+from tqdm.auto import tqdm
+
+from agentic_lab.tasks import Task
+
+IGNORE = -100  # the label value cross-entropy skips
+
+
+def encode(tokenizer, task: Task) -> dict[str, list[int]]:
+    """Token ids of prompt + reference solution, and labels that keep only the assistant's tokens."""
+    enc = tokenizer.apply_chat_template(task.conversation(), tools=task.tool_schemas(), return_dict=True,
+                                        return_assistant_tokens_mask=True)
+    ids, mask = enc["input_ids"], enc["assistant_masks"]
+    return {"input_ids": ids, "labels": [t if m else IGNORE for t, m in zip(ids, mask)]}
+
+
+def collate(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad a batch: (B, T) input_ids, attention_mask and labels."""
+    width = max(len(e["input_ids"]) for e in examples)
+    def pad(seq, value):
+        return seq + [value] * (width - len(seq))
+    return {
+        "input_ids": torch.tensor([pad(e["input_ids"], pad_id) for e in examples]),
+        "attention_mask": torch.tensor([pad([1] * len(e["input_ids"]), 0) for e in examples]),
+        "labels": torch.tensor([pad(e["labels"], IGNORE) for e in examples]),
+    }
+
+
+def length_grouped_batches(examples: list[dict], batch_size: int, rng: random.Random):
+    """Endless batches of similar length (less padding), in random order."""
+    while True:
+        order = list(range(len(examples)))
+        rng.shuffle(order)
+        pool = batch_size * 64  # sort within pools of 64 batches: similar lengths, still random
+        batches = []
+        for start in range(0, len(order), pool):
+            chunk = sorted(order[start: start + pool], key=lambda i: len(examples[i]["input_ids"]))
+            batches += [chunk[k: k + batch_size] for k in range(0, len(chunk), batch_size)]
+        rng.shuffle(batches)
+        for batch in batches:
+            yield [examples[i] for i in batch]
+
+
+def cosine_lr(step: int, steps: int, peak: float, warmup: int, floor: float = 0.1) -> float:
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, steps - warmup)
+    return peak * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def train_sft(model, examples: list[dict], steps: int, batch_size: int = 32, lr: float = 3e-3,
+              warmup: int = 100, seed: int = 0, pad_id: int = 0, progress: bool = True) -> list[dict]:
+    """Plain PyTorch training loop. Returns one record per step: loss, learning rate, tokens/s."""
+    torch.manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
+    batches = length_grouped_batches(examples, batch_size, random.Random(seed))
+    model.train()
+    history = []
+    bar = tqdm(range(steps), desc="sft", disable=not progress)
+    for step in bar:
+        t0 = time.perf_counter()
+        batch = collate(next(batches), pad_id)
+        for group in optimizer.param_groups:
+            group["lr"] = cosine_lr(step, steps, lr, warmup)
+        loss = model(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        tokens = int(batch["attention_mask"].sum())
+        history.append({"step": step, "loss": loss.item(), "lr": group["lr"],
+                        "tokens_per_s": tokens / (time.perf_counter() - t0)})
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+    model.eval()
+    return history

@@ -1,0 +1,85 @@
+"""A tiny fictional world: countries and people, written as short notes that the `search` tool finds.
+
+The names are invented, so the model cannot know a fact before it looks it up; held-out questions
+ask about entities whose notes never appeared in training (see `tasks.search_qa`). The world is a
+pure function of its seed: the same notes on every machine, no data file to ship.
+"""
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+SEED = 1234
+N_COUNTRIES, N_PEOPLE = 40, 160
+JOBS = ["baker", "smith", "farmer", "sailor", "painter", "doctor", "teacher", "miner", "weaver", "singer"]
+_ONSETS = ["b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "br", "dr", "kl", "st", "tr"]
+_VOWELS = ["a", "e", "i", "o", "u"]
+
+
+@dataclass(frozen=True)
+class Country:
+    name: str
+    capital: str
+    river: str
+    language: str
+
+    def note(self) -> str:
+        return f"{self.name}: capital {self.capital}; river {self.river}; language {self.language}."
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    country: str
+    job: str
+
+    def note(self) -> str:
+        return f"{self.name}: lives in {self.country}; job {self.job}."
+
+
+@dataclass(frozen=True)
+class World:
+    countries: tuple[Country, ...]
+    people: tuple[Person, ...]
+
+    def notes(self) -> dict[str, str]:
+        """title (lower case) -> note text."""
+        return {e.name.lower(): e.note() for e in self.countries + self.people}
+
+
+def _names(rng: random.Random, n: int, syllables: tuple[int, int], taken: set[str]) -> list[str]:
+    out = []
+    while len(out) < n:
+        name = "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) for _ in range(rng.randint(*syllables)))
+        name = name.capitalize()
+        if name not in taken:
+            taken.add(name)
+            out.append(name)
+    return out
+
+
+@lru_cache(maxsize=1)
+def build_world(seed: int = SEED) -> World:
+    rng = random.Random(seed)
+    taken: set[str] = set()
+    names = _names(rng, N_COUNTRIES, (2, 3), taken)
+    capitals, rivers = _names(rng, N_COUNTRIES, (2, 2), taken), _names(rng, N_COUNTRIES, (1, 2), taken)
+    languages = _names(rng, N_COUNTRIES, (1, 2), taken)
+    countries = tuple(Country(*fields) for fields in zip(names, capitals, rivers, languages))
+    people = tuple(Person(name, rng.choice(names), rng.choice(JOBS))
+                   for name in _names(rng, N_PEOPLE, (2, 2), taken))
+    return World(countries, people)
+
+
+def search(query: str) -> str:
+    """Exact title match first, then the note sharing the most words with the query."""
+    notes = build_world().notes()
+    words = re.findall(r"[a-z]+", query.lower())[:16]
+    for word in words:
+        if word in notes:
+            return notes[word]
+    scored = [(sum(w in note.lower() for w in words), title) for title, note in notes.items()]
+    best, title = max(scored, default=(0, ""))
+    return notes[title] if best > 0 else f"No note found for {query[:40]!r}."

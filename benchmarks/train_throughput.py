@@ -1,0 +1,109 @@
+"""Training throughput of the tiny model, as model-FLOPs utilisation (MFU) of this machine's measured peak.
+
+    python benchmarks/train_throughput.py [--seconds 20] [--no-compile]
+
+Baseline, measured in the same run: the practical peak of this CPU, the best FLOP/s of large square
+float32 matmuls (and, for comparison, matmuls at the model's own shapes). Then the real SFT step of
+`agentic_lab.sft` (same data, same loss) in a few configurations. Model FLOPs per token count the
+6N rule (forward + backward through every weight) plus attention, 12·L·T·d (QKᵀ and AV, forward and
+backward, for sequence length T, full square as in PaLM's accounting).
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import time
+
+import torch
+from transformers import LlamaForCausalLM
+
+from agentic_lab.models import count_parameters, tiny_config
+from agentic_lab.sft import collate, encode, length_grouped_batches
+from agentic_lab.tasks import FAMILIES, sample_mixture
+from agentic_lab.tokenizer import build_tokenizer
+
+
+def matmul_flops(m: int, k: int, n: int, seconds: float = 1.0) -> float:
+    """FLOP/s of a float32 (m×k)·(k×n) matmul, best of repeated timings."""
+    a, b = torch.randn(m, k), torch.randn(k, n)
+    for _ in range(3):
+        a @ b
+    best, deadline = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        t0 = time.perf_counter()
+        a @ b
+        best = max(best, 2 * m * k * n / (time.perf_counter() - t0))
+    return best
+
+
+def train_rate(model, batches, steps: int, seconds: float, step_fn) -> tuple[float, float]:
+    """Real tokens/s and mean padded sequence length over timed steps (after 3 warm-up steps)."""
+    for _ in range(3):
+        step_fn(next(batches))
+    tokens, lengths, t0 = 0, [], time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        batch = next(batches)
+        step_fn(batch)
+        tokens += int(batch["attention_mask"].sum())
+        lengths.append(batch["input_ids"].shape[1])
+    return tokens / (time.perf_counter() - t0), sum(lengths) / len(lengths)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=20.0, help="timed seconds per configuration")
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile configuration")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+
+    peak = max(matmul_flops(n, n, n) for n in (512, 1024, 2048))
+    print(f"peak (best square float32 matmul): {peak / 1e9:.1f} GFLOP/s")
+    config = tiny_config()
+    d, ff, v, rows = config.hidden_size, config.intermediate_size, config.vocab_size, 32 * 110
+    for name, (m, k, n) in {"attention projection": (rows, d, d), "MLP up": (rows, d, ff),
+                            "MLP down": (rows, ff, d), "LM head": (rows, d, v)}.items():
+        print(f"  at model shape {name:20s} ({m}x{k})·({k}x{n}): {matmul_flops(m, k, n, 0.5) / 1e9:6.1f} GFLOP/s")
+
+    tokenizer = build_tokenizer()
+    examples = [encode(tokenizer, t) for t in sample_mixture({f: 1 for f in FAMILIES}, 20_000, seed=0)]
+    n_params = count_parameters(LlamaForCausalLM(config))
+
+    def measure(label: str, batch_size: int, compile_model: bool = False, fused: bool = False) -> float:
+        torch.manual_seed(0)
+        model = LlamaForCausalLM(tiny_config()).train()
+        forward = torch.compile(model) if compile_model else model
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=fused)
+
+        def step(batch):
+            forward(**batch).loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+
+        batches = (collate(b, tokenizer.pad_token_id) for b in
+                   length_grouped_batches(examples, batch_size, random.Random(0)))
+        tokens_per_s, seq_len = train_rate(model, batches, 0, args.seconds, step)
+        flops_per_token = 6 * n_params + 12 * config.num_hidden_layers * seq_len * config.hidden_size
+        mfu = tokens_per_s * flops_per_token / peak
+        print(f"{label:44s} {tokens_per_s:8,.0f} tokens/s  {tokens_per_s * flops_per_token / 1e9:6.1f} GFLOP/s"
+              f"  MFU {mfu:.1%}")
+        return mfu
+
+    results = {
+        "plain loop, batch 32 (as data/build_tiny_model.py)": measure("plain loop, batch 32", 32),
+        "batch 64": measure("plain loop, batch 64", 64),
+        "batch 64, fused AdamW": measure("batch 64, fused AdamW", 64, fused=True),
+    }
+    if not args.no_compile:
+        try:
+            results["torch.compile, batch 64"] = measure("torch.compile, batch 64, fused AdamW", 64, True, True)
+        except Exception as e:  # noqa: BLE001 - a missing compiler toolchain should not end the benchmark
+            print(f"torch.compile unavailable: {str(e).splitlines()[0][:120]}")
+    best = max(results, key=results.get)
+    print(f"best: {best}")
+    print(f"RESULT train_mfu {results[best]:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""load_model: the tiny model offline, local Hugging Face folders, and clear errors for everything else."""
+import shutil
+import time
+
+import pytest
+import torch
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+from agentic_lab import ModelLoadError, load_model
+from agentic_lab.models import TINY_MODEL_DIR
+from agentic_lab.rollout import run_episodes
+from agentic_lab.tasks import sample_tasks
+from agentic_lab.tokenizer import build_tokenizer
+
+
+def test_tiny_model_loads_offline_in_under_a_second():
+    load_model()  # warm the imports and the file cache, as in a notebook's second cell
+    start = time.perf_counter()
+    model, tokenizer = load_model()
+    assert time.perf_counter() - start < 1.0
+    assert tokenizer.padding_side == "left" and not model.training
+    assert model.config.vocab_size == len(tokenizer)
+
+
+def test_shipped_checkpoint_is_small():
+    size = sum(f.stat().st_size for f in TINY_MODEL_DIR.iterdir())
+    assert size < 20e6
+
+
+def _save_tiny_hf_model(folder, architecture):
+    """A real Qwen2- or Llama-format model with a real chat template, as `save_pretrained` writes it."""
+    tokenizer = build_tokenizer()
+    kwargs = dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                  num_attention_heads=2, num_key_value_heads=2, eos_token_id=tokenizer.eos_token_id,
+                  pad_token_id=tokenizer.pad_token_id)
+    config_class, model_class = {"qwen2": (Qwen2Config, Qwen2ForCausalLM),
+                                 "llama": (LlamaConfig, LlamaForCausalLM)}[architecture]
+    torch.manual_seed(0)
+    model = model_class(config_class(**kwargs))
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return model
+
+
+@pytest.mark.parametrize("architecture", ["qwen2", "llama"])
+def test_local_hugging_face_folder_goes_through_the_same_api(tmp_path, architecture):
+    saved = _save_tiny_hf_model(tmp_path, architecture)
+    model, tokenizer = load_model(tmp_path)
+    assert type(model) is type(saved)
+    for a, b in zip(model.parameters(), saved.parameters()):
+        assert torch.equal(a, b)
+    episodes = run_episodes(model, tokenizer, sample_tasks("calculator", 3, seed=0), max_turns=2, max_new_tokens=8)
+    assert all(e.turns >= 1 for e in episodes)  # an untrained model plays (badly) without crashing
+
+
+def test_unknown_model_without_network_gives_one_clear_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError, match="not in the Hugging Face cache.*hf download"):
+        load_model("nobody/no-such-model-anywhere")
+
+
+def test_unknown_model_with_unreachable_hub_fails_fast(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "https://hub.invalid")
+    start = time.perf_counter()
+    with pytest.raises(ModelLoadError, match="cannot be reached"):
+        load_model("nobody/no-such-model-anywhere")
+    assert time.perf_counter() - start < 10
+
+
+def test_corrupt_checkpoint_folder_gives_one_clear_error(tmp_path):
+    folder = tmp_path / "damaged"
+    shutil.copytree(TINY_MODEL_DIR, folder)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ModelLoadError, match="damaged or incomplete"):
+        load_model(folder)
+
+
+def test_folder_that_is_not_a_model_gives_one_clear_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ModelLoadError, match="no config.json"):
+        load_model(tmp_path)
+    with pytest.raises(ModelLoadError, match="no config.json"):
+        load_model(tmp_path / "notes.txt")
+
+
+def test_tokenizer_from_a_hugging_face_folder_keeps_its_chat_template(tmp_path):
+    _save_tiny_hf_model(tmp_path, "qwen2")
+    assert AutoTokenizer.from_pretrained(tmp_path).chat_template == build_tokenizer().chat_template

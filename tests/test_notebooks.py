@@ -1,0 +1,47 @@
+"""Every notebook runs top to bottom, headless, in quick mode; notebooks are stored clean and numbered."""
+import re
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+QUICK_MODE_SECONDS = 60
+
+
+def test_notebooks_are_numbered_without_gaps():
+    names = [p.name for p in NOTEBOOKS]
+    assert names, "no notebooks found"
+    for name in names:
+        assert re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", name), f"{name} is not named NN_topic.ipynb"
+    assert [int(n[:2]) for n in names] == list(range(len(names))), f"gap or duplicate in {names}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_stored_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    assert not dirty, f"{path.name}: cells {dirty} have outputs; clear them before committing"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_states_its_full_mode_budget_first(path):
+    nb = nbformat.read(path, as_version=4)
+    first_code = next(c for c in nb.cells if c.cell_type == "code")
+    assert "announce(full_minutes=" in first_code.source
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_runs_top_to_bottom_in_quick_mode(path, monkeypatch):
+    monkeypatch.setenv("AGENTIC_LAB_QUICK", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
+    seconds = time.perf_counter() - start
+    assert seconds <= QUICK_MODE_SECONDS, f"{path.name} took {seconds:.0f} s in quick mode"

@@ -1,0 +1,58 @@
+import random
+
+import pytest
+
+from agentic_lab.tasks import (FAMILIES, Task, answer, family, reaches_goal, sample_mixture, sample_tasks,
+                               task_split)
+from agentic_lab.world import build_world
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_reference_solutions_pass_their_own_checker(name):
+    for task in sample_tasks(name, 200, seed=3) + sample_tasks(name, 50, seed=3, split="test"):
+        assert task.check(task.answer), task
+        final = task.solution[-1]["content"]
+        assert final == f"<answer>{task.answer}</answer>"
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_same_seed_same_tasks_and_splits_are_disjoint(name):
+    assert sample_tasks(name, 50, seed=7) == sample_tasks(name, 50, seed=7)
+    assert sample_tasks(name, 50, seed=7) != sample_tasks(name, 50, seed=8)
+    train = {t.prompt for t in sample_tasks(name, 500, seed=0)}
+    test = {t.prompt for t in sample_tasks(name, 100, seed=0, split="test")}
+    assert not train & test
+
+
+def test_search_questions_about_held_out_entities_never_reach_training():
+    world = build_world()
+    held_out = [e for e in world.countries + world.people if task_split((e.name,)) == "test"]
+    assert 0.1 < len(held_out) / 200 < 0.3
+    for task in sample_tasks("search_qa", 1000):
+        notes_seen = [m["content"] for m in task.solution if m["role"] == "tool"]
+        assert not any(e.name in task.split_keys or e.note() in notes_seen for e in held_out)
+
+
+def test_wrong_answers_are_rejected():
+    task = sample_tasks("arithmetic", 1, seed=0)[0]
+    assert not task.check(str(int(task.answer) + 1)) and not task.check(None)
+    nav = sample_tasks("navigation", 1, seed=0)[0]
+    assert not reaches_goal(nav, "") and not reaches_goal(nav, "X" + nav.answer)
+
+
+def test_navigation_accepts_any_path_that_reaches_the_goal():
+    task = Task("navigation", "", "", (), info={"grid": ["S..", "...", "..G"], "start": (0, 0), "goal": (2, 2)})
+    assert reaches_goal(task, "RRDD") and reaches_goal(task, "DDRR") and reaches_goal(task, "DRDR")
+    assert not reaches_goal(task, "RRD") and not reaches_goal(task, "URRDDD")  # short; leaves the grid
+
+
+def test_a_new_family_registers_without_touching_the_others():
+    @family("_echo", "Repeat a word.")
+    def echo(rng: random.Random) -> Task:
+        word = rng.choice(["cat", "dog"])
+        return Task("_echo", f"Say {word}.", word, (answer(word),))
+    try:
+        tasks = sample_mixture({"_echo": 1, "arithmetic": 1}, 20, seed=0)
+        assert {t.family for t in tasks} == {"_echo", "arithmetic"} and all(t.check(t.answer) for t in tasks)
+    finally:
+        del FAMILIES["_echo"]
