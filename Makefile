@@ -12,6 +12,7 @@ TORCH := torch==2.13.0
 TORCH_PIP_ARGS ?=
 SETUP_STAMP := $(VENV)/.setup-done
 LAB_ARGS := --notebook-dir=notebooks --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
+LAB_EXTRA ?=  # e.g. --port=9999 --no-browser
 
 .PHONY: setup lab test test-fast model benchmarks clean
 
@@ -27,7 +28,7 @@ $(SETUP_STAMP): requirements.txt pyproject.toml
 	touch $@
 
 lab: setup
-	$(VENV)/bin/jupyter lab $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab $(LAB_ARGS) $(LAB_EXTRA)
 
 test: setup
 	$(PY) -m pytest

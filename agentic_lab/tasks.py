@@ -136,7 +136,7 @@ def _number(rng: random.Random, digits: int) -> int:
 
 @family("arithmetic", "Add or subtract two numbers of 1-3 digits, answering directly (no tools).")
 def arithmetic(rng: random.Random) -> Task:
-    a, b = _number(rng, rng.choice([1, 2, 2, 3])), _number(rng, rng.choice([1, 2, 2, 3]))
+    a, b = (_number(rng, rng.choice([1, 1, 2, 2, 2, 3])) for _ in range(2))
     op = rng.choice("+-")
     if op == "-" and b > a:
         a, b = b, a  # keep results non-negative

@@ -1,6 +1,7 @@
 """Build the shipped tiny model: tokenizer, supervised training on the task families, evaluation, card.
 
-    python data/build_tiny_model.py            # or: make model      (about 20 minutes on 2 cores)
+    python data/build_tiny_model.py            # or: make model      (about 25 minutes on 2 cores)
+    python data/build_tiny_model.py --steps 50 --eval-tasks 20 --out /tmp/try   # a quick try-out
 
 Deterministic: the corpus, the initial weights and the batch order all come from fixed seeds, so a
 rebuild on the same kind of machine reproduces the checkpoint. The folder is replaced atomically:
@@ -8,8 +9,8 @@ a build that is interrupted leaves the previous checkpoint in place.
 """
 from __future__ import annotations
 
+import argparse
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -28,40 +29,39 @@ from agentic_lab.tokenizer import build_tokenizer  # noqa: E402
 
 # Share of training examples per family. Tuned so that every family ends up competent but imperfect
 # (roughly 20-70% held-out success), leaving room for the RL notebooks.
-MIXTURE = {"arithmetic": 0.25, "calculator": 0.10, "word_problem": 0.25, "navigation": 0.25, "search_qa": 0.15}
-STEPS = int(os.environ.get("TINY_MODEL_STEPS", 2500))
-BATCH_SIZE, PEAK_LR, WARMUP, SEED = 32, 1e-3, 200, 0
+MIXTURE = {"arithmetic": 0.2, "calculator": 0.275, "word_problem": 0.1, "navigation": 0.15, "search_qa": 0.275}
+STEPS, BATCH_SIZE, PEAK_LR, WARMUP, SEED = 3000, 32, 1e-3, 100, 0
 EVAL_TASKS = 200  # held-out tasks per family
 
 
-def main(out_dir: Path = TINY_MODEL_DIR) -> None:
+def main(out_dir: Path = TINY_MODEL_DIR, steps: int = STEPS, eval_tasks: int = EVAL_TASKS) -> None:
     torch.manual_seed(SEED)
     tokenizer = build_tokenizer()
     model = LlamaForCausalLM(tiny_config())
-    tasks = sample_mixture(MIXTURE, STEPS * BATCH_SIZE, seed=SEED, split="train")
+    tasks = sample_mixture(MIXTURE, steps * BATCH_SIZE, seed=SEED, split="train")
     examples = [encode(tokenizer, t) for t in tasks]
     print(f"{count_parameters(model):,} parameters; {len(examples):,} training conversations")
 
     start = time.time()
-    history = train_sft(model, examples, steps=STEPS, batch_size=BATCH_SIZE, lr=PEAK_LR, warmup=WARMUP,
+    history = train_sft(model, examples, steps=steps, batch_size=BATCH_SIZE, lr=PEAK_LR, warmup=WARMUP,
                         seed=SEED, pad_id=tokenizer.pad_token_id)
     train_seconds = time.time() - start
 
-    greedy = evaluate_families(model, tokenizer, n=EVAL_TASKS, temperature=0.0)
-    sampled = evaluate_families(model, tokenizer, n=EVAL_TASKS, temperature=1.0)
+    greedy = evaluate_families(model, tokenizer, n=eval_tasks, temperature=0.0)
+    sampled = evaluate_families(model, tokenizer, n=eval_tasks, temperature=1.0)
     for name in FAMILIES:
         print(f"{name:14s} greedy {greedy[name]['success']:.2f}  sampled {sampled[name]['success']:.2f}")
 
     stats = {
         "parameters": count_parameters(model),
-        "train_steps": STEPS, "batch_size": BATCH_SIZE, "peak_lr": PEAK_LR, "seed": SEED,
+        "train_steps": steps, "batch_size": BATCH_SIZE, "peak_lr": PEAK_LR, "seed": SEED,
         "train_conversations": len(examples),
         "train_tokens": sum(len(e["input_ids"]) for e in examples),
         "train_seconds": round(train_seconds),
         "mean_tokens_per_s": round(statistics.mean(h["tokens_per_s"] for h in history[10:])),
         "final_loss": round(statistics.mean(h["loss"] for h in history[-50:]), 4),
         "mixture": MIXTURE,
-        "eval_tasks_per_family": EVAL_TASKS,
+        "eval_tasks_per_family": eval_tasks,
         "accuracy_greedy": greedy,
         "accuracy_sampled_t1": sampled,
     }
@@ -122,4 +122,9 @@ model, tokenizer = load_model()
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=TINY_MODEL_DIR, help="output folder")
+    parser.add_argument("--steps", type=int, default=STEPS, help="training steps")
+    parser.add_argument("--eval-tasks", type=int, default=EVAL_TASKS, help="held-out tasks per family")
+    args = parser.parse_args()
+    main(args.out, args.steps, args.eval_tasks)

@@ -1,5 +1,8 @@
 """load_model: the tiny model offline, local Hugging Face folders, and clear errors for everything else."""
+import os
 import shutil
+import subprocess
+import sys
 import time
 
 import pytest
@@ -88,3 +91,18 @@ def test_folder_that_is_not_a_model_gives_one_clear_error(tmp_path):
 def test_tokenizer_from_a_hugging_face_folder_keeps_its_chat_template(tmp_path):
     _save_tiny_hf_model(tmp_path, "qwen2")
     assert AutoTokenizer.from_pretrained(tmp_path).chat_template == build_tokenizer().chat_template
+
+
+def test_hub_id_found_in_the_hugging_face_cache_loads_offline(tmp_path):
+    """The real Hub-id path, offline: a model laid out in a Hugging Face cache as `hf download` leaves it."""
+    commit = "0" * 40
+    snapshot = tmp_path / "hub" / "models--tiny-org--tiny-qwen" / "snapshots" / commit
+    _save_tiny_hf_model(snapshot, "qwen2")
+    (tmp_path / "hub" / "models--tiny-org--tiny-qwen" / "refs").mkdir()
+    (tmp_path / "hub" / "models--tiny-org--tiny-qwen" / "refs" / "main").write_text(commit)
+    code = ("from agentic_lab import load_model; m, t = load_model('tiny-org/tiny-qwen'); "
+            "print(type(m).__name__, t.padding_side)")
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["Qwen2ForCausalLM", "left"]

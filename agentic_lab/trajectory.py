@@ -1,0 +1,78 @@
+"""Trajectories: what an agent did in one episode, token by token, saved and loaded without loss.
+
+An episode is a list of turns (observation -> model text -> parsed action -> tool/env result -> reward),
+plus the exact token ids the model saw and wrote, a loss mask that is 1 on exactly the tokens the
+policy produced, and, when recorded, the log-probability of each of those tokens under the sampler.
+
+Files are JSON Lines, one trajectory a line, written atomically: a run killed mid-write leaves the
+previous file intact, and `load_trajectories(save_trajectories(x))` gives back objects equal to x.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from agentic_lab.actions import Action
+
+
+@dataclass
+class Turn:
+    observation: str         # what the agent was shown before acting
+    text: str                # what the model wrote (decoded from its own tokens)
+    action: Action           # the parsed action
+    result: str | None       # the tool's or environment's answer, if any
+    reward: float
+    done: bool
+
+
+@dataclass
+class Trajectory:
+    env_id: str
+    seed: int
+    turns: list[Turn] = field(default_factory=list)
+    token_ids: list[int] = field(default_factory=list)
+    loss_mask: list[int] = field(default_factory=list)      # 1 = produced by the policy
+    logprobs: list[float] | None = None                     # per token; 0.0 where loss_mask is 0
+    info: dict = field(default_factory=dict)                # success, group, hidden state for the viewer...
+
+    @property
+    def total_reward(self) -> float:
+        return sum(t.reward for t in self.turns)
+
+    @property
+    def success(self) -> bool:
+        return bool(self.info.get("success", False))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Trajectory":
+        turns = [Turn(**{**t, "action": Action(**t["action"])}) for t in data["turns"]]
+        return cls(**{**data, "turns": turns})
+
+
+def save_trajectories(trajectories: list[Trajectory], path: str | os.PathLike) -> Path:
+    """Write JSON Lines atomically: a temporary file in the same folder, flushed to disk, then renamed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for trajectory in trajectories:
+                f.write(json.dumps(trajectory.to_dict(), ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)  # atomic on POSIX and Windows
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_trajectories(path: str | os.PathLike) -> list[Trajectory]:
+    with open(path, encoding="utf-8") as f:
+        return [Trajectory.from_dict(json.loads(line)) for line in f if line.strip()]
