@@ -25,6 +25,8 @@ $(SETUP_STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet $(TORCH) $(TORCH_PIP_ARGS)
 	$(PY) -m pip install --quiet -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	# build matplotlib's font cache now, not inside the first notebook that plots
+	MPLBACKEND=Agg $(PY) -c "import matplotlib.pyplot"
 	touch $@
 
 lab: setup

@@ -47,11 +47,12 @@ class ToolError(ValueError):
     """A tool was called wrongly; the message is shown to the agent as its observation."""
 
 
-def call_tool(name: str, arguments: dict) -> str:
-    """Run a tool by name. Returns its output, or 'Error: ...' for any misuse (never raises)."""
-    tool = TOOLS.get(name)
+def call_tool(name: str, arguments: dict, tools: dict[str, Tool] = TOOLS) -> str:
+    """Run a tool by name from `tools` (default: the shared registry). Returns its output, or
+    'Error: ...' for any misuse (never raises)."""
+    tool = tools.get(name)
     if tool is None:
-        return f"Error: unknown tool {name!r}. Known tools: {', '.join(sorted(TOOLS))}."
+        return f"Error: unknown tool {name[:40]!r}. Known tools: {', '.join(sorted(tools))}."
     if not isinstance(arguments, dict):
         return "Error: arguments must be a JSON object."
     missing = [a for a in tool.parameters if a not in arguments]

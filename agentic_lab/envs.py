@@ -1,0 +1,186 @@
+"""Text environments with the Gymnasium API: the one interface every agentic notebook speaks.
+
+    import gymnasium as gym, agentic_lab.envs
+    env = gym.make("agentic_lab/Calculator-v0")
+    observation, info = env.reset(seed=0)           # the task, as text
+    observation, reward, terminated, truncated, info = env.step('<tool_call>{"name": ...}</tool_call>')
+
+Observations and actions are strings (`gymnasium.spaces.Text`). The agent's text is parsed by
+`agentic_lab.actions.parse_action`; anything malformed becomes an error observation and a small
+penalty, never an exception. `info` carries what a trainer and a viewer need: the tools on offer
+(as chat-template schemas), success, and the hidden state the agent cannot see.
+
+Two kinds ship here:
+- `TaskEnv`: one task of a registered family per episode (`agentic_lab.tasks`); call tools, then answer.
+  Registered as Arithmetic-v0, Calculator-v0, WordProblem-v0, Navigation-v0, SearchQA-v0.
+- `KeyDoorEnv`: a small grid walked one move per turn, seen only through a 3x3 window; the door opens
+  only if the key was picked up first, so an early action decides a later reward.
+"""
+from __future__ import annotations
+
+import random
+
+import gymnasium as gym
+from gymnasium.spaces import Text
+
+from agentic_lab.actions import MAX_ACTION_CHARS, Action, parse_action
+from agentic_lab.tasks import FAMILIES, MOVES, Task, sample_tasks
+from agentic_lab.tools import TOOLS, Tool, call_tool
+
+CHARSET = "\n" + "".join(chr(c) for c in range(32, 127))
+MAX_OBSERVATION_CHARS = 4096
+INVALID_PENALTY = 0.1  # reward for a malformed action: it counts against the agent
+
+
+def text_space(max_length: int) -> Text:
+    return Text(max_length=max_length, min_length=0, charset=CHARSET)
+
+
+def printable(text: str, limit: int = 200) -> str:
+    """Model text quoted inside an observation: ASCII only, and short."""
+    return "".join(c if c in CHARSET else "?" for c in text[:limit])
+
+
+class TextEnv(gym.Env[str, str]):
+    """Shared by all environments: text spaces, tool dispatch, invalid-action handling, turn limit."""
+    metadata = {"render_modes": ["ansi"]}
+
+    def __init__(self, tools: dict[str, Tool], max_turns: int, render_mode: str | None = None):
+        self.observation_space = text_space(MAX_OBSERVATION_CHARS)
+        self.action_space = text_space(MAX_ACTION_CHARS)
+        self.tools, self.max_turns, self.render_mode = tools, max_turns, render_mode
+        self.turns, self.last_observation = 0, ""
+
+    def tool_schemas(self) -> list[dict]:
+        return [tool.schema() for tool in self.tools.values()]
+
+    def step(self, action: str):
+        self.turns += 1
+        parsed = parse_action(action if isinstance(action, str) else "")
+        if parsed.kind == "invalid":
+            observation, reward, terminated = f"Error: {parsed.error}", -INVALID_PENALTY, False
+        elif parsed.kind == "tool_call" and parsed.tool not in self.tools:
+            observation, reward, terminated = f"Error: no tool {printable(parsed.tool, 40)!r} here.", \
+                -INVALID_PENALTY, False
+        else:
+            observation, reward, terminated = self.act(parsed)
+        truncated = not terminated and self.turns >= self.max_turns
+        self.last_observation = printable(observation, MAX_OBSERVATION_CHARS)
+        info = self.info() | {"action": parsed.kind, "invalid": reward == -INVALID_PENALTY}
+        return self.last_observation, reward, terminated, truncated, info
+
+    def render(self):
+        return self.last_observation
+
+    def act(self, action: Action) -> tuple[str, float, bool]:
+        """A well-formed answer or a call of one of this environment's tools."""
+        raise NotImplementedError
+
+    def info(self) -> dict:
+        return {"tools": self.tool_schemas(), "turn": self.turns}
+
+
+class TaskEnv(TextEnv):
+    """One task of a family per episode: tool calls return their result, an answer ends the episode
+    with reward 1 if correct, else 0. `reset(options={"task": task})` plays a given task."""
+
+    def __init__(self, family: str, split: str = "train", max_turns: int = 4, render_mode: str | None = None):
+        super().__init__({name: TOOLS[name] for name in FAMILIES[family].tools}, max_turns, render_mode)
+        self.family, self.split = family, split
+        self.task: Task | None = None
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if options and "task" in options:
+            self.task = options["task"]
+        else:
+            self.task = sample_tasks(self.family, 1, seed=int(self.np_random.integers(2**31)), split=self.split)[0]
+        self.turns, self.success = 0, False
+        self.last_observation = self.task.prompt
+        return self.task.prompt, self.info()
+
+    def act(self, action: Action) -> tuple[str, float, bool]:
+        if action.kind == "answer":
+            self.success = self.task.check(action.answer)
+            return ("Correct." if self.success else "Wrong."), float(self.success), True
+        return call_tool(action.tool, action.arguments), 0.0, False
+
+    def info(self) -> dict:
+        return super().info() | {"success": self.success, "task": self.task, "answer": self.task.answer}
+
+
+class KeyDoorEnv(TextEnv):
+    """Walk a grid one move per turn with the `move` tool, seeing only the 3x3 window around you.
+    Pick up the key (K) by stepping on it; the door (D) lets you through only with the key; reach G.
+    Reward 1 at the goal; a wall, the grid's edge or a locked door leave you where you were."""
+
+    SIZE = 5
+
+    def __init__(self, max_turns: int = 16, render_mode: str | None = None):
+        move = Tool("move", "Move one cell.", {"direction": (str, "U, D, L or R")}, self._move)
+        super().__init__({"move": move}, max_turns, render_mode)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        rng = random.Random(int(self.np_random.integers(2**31)))
+        # A wall column with one door splits the grid; the key is on the agent's side, the goal beyond.
+        self.wall_col = rng.randint(1, self.SIZE - 2)
+        self.door = (rng.randrange(self.SIZE), self.wall_col)
+        left = [(r, c) for r in range(self.SIZE) for c in range(self.wall_col)]
+        right = [(r, c) for r in range(self.SIZE) for c in range(self.wall_col + 1, self.SIZE)]
+        self.agent, self.key = rng.sample(left, 2)
+        self.goal = rng.choice(right)
+        self.has_key, self.success, self.turns = False, False, 0
+        self.last_observation = "Find the key K, open the door D, reach G. You are A.\n" + self.view()
+        return self.last_observation, self.info()
+
+    def cell(self, r: int, c: int) -> str:
+        if not (0 <= r < self.SIZE and 0 <= c < self.SIZE):
+            return "#"
+        if (r, c) == self.agent:
+            return "A"
+        if (r, c) == self.door:
+            return "D"
+        if c == self.wall_col:
+            return "#"
+        if (r, c) == self.key and not self.has_key:
+            return "K"
+        return "G" if (r, c) == self.goal else "."
+
+    def view(self) -> str:
+        r0, c0 = self.agent
+        rows = ["".join(self.cell(r, c) for c in range(c0 - 1, c0 + 2)) for r in range(r0 - 1, r0 + 2)]
+        return "\n".join(rows) + ("\nYou have the key." if self.has_key else "")
+
+    def _move(self, direction: str) -> str:
+        if direction not in MOVES:
+            return "Error: direction must be U, D, L or R."
+        r, c = self.agent[0] + MOVES[direction][0], self.agent[1] + MOVES[direction][1]
+        target = self.cell(r, c)
+        if target == "#" or (target == "D" and not self.has_key):
+            return ("The door is locked." if target == "D" else "Blocked.") + "\n" + self.view()
+        self.agent = (r, c)
+        if self.agent == self.key:
+            self.has_key = True
+        return self.view()
+
+    def act(self, action: Action) -> tuple[str, float, bool]:
+        if action.kind == "answer":
+            return "Error: there is nothing to answer here; use move.", -INVALID_PENALTY, False
+        observation = call_tool("move", action.arguments, self.tools)
+        self.success = self.agent == self.goal
+        return ("You reached the goal.\n" if self.success else "") + observation, float(self.success), self.success
+
+    def info(self) -> dict:
+        hidden = {"agent": list(self.agent), "key": list(self.key), "door": list(self.door),
+                  "goal": list(self.goal), "has_key": self.has_key}
+        return super().info() | {"success": self.success, "hidden": hidden}
+
+
+ENV_IDS = {
+    "Arithmetic-v0": ("arithmetic",), "Calculator-v0": ("calculator",), "WordProblem-v0": ("word_problem",),
+    "Navigation-v0": ("navigation",), "SearchQA-v0": ("search_qa",),
+}
+for _name, (_family,) in ENV_IDS.items():
+    gym.register(f"agentic_lab/{_name}", entry_point=TaskEnv, kwargs={"family": _family})
+gym.register("agentic_lab/KeyDoor-v0", entry_point=KeyDoorEnv)
