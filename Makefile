@@ -14,7 +14,7 @@ SETUP_STAMP := $(VENV)/.setup-done
 LAB_ARGS := --notebook-dir=notebooks --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
 LAB_EXTRA ?=  # e.g. --port=9999 --no-browser
 
-.PHONY: setup lab test test-fast model benchmarks clean
+.PHONY: setup browser lab test test-fast model benchmarks clean
 
 setup: $(SETUP_STAMP)
 
@@ -32,8 +32,19 @@ $(SETUP_STAMP): requirements.txt pyproject.toml
 lab: setup
 	$(VENV)/bin/jupyter lab $(LAB_ARGS) $(LAB_EXTRA)
 
-test: setup
+test: setup browser
 	$(PY) -m pytest
+
+# Debian's Chromium for the real-browser tests (the playwright package drives it; its own browser
+# download cannot work offline). Installed when missing and we are root, as in CI; else those tests skip.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "no $(CHROMIUM) and not root: browser tests will be skipped"; fi; \
+	fi
 
 # Everything but the notebooks and slow tests: for a quick check while editing.
 test-fast: setup

@@ -66,7 +66,7 @@ class TextEnv(gym.Env[str, str]):
             observation, reward, terminated = self.act(parsed)
         truncated = not terminated and self.turns >= self.max_turns
         self.last_observation = printable(observation, MAX_OBSERVATION_CHARS)
-        info = self.info() | {"action": parsed.kind, "invalid": reward == -INVALID_PENALTY}
+        info = self.info() | {"action": parsed, "invalid": reward == -INVALID_PENALTY}
         return self.last_observation, reward, terminated, truncated, info
 
     def render(self):
@@ -87,6 +87,7 @@ class TaskEnv(TextEnv):
     def __init__(self, family: str, split: str = "train", max_turns: int = 4, render_mode: str | None = None):
         super().__init__({name: TOOLS[name] for name in FAMILIES[family].tools}, max_turns, render_mode)
         self.family, self.split = family, split
+        self.name = f"agentic_lab/task:{family}"  # for environments made without gym.make
         self.task: Task | None = None
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -106,7 +107,8 @@ class TaskEnv(TextEnv):
         return call_tool(action.tool, action.arguments), 0.0, False
 
     def info(self) -> dict:
-        return super().info() | {"success": self.success, "task": self.task, "answer": self.task.answer}
+        hidden = {"family": self.task.family, "answer": self.task.answer, **self.task.info}
+        return super().info() | {"success": self.success, "task": self.task, "hidden": hidden}
 
 
 class KeyDoorEnv(TextEnv):

@@ -3,24 +3,35 @@ from __future__ import annotations
 
 import math
 
-from agentic_lab.rollout import Episode, run_episodes
-from agentic_lab.tasks import FAMILIES, sample_tasks
+from agentic_lab.envs import TaskEnv
+from agentic_lab.rollout import rollout
+from agentic_lab.tasks import FAMILIES, Task, sample_tasks
+from agentic_lab.trajectory import Trajectory
 
 
-def success_rate(episodes: list[Episode]) -> tuple[float, float]:
+def success_rate(trajectories: list[Trajectory]) -> tuple[float, float]:
     """Mean success and its standard error sqrt(p(1-p)/n)."""
-    n = len(episodes)
-    p = sum(e.success for e in episodes) / n
+    n = len(trajectories)
+    p = sum(t.success for t in trajectories) / n
     return p, math.sqrt(p * (1 - p) / n)
+
+
+def play_tasks(model, tokenizer, tasks: list[Task], temperature: float = 0.0, seed: int = 0, max_turns: int = 4,
+               progress: bool = False) -> list[Trajectory]:
+    """Play the given tasks (of any families), each in its own `TaskEnv`."""
+    envs = [TaskEnv(task.family, max_turns=max_turns) for task in tasks]
+    return rollout(model, tokenizer, envs, seeds=[seed] * len(tasks), options=[{"task": t} for t in tasks],
+                   temperature=temperature, seed=seed, progress=progress)
 
 
 def evaluate_families(model, tokenizer, families: list[str] | None = None, n: int = 200, temperature: float = 0.0,
                       seed: int = 0, split: str = "test", progress: bool = False) -> dict[str, dict]:
     """Held-out success per family: {family: {"success": p, "stderr": s, "n": n}}."""
+    names = families or list(FAMILIES)
+    tasks = [t for name in names for t in sample_tasks(name, n, seed=seed, split=split)]
+    trajectories = play_tasks(model, tokenizer, tasks, temperature=temperature, seed=seed, progress=progress)
     results = {}
-    for name in families or list(FAMILIES):
-        tasks = sample_tasks(name, n, seed=seed, split=split)
-        episodes = run_episodes(model, tokenizer, tasks, temperature=temperature, seed=seed, progress=progress)
-        p, se = success_rate(episodes)
+    for k, name in enumerate(names):
+        p, se = success_rate(trajectories[k * n:(k + 1) * n])
         results[name] = {"success": p, "stderr": se, "n": n}
     return results

@@ -1,39 +1,27 @@
-"""Run a model on tasks, turn by turn: generate a message, parse the action, call the tool, repeat.
+"""The rollout engine: N environments in lock-step, one batched forward per generated token.
 
-Token in, token out: each episode keeps the exact token ids the model produced, and observations are
-appended as tokens (rendered by the tokenizer's own chat template), so nothing the model wrote is ever
-re-tokenised. Rows of a batch that finish early leave the batch at the next turn.
+    trajectories = rollout(model, tokenizer, [gym.make("agentic_lab/Calculator-v0") for _ in range(8)],
+                           seeds=group_seeds(n_groups=2, group_size=4), temperature=1.0)
+
+Each turn, every unfinished episode writes one assistant message: the contexts are left-padded into one
+batch, prefilled once, then decoded token by token with a KV cache; a row leaves the batch as soon as
+it emits a stop token (`<|end|>`, or the model's own end-of-turn tokens). The message goes to its
+environment's `step`; the observation comes back as tokens rendered by the tokenizer's chat template.
+
+Token in, token out. The trajectory keeps the exact ids the model sampled and never re-tokenises its
+text: decoding and re-encoding is not guaranteed to give the same ids back (a BPE tokenizer may merge
+characters differently), and the importance ratio π_θ(a)/π_old(a) of a policy-gradient step is only
+right for the ids that were actually sampled. The loss mask grows with the episode: 1 for each sampled
+token (including the stop token that ends a message), 0 for prompts, observations and tool outputs.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+import gymnasium as gym
 import torch
 from tqdm.auto import tqdm
+from transformers import DynamicCache
 
-from agentic_lab.actions import parse_action
-from agentic_lab.tasks import Task
-from agentic_lab.tools import call_tool
-
-
-@dataclass
-class Episode:
-    task: Task
-    messages: list[dict]          # the conversation as text: prompt, assistant turns, observations
-    token_ids: list[int]          # the whole episode as the model saw it
-    answer: str | None = None     # what the model put inside <answer>...</answer>, if it got there
-    success: bool = False
-    errors: list[str] = field(default_factory=list)  # invalid actions, in order
-
-    @property
-    def turns(self) -> int:
-        return sum(m["role"] == "assistant" for m in self.messages)
-
-
-def prompt_ids(tokenizer, task: Task) -> list[int]:
-    return tokenizer.apply_chat_template(task.messages(), tools=task.tool_schemas(), add_generation_prompt=True,
-                                         return_dict=False)
-
+from agentic_lab.trajectory import Trajectory, Turn
 
 _PREFIX = [{"role": "user", "content": "x"}, {"role": "assistant", "content": "x"}]
 
@@ -56,66 +44,112 @@ def stop_token_ids(model, tokenizer) -> list[int]:
     return sorted(i for i in ids if i is not None)
 
 
-@torch.no_grad()
-def generate(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, temperature: float,
-             stop_ids: list[int]) -> list[list[int]]:
-    """One batched `generate` call; returns each row's new tokens up to and including its stop token."""
-    batch = tokenizer.pad({"input_ids": prompts}, padding=True, return_tensors="pt")  # left padding
-    sampling = dict(do_sample=True, temperature=temperature, top_k=0, top_p=1.0) if temperature > 0 else \
-        dict(do_sample=False)
-    out = model.generate(**batch, max_new_tokens=max_new_tokens, eos_token_id=stop_ids,
-                         pad_token_id=tokenizer.pad_token_id, **sampling)
-    rows = []
-    for row in out[:, batch["input_ids"].shape[1]:].tolist():
-        stop = next((k for k, t in enumerate(row) if t in stop_ids), None)
-        rows.append(row if stop is None else row[: stop + 1])
-    return rows
+def group_seeds(n_groups: int, group_size: int, base_seed: int = 0) -> list[int]:
+    """Environment seeds for GRPO: the members of a group share one seed, so they face the same task."""
+    return [base_seed + g for g in range(n_groups) for _ in range(group_size)]
 
 
-def run_episodes(model, tokenizer, tasks: list[Task], temperature: float = 0.0, max_turns: int = 4,
-                 max_new_tokens: int = 96, seed: int = 0, batch_size: int = 128,
-                 progress: bool = False) -> list[Episode]:
-    """Play each task to the end: an answer, or `max_turns` assistant messages. Same seed, same episodes."""
-    torch.manual_seed(seed)
-    stop_ids = stop_token_ids(model, tokenizer)
-    episodes = [Episode(t, t.messages(), prompt_ids(tokenizer, t)) for t in tasks]
-    open_episodes = list(episodes)
-    bar = tqdm(total=len(tasks), desc="episodes", disable=not progress)
-    for _ in range(max_turns):
-        for start in range(0, len(open_episodes), batch_size):
-            chunk = open_episodes[start: start + batch_size]
-            outputs = generate(model, tokenizer, [e.token_ids for e in chunk], max_new_tokens, temperature, stop_ids)
-            for episode, new_ids in zip(chunk, outputs):
-                _advance(episode, new_ids, tokenizer, stop_ids)
-        bar.update(sum(e.answer is not None for e in open_episodes))
-        open_episodes = [e for e in open_episodes if e.answer is None]
-        if not open_episodes:
-            break
-    bar.update(len(open_episodes))
-    bar.close()
-    return episodes
-
-
-def _advance(episode: Episode, new_ids: list[int], tokenizer, stop_ids: list[int]) -> None:
-    """Record one assistant message and act on it."""
-    finished = bool(new_ids) and new_ids[-1] in stop_ids
-    text = tokenizer.decode(new_ids[:-1] if finished else new_ids, skip_special_tokens=False)
-    episode.token_ids = episode.token_ids + new_ids
-    episode.messages.append({"role": "assistant", "content": text})
-    action = parse_action(text, end_token="") if finished else None
-    if action is not None and action.kind == "answer":
-        episode.answer = action.answer
-        episode.success = episode.task.check(action.answer)
-        return
-    if action is None:
-        result = "Error: the message did not end; finish each message with one action."
-    elif action.kind == "invalid":
-        result = f"Error: {action.error}"
-    elif action.tool not in episode.task.tools:
-        result = f"Error: tool {action.tool!r} is not available here."
+def sample_next(logits: torch.Tensor, temperature: float, generator: torch.Generator):
+    """Sample one token per row from softmax(logits / T) (greedy when T = 0); returns (tokens, log-probs)."""
+    if temperature <= 0:
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        tokens = logp.argmax(dim=-1)
     else:
-        result = call_tool(action.tool, action.arguments)
-    if result.startswith("Error:"):
-        episode.errors.append(result)
-    episode.messages.append({"role": "tool", "content": result})
-    episode.token_ids = episode.token_ids + observation_ids(tokenizer, result)
+        logp = torch.log_softmax(logits.float() / temperature, dim=-1)
+        tokens = torch.multinomial(logp.exp(), 1, generator=generator).squeeze(1)
+    return tokens, logp.gather(1, tokens[:, None]).squeeze(1)
+
+
+@torch.no_grad()
+def generate_turn(model, contexts: list[list[int]], pad_id: int, stop_ids: list[int], max_new_tokens: int,
+                  temperature: float, generator: torch.Generator) -> tuple[list[list[int]], list[list[float]]]:
+    """One message per context: left-padded prefill, then one batched forward per new token with a KV
+    cache. Returns each row's new ids (up to and including its stop token) and their log-probs."""
+    n, width = len(contexts), max(len(c) for c in contexts)
+    input_ids = torch.full((n, width), pad_id, dtype=torch.long)
+    attention = torch.zeros((n, width), dtype=torch.long)
+    for i, context in enumerate(contexts):
+        input_ids[i, width - len(context):] = torch.tensor(context)
+        attention[i, width - len(context):] = 1
+    positions = (attention.cumsum(-1) - 1).clamp(min=0)   # (n, width): 0 at each row's first real token
+    cache = DynamicCache()
+    logits = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, cache=cache,
+                   use_cache=True, logits_to_keep=1).logits[:, -1]
+    next_position = positions[:, -1] + 1                   # (n,)
+    rows = torch.arange(n)                                 # which context each batch row belongs to
+    new_ids: list[list[int]] = [[] for _ in range(n)]
+    logprobs: list[list[float]] = [[] for _ in range(n)]
+    stop = torch.tensor(stop_ids)
+    for step in range(max_new_tokens):
+        tokens, logp = sample_next(logits, temperature, generator)
+        for row, token, lp in zip(rows.tolist(), tokens.tolist(), logp.tolist()):
+            new_ids[row].append(token)
+            logprobs[row].append(lp)
+        running = ~torch.isin(tokens, stop)
+        if step == max_new_tokens - 1 or not running.any():
+            break
+        if not running.all():                              # finished rows leave the batch
+            keep = running.nonzero().squeeze(1)
+            cache.batch_select_indices(keep)
+            rows, tokens, attention, next_position = rows[keep], tokens[keep], attention[keep], next_position[keep]
+        attention = torch.cat([attention, torch.ones(len(rows), 1, dtype=torch.long)], dim=1)
+        logits = model(input_ids=tokens[:, None], attention_mask=attention, position_ids=next_position[:, None],
+                       cache=cache, use_cache=True).logits[:, -1]
+        next_position = next_position + 1
+    return new_ids, logprobs
+
+
+def rollout(model, tokenizer, envs: list[gym.Env], seeds: list[int], options: list[dict | None] | None = None,
+            temperature: float = 1.0, max_new_tokens: int = 96, max_context: int | None = None, seed: int = 0,
+            batch_size: int = 256, progress: bool = False) -> list[Trajectory]:
+    """Play one episode in each environment, all in lock-step. Same seeds, same trajectories."""
+    generator = torch.Generator().manual_seed(seed)
+    stop_ids = stop_token_ids(model, tokenizer)
+    max_context = max_context or getattr(model.config, "max_position_embeddings", 2048)
+    trajectories, last_observation = [], []
+    for env, env_seed, env_options in zip(envs, seeds, options or [None] * len(envs)):
+        observation, info = env.reset(seed=env_seed, options=env_options)
+        ids = tokenizer.apply_chat_template([{"role": "user", "content": observation}], tools=info.get("tools") or None,
+                                            add_generation_prompt=True, return_dict=False)
+        env_id = env.spec.id if env.spec else getattr(env.unwrapped, "name", type(env.unwrapped).__name__)
+        trajectories.append(Trajectory(env_id, env_seed, token_ids=list(ids), loss_mask=[0] * len(ids),
+                                       logprobs=[0.0] * len(ids), info={"success": False, **info.get("hidden", {})}))
+        last_observation.append(observation)
+    active = list(range(len(envs)))
+    bar = tqdm(total=len(envs), desc="episodes", disable=not progress)
+    while active:
+        for start in range(0, len(active), batch_size):
+            chunk = active[start:start + batch_size]
+            new_ids, logprobs = generate_turn(model, [trajectories[i].token_ids for i in chunk],
+                                              tokenizer.pad_token_id, stop_ids, max_new_tokens, temperature, generator)
+            for i, ids, lps in zip(chunk, new_ids, logprobs):
+                _record_turn(trajectories[i], envs[i], last_observation, i, ids, lps, tokenizer, stop_ids)
+        for i in active:
+            if not trajectories[i].turns[-1].done and len(trajectories[i].token_ids) + max_new_tokens > max_context:
+                trajectories[i].info["context_full"] = True  # no room for another message: stop here
+        still_open = [i for i in active if not trajectories[i].turns[-1].done and "context_full" not in
+                      trajectories[i].info]
+        bar.update(len(active) - len(still_open))
+        active = still_open
+    bar.close()
+    return trajectories
+
+
+def _record_turn(trajectory: Trajectory, env: gym.Env, last_observation: list[str], i: int, ids: list[int],
+                 logprobs: list[float], tokenizer, stop_ids: list[int]) -> None:
+    """Send one message to its environment and append it, and the observation, to the trajectory."""
+    stopped = ids[-1] in stop_ids
+    text = tokenizer.decode(ids[:-1] if stopped else ids, skip_special_tokens=False)
+    observation, reward, terminated, truncated, info = env.step(text)
+    done = terminated or truncated
+    trajectory.turns.append(Turn(last_observation[i], text, info["action"], observation, float(reward), done))
+    trajectory.token_ids += ids
+    trajectory.loss_mask += [1] * len(ids)
+    trajectory.logprobs += logprobs
+    trajectory.info["success"] = bool(info.get("success", False))
+    if not done:
+        obs_ids = observation_ids(tokenizer, observation)
+        trajectory.token_ids += obs_ids
+        trajectory.loss_mask += [0] * len(obs_ids)
+        trajectory.logprobs += [0.0] * len(obs_ids)
+    last_observation[i] = observation

@@ -208,7 +208,8 @@ def shortest_plan(grid: list[str], start: tuple[int, int], goal: tuple[int, int]
 
 
 def reaches_goal(task: Task, predicted: str) -> bool:
-    return walk(task.info["grid"], task.info["start"], predicted.strip().upper()) == task.info["goal"]
+    end = walk(task.info["grid"], tuple(task.info["start"]), predicted.strip().upper())
+    return end == tuple(task.info["goal"])
 
 
 @family("navigation", "Plan moves from S to G around walls on a 4x4 grid.", check=reaches_goal)
@@ -225,7 +226,7 @@ def navigation(rng: random.Random) -> Task:
         if plan is not None and len(plan) >= 3:
             break
     prompt = "Go from S to G. Moves: U D L R. # is a wall.\n" + "\n".join(grid)
-    info = {"grid": grid, "start": start, "goal": goal}
+    info = {"grid": grid, "start": list(start), "goal": list(goal)}  # JSON-friendly, for saved trajectories
     return Task("navigation", prompt, plan, (answer(plan),), info=info)
 
 

@@ -29,8 +29,8 @@ from agentic_lab.tokenizer import build_tokenizer  # noqa: E402
 
 # Share of training examples per family. Tuned so that every family ends up competent but imperfect
 # (roughly 20-70% held-out success), leaving room for the RL notebooks.
-MIXTURE = {"arithmetic": 0.2, "calculator": 0.275, "word_problem": 0.1, "navigation": 0.15, "search_qa": 0.275}
-STEPS, BATCH_SIZE, PEAK_LR, WARMUP, SEED = 3000, 32, 1e-3, 100, 0
+MIXTURE = {"arithmetic": 0.2, "calculator": 0.15, "word_problem": 0.2, "navigation": 0.1, "search_qa": 0.35}
+STEPS, BATCH_SIZE, PEAK_LR, WARMUP, SEED = 3800, 32, 1e-3, 100, 0
 EVAL_TASKS = 200  # held-out tasks per family
 
 

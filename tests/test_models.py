@@ -11,7 +11,7 @@ from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, Qwen2Conf
 
 from agentic_lab import ModelLoadError, load_model
 from agentic_lab.models import TINY_MODEL_DIR
-from agentic_lab.rollout import run_episodes
+from agentic_lab.eval import play_tasks
 from agentic_lab.tasks import sample_tasks
 from agentic_lab.tokenizer import build_tokenizer
 
@@ -52,8 +52,8 @@ def test_local_hugging_face_folder_goes_through_the_same_api(tmp_path, architect
     assert type(model) is type(saved)
     for a, b in zip(model.parameters(), saved.parameters()):
         assert torch.equal(a, b)
-    episodes = run_episodes(model, tokenizer, sample_tasks("calculator", 3, seed=0), max_turns=2, max_new_tokens=8)
-    assert all(e.turns >= 1 for e in episodes)  # an untrained model plays (badly) without crashing
+    trajectories = play_tasks(model, tokenizer, sample_tasks("calculator", 3, seed=0), max_turns=2)
+    assert all(len(t.turns) >= 1 for t in trajectories)  # an untrained model plays (badly) without crashing
 
 
 def test_unknown_model_without_network_gives_one_clear_error(monkeypatch):

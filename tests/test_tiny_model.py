@@ -6,7 +6,7 @@ import pytest
 
 from agentic_lab.eval import evaluate_families
 from agentic_lab.models import TINY_MODEL_DIR
-from agentic_lab.rollout import run_episodes
+from agentic_lab.eval import play_tasks
 from agentic_lab.sft import encode, train_sft
 from agentic_lab.tasks import FAMILIES, sample_tasks
 
@@ -36,9 +36,9 @@ def test_model_card_states_what_the_checkpoint_does(greedy):
 
 def test_same_seed_same_episodes(tiny):
     tasks = sample_tasks("search_qa", 8, seed=5, split="test")
-    first = run_episodes(*tiny, tasks, temperature=1.0, seed=3)
-    again = run_episodes(*tiny, tasks, temperature=1.0, seed=3)
-    assert [e.token_ids for e in first] == [e.token_ids for e in again]
+    first = play_tasks(*tiny, tasks, temperature=1.0, seed=3)
+    again = play_tasks(*tiny, tasks, temperature=1.0, seed=3)
+    assert first == again
 
 
 @pytest.mark.slow

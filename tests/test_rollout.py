@@ -1,0 +1,82 @@
+"""The rollout engine: masks, token-in-token-out, batching equal to one-by-one, seeds and groups."""
+import gymnasium as gym
+
+import agentic_lab.envs  # noqa: F401
+from agentic_lab.eval import play_tasks
+from agentic_lab.rollout import group_seeds, rollout
+from agentic_lab.tasks import sample_tasks
+
+
+def runs(mask: list[int]) -> list[tuple[int, int, int]]:
+    """Maximal runs of equal mask values: (value, start, end)."""
+    out, start = [], 0
+    for k in range(1, len(mask) + 1):
+        if k == len(mask) or mask[k] != mask[start]:
+            out.append((mask[start], start, k))
+            start = k
+    return out
+
+
+def test_mask_covers_exactly_what_the_policy_wrote_token_by_token(tiny):
+    model, tokenizer = tiny
+    task = sample_tasks("calculator", 1, seed=4, split="test")[0]
+    trajectory = play_tasks(model, tokenizer, [task])[0]
+    ids, mask = trajectory.token_ids, trajectory.loss_mask
+    assert len(ids) == len(mask) == len(trajectory.logprobs)
+    written = [tokenizer.decode(ids[a:b]) for value, a, b in runs(mask) if value == 1]
+    assert written == [turn.text + "<|end|>" for turn in trajectory.turns]
+    shown = [tokenizer.decode(ids[a:b]) for value, a, b in runs(mask) if value == 0]
+    prompt = tokenizer.apply_chat_template(task.messages(), tools=task.tool_schemas(), tokenize=False,
+                                           add_generation_prompt=True)
+    assert shown[0] == prompt
+    for turn, text in zip(trajectory.turns, shown[1:]):
+        assert text == f"<|observation|>{turn.result}<|end|><|assistant|>"
+    assert all(lp == 0.0 for lp, m in zip(trajectory.logprobs, mask) if m == 0)
+    assert all(lp <= 0.0 for lp, m in zip(trajectory.logprobs, mask) if m == 1)
+
+
+def test_the_whole_episode_is_the_chat_template_of_its_conversation(tiny):
+    """For this tokenizer re-rendering happens to agree; the engine never relies on it."""
+    model, tokenizer = tiny
+    for trajectory, task in zip(play_tasks(model, tokenizer, sample_tasks("search_qa", 6, seed=1, split="test"),
+                                           temperature=1.0), sample_tasks("search_qa", 6, seed=1, split="test")):
+        messages = task.messages()
+        for turn in trajectory.turns:
+            messages.append({"role": "assistant", "content": turn.text})
+            if not turn.done:
+                messages.append({"role": "tool", "content": turn.result})
+        rendered = tokenizer.apply_chat_template(messages, tools=task.tool_schemas(), tokenize=False)
+        assert tokenizer.decode(trajectory.token_ids) == rendered
+
+
+def test_batched_greedy_equals_one_episode_at_a_time(tiny):
+    model, tokenizer = tiny
+    tasks = sample_tasks("search_qa", 5, seed=2, split="test") + sample_tasks("arithmetic", 5, seed=2, split="test")
+    batched = play_tasks(model, tokenizer, tasks)
+    alone = [play_tasks(model, tokenizer, [t])[0] for t in tasks]
+    assert [t.token_ids for t in batched] == [t.token_ids for t in alone]
+
+
+def test_same_seed_same_trajectories_and_groups_share_a_task(tiny):
+    model, tokenizer = tiny
+    seeds = group_seeds(n_groups=3, group_size=4, base_seed=10)
+    assert seeds == [10] * 4 + [11] * 4 + [12] * 4
+
+    def play(seed):
+        envs = [gym.make("agentic_lab/Calculator-v0") for _ in seeds]
+        return rollout(model, tokenizer, envs, seeds, temperature=1.0, seed=seed)
+    first, again, other = play(0), play(0), play(1)
+    assert first == again and first != other
+    for g in range(3):
+        group = first[4 * g: 4 * g + 4]
+        assert len({t.turns[0].observation for t in group}) == 1   # one task per group
+    assert len({t.turns[0].observation for t in first}) == 3
+
+
+def test_multi_step_environment_plays_to_truncation(tiny):
+    model, tokenizer = tiny
+    envs = [gym.make("agentic_lab/KeyDoor-v0", max_turns=3) for _ in range(4)]
+    trajectories = rollout(model, tokenizer, envs, seeds=[0, 1, 2, 3], temperature=1.0)
+    for t in trajectories:
+        assert 1 <= len(t.turns) <= 3 and t.turns[-1].done
+        assert "agent" in t.info and t.env_id == "agentic_lab/KeyDoor-v0"
