@@ -7,9 +7,13 @@ One module per concept, read in this order:
     world      the fictional world the search tool looks things up in
     tasks      task families: seeded generators of problems, solutions and checkers
     actions    parse model text into a tool call, an answer, or an invalid action
-    rollout    run a model on tasks, turn by turn, token in and token out
+    envs       Gymnasium text environments (agentic_lab/Calculator-v0, KeyDoor-v0, ...)
+    trajectory what an agent did, token by token; saved and loaded atomically
+    rollout    the batched multi-turn engine: N environments in lock-step, token in and token out
     sft        supervised fine-tuning from scratch
+    algorithms policy-optimisation pieces (group-relative advantages, ...)
     eval       held-out success per task family
+    viz        printing trajectories, plots, and the interactive trajectory viewer
     runmode    quick mode (tests) versus full mode (learners)
 """
 from agentic_lab.models import ModelLoadError, load_model

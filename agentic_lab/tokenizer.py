@@ -62,6 +62,19 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
 
+# How to read an assistant message back into a structured one (`tokenizer.parse_response`), the inverse of
+# the template above; TRL's GRPOTrainer uses it to find tool calls in multi-turn training.
+RESPONSE_TEMPLATE = {
+    "defaults": {"role": "assistant"},
+    "start_anchor": "<|assistant|>",
+    "fields": {
+        "reasoning_content": {"open": "<think>", "close_pattern": r"</think>\s*", "content": "text"},
+        "tool_calls": {"open": "<tool_call>", "close_pattern": r"</tool_call>\s*", "repeats": True,
+                       "content": "json", "transform": {"type": "function", "function": "{content}"}},
+        "content": {"close_pattern": r"<\|end\|>\s*", "content": "text"},
+    },
+}
+
 
 def build_tokenizer() -> PreTrainedTokenizerFast:
     """Character-level fast tokenizer with the chat template and all special tokens."""
@@ -82,4 +95,5 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     )
     tokenizer.add_special_tokens({"additional_special_tokens": ROLE_TOKENS + ACTION_TOKENS})
     tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.response_template = RESPONSE_TEMPLATE
     return tokenizer

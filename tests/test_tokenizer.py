@@ -72,3 +72,15 @@ def test_save_and_reload_with_from_pretrained(tmp_path):
     assert again.padding_side == "left" and again.eos_token == "<|end|>" and again.pad_token == "<|pad|>"
     assert again.apply_chat_template(CALC_CONVERSATION, tools=[CALC.schema()]) == \
         tok.apply_chat_template(CALC_CONVERSATION, tools=[CALC.schema()])
+
+
+def test_parse_response_inverts_the_chat_template_and_trl_accepts_it():
+    from trl.chat_template_utils import is_chat_template_prefix_preserving, supports_tool_calling
+    tok = build_tokenizer()
+    assert is_chat_template_prefix_preserving(tok) and supports_tool_calling(tok)
+    for message in [CALC_CONVERSATION[1] | {"content": None}, CALC_CONVERSATION[3],
+                    {"role": "assistant", "reasoning_content": "2*3=6", "content": "<answer>6</answer>"}]:
+        prefix = tok.apply_chat_template(CALC_CONVERSATION[:1], tokenize=False, add_generation_prompt=True)
+        full = tok.apply_chat_template(CALC_CONVERSATION[:1] + [message], tokenize=False)
+        parsed = tok.parse_response(full[len(prefix):], prefix=prefix)
+        assert parsed == {k: v for k, v in message.items() if v is not None}
