@@ -27,10 +27,10 @@ from agentic_lab.sft import encode, train_sft  # noqa: E402
 from agentic_lab.tasks import FAMILIES, sample_mixture  # noqa: E402
 from agentic_lab.tokenizer import build_tokenizer  # noqa: E402
 
-# Share of training examples per family. Tuned so that every family ends up competent but imperfect
-# (roughly 20-70% held-out success), leaving room for the RL notebooks.
-MIXTURE = {"arithmetic": 0.2, "calculator": 0.15, "word_problem": 0.2, "navigation": 0.1, "search_qa": 0.35}
-STEPS, BATCH_SIZE, PEAK_LR, WARMUP, SEED = 3800, 32, 1e-3, 100, 0
+# Share of training examples per family. The aim is every family competent but imperfect (20-70% held-out
+# success); calculator and search_qa, which need reliable copying, are still below it (see the model card).
+MIXTURE = {"arithmetic": 0.2, "calculator": 0.2, "word_problem": 0.2, "navigation": 0.15, "search_qa": 0.25}
+STEPS, BATCH_SIZE, PEAK_LR, WARMUP, SEED = 3000, 32, 1e-3, 100, 0
 EVAL_TASKS = 200  # held-out tasks per family
 
 
@@ -58,7 +58,7 @@ def main(out_dir: Path = TINY_MODEL_DIR, steps: int = STEPS, eval_tasks: int = E
         "train_conversations": len(examples),
         "train_tokens": sum(len(e["input_ids"]) for e in examples),
         "train_seconds": round(train_seconds),
-        "mean_tokens_per_s": round(statistics.mean(h["tokens_per_s"] for h in history[10:])),
+        "mean_tokens_per_s": round(statistics.mean(h["tokens_per_s"] for h in history[min(10, steps - 1):])),
         "final_loss": round(statistics.mean(h["loss"] for h in history[-50:]), 4),
         "mixture": MIXTURE,
         "eval_tasks_per_family": eval_tasks,
