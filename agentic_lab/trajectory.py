@@ -55,6 +55,16 @@ class Trajectory:
         return cls(**{**data, "turns": turns})
 
 
+def mask_runs(mask: list[int]) -> list[tuple[int, int, int]]:
+    """Maximal runs of equal mask values, as (value, start, end): prompt, message, observation, message..."""
+    out, start = [], 0
+    for k in range(1, len(mask) + 1):
+        if k == len(mask) or mask[k] != mask[start]:
+            out.append((mask[start], start, k))
+            start = k
+    return out
+
+
 def save_trajectories(trajectories: list[Trajectory], path: str | os.PathLike) -> Path:
     """Write JSON Lines atomically: a temporary file in the same folder, flushed to disk, then renamed."""
     path = Path(path)

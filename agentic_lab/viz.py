@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from agentic_lab.algorithms import group_advantages
-from agentic_lab.trajectory import Trajectory
+from agentic_lab.trajectory import Trajectory, mask_runs
 
 
 def format_trajectory(trajectory: Trajectory) -> str:
@@ -95,15 +95,6 @@ def _token_span(text: str, special: bool, mask: int, logprob: float, advantage: 
     return f'<span class="t{" sp" if special else ""}" style="{style}" title="{tip}">{shown}</span>'
 
 
-def _mask_runs(mask: list[int]) -> list[tuple[int, int, int]]:
-    out, start = [], 0
-    for k in range(1, len(mask) + 1):
-        if k == len(mask) or mask[k] != mask[start]:
-            out.append((mask[start], start, k))
-            start = k
-    return out
-
-
 def render_trajectory(trajectory: Trajectory, tokenizer, advantage: float = 0.0, label: str = "") -> str:
     """One trajectory as HTML: a header, then each turn (what it saw, what it wrote, its reward)."""
     tokens = tokenizer.convert_ids_to_tokens(trajectory.token_ids)
@@ -112,7 +103,7 @@ def render_trajectory(trajectory: Trajectory, tokenizer, advantage: float = 0.0,
     logprobs = trajectory.logprobs or [0.0] * len(tokens)
     spans = [_token_span(texts[k], tokens[k] in special, trajectory.loss_mask[k], logprobs[k], advantage)
              for k in range(len(tokens))]
-    runs = _mask_runs(trajectory.loss_mask)
+    runs = mask_runs(trajectory.loss_mask)
     turns, seen = [], ""
     for value, a, b in runs:
         if value == 0:

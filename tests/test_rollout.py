@@ -5,16 +5,7 @@ import agentic_lab.envs  # noqa: F401
 from agentic_lab.eval import play_tasks
 from agentic_lab.rollout import group_seeds, rollout
 from agentic_lab.tasks import sample_tasks
-
-
-def runs(mask: list[int]) -> list[tuple[int, int, int]]:
-    """Maximal runs of equal mask values: (value, start, end)."""
-    out, start = [], 0
-    for k in range(1, len(mask) + 1):
-        if k == len(mask) or mask[k] != mask[start]:
-            out.append((mask[start], start, k))
-            start = k
-    return out
+from agentic_lab.trajectory import mask_runs
 
 
 def test_mask_covers_exactly_what_the_policy_wrote_token_by_token(tiny):
@@ -23,9 +14,9 @@ def test_mask_covers_exactly_what_the_policy_wrote_token_by_token(tiny):
     trajectory = play_tasks(model, tokenizer, [task])[0]
     ids, mask = trajectory.token_ids, trajectory.loss_mask
     assert len(ids) == len(mask) == len(trajectory.logprobs)
-    written = [tokenizer.decode(ids[a:b]) for value, a, b in runs(mask) if value == 1]
+    written = [tokenizer.decode(ids[a:b]) for value, a, b in mask_runs(mask) if value == 1]
     assert written == [turn.text + "<|end|>" for turn in trajectory.turns]
-    shown = [tokenizer.decode(ids[a:b]) for value, a, b in runs(mask) if value == 0]
+    shown = [tokenizer.decode(ids[a:b]) for value, a, b in mask_runs(mask) if value == 0]
     prompt = tokenizer.apply_chat_template(task.messages(), tools=task.tool_schemas(), tokenize=False,
                                            add_generation_prompt=True)
     assert shown[0] == prompt
