@@ -110,10 +110,5 @@ CALC = register_tool(Tool("calc", "Evaluate an arithmetic expression.",
 
 
 # --- search: look up the tiny world's notes ------------------------------------------------------
-def search(query: str) -> str:
-    """Return the note whose title best matches the query (see `agentic_lab.world`)."""
-    return world.search(query)
-
-
 SEARCH = register_tool(Tool("search", "Find the note about a name.",
-                            {"query": (str, "a country or person name")}, search))
+                            {"query": (str, "a country or person name")}, world.search))

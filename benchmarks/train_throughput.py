@@ -36,7 +36,7 @@ def matmul_flops(m: int, k: int, n: int, seconds: float = 1.0) -> float:
     return best
 
 
-def train_rate(model, batches, steps: int, seconds: float, step_fn) -> tuple[float, float]:
+def train_rate(batches, seconds: float, step_fn) -> tuple[float, float]:
     """Real tokens/s and mean padded sequence length over timed steps (after 3 warm-up steps)."""
     for _ in range(3):
         step_fn(next(batches))
@@ -83,7 +83,7 @@ def main() -> None:
 
         batches = (collate(b, tokenizer.pad_token_id) for b in
                    length_grouped_batches(examples, batch_size, random.Random(0)))
-        tokens_per_s, seq_len = train_rate(model, batches, 0, args.seconds, step)
+        tokens_per_s, seq_len = train_rate(batches, args.seconds, step)
         flops_per_token = 6 * n_params + 12 * config.num_hidden_layers * seq_len * config.hidden_size
         mfu = tokens_per_s * flops_per_token / peak
         print(f"{label:44s} {tokens_per_s:8,.0f} tokens/s  {tokens_per_s * flops_per_token / 1e9:6.1f} GFLOP/s"
