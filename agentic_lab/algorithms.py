@@ -1,24 +1,170 @@
-"""Policy-optimisation pieces shared by the notebooks. Each function carries its equation.
+"""Policy-optimisation pieces shared by the notebooks: the GRPO family. Each function carries its equation.
 
 Group-relative advantage (GRPO, Shao et al. 2024): the G completions of one prompt form a group,
 and each is scored against its siblings,
 
     A_i = (r_i - mean(r_1..r_G)) / (std(r_1..r_G) + eps)
 
-so no value network is needed. Every token of completion i shares the advantage A_i.
+so no value network is needed (compare agentic_lab.ppo). Every token of completion i shares the advantage A_i.
+The variants differ in three places, each a switch here and in TRL's GRPOConfig:
+
+    the advantage        group std (GRPO), no std (Dr. GRPO), leave-one-out baseline (RLOO)
+    the ratio            per token (GRPO), per sequence (GSPO: importance_sampling_level="sequence")
+    the normalisation    how per-token losses are averaged: loss_type "grpo", "bnpo", "dr_grpo", "dapo"
+
+DAPO adds two data-side tricks: drop groups whose rewards are all equal (zero advantage, no signal) and
+penalise completions that approach the length limit.
 """
 from __future__ import annotations
 
 import torch
 
+from agentic_lab.ppo import clipped_surrogate, kl_k3, masked_mean
 
-def group_advantages(rewards: torch.Tensor, group_size: int, scale: bool = True, eps: float = 1e-4) -> torch.Tensor:
-    """rewards: (B,) with B = n_groups * group_size, members of a group adjacent. Returns (B,) advantages."""
-    grouped = rewards.view(-1, group_size)                     # (n_groups, G)
+
+def group_advantages(rewards: torch.Tensor, group_size: int, scale: str | bool = "group",
+                     eps: float = 1e-4) -> torch.Tensor:
+    """A_i = (r_i - mean_group(r)) / (std + eps), the std chosen by `scale` (TRL's `scale_rewards`):
+
+        "group" (True)   std of the group (GRPO)
+        "batch"          std of the whole batch (the mean stays per group)
+        "none"  (False)  no division: A_i = r_i - mean_group(r) (Dr. GRPO)
+
+    rewards: (B,) with B = n_groups * group_size, members of a group adjacent. Returns (B,) advantages."""
+    scale = {True: "group", False: "none"}.get(scale, scale)
+    grouped = rewards.view(-1, group_size)                                  # (n_groups, G)
     centred = grouped - grouped.mean(dim=1, keepdim=True)
-    if scale:
-        centred = centred / (grouped.std(dim=1, keepdim=True) + eps)  # unbiased std, as TRL
+    if scale == "group":
+        centred = centred / (grouped.std(dim=1, keepdim=True) + eps)       # unbiased std, as TRL
+    elif scale == "batch":
+        centred = centred / (rewards.std() + eps)
+    elif scale != "none":
+        raise ValueError(f"scale must be 'group', 'batch' or 'none', not {scale!r}")
     return centred.reshape(-1)
+
+
+def rloo_advantages(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
+    """REINFORCE leave-one-out (Ahmadian et al. 2024): each completion's baseline is the mean of its G-1 siblings,
+
+        A_i = r_i - (Σ_j r_j - r_i) / (G - 1)  =  G/(G-1) (r_i - mean_group(r))
+
+    rewards: (B,), groups adjacent. Returns (B,)."""
+    grouped = rewards.view(-1, group_size)                                  # (n_groups, G)
+    baseline = (grouped.sum(dim=1, keepdim=True) - grouped) / (group_size - 1)
+    return (grouped - baseline).reshape(-1)
+
+
+def zero_spread_groups(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
+    """DAPO's dynamic sampling drops groups whose G rewards are all equal: every advantage there is 0, so they
+    only dilute the batch. rewards: (B,), groups adjacent. Returns (n_groups,) bool, True = all equal."""
+    grouped = rewards.view(-1, group_size)                                  # (n_groups, G)
+    return (grouped == grouped[:, :1]).all(dim=1)
+
+
+def overlong_penalty(lengths: torch.Tensor, max_len: int, cache_len: int) -> torch.Tensor:
+    """DAPO's soft overlong punishment, added to the reward; linear over the last cache_len tokens before max_len:
+
+        R(|y|) = 0                                    if |y| ≤ max_len - cache_len
+               = ((max_len - cache_len) - |y|) / cache_len   if max_len - cache_len < |y| ≤ max_len
+               = -1                                   if |y| > max_len
+
+    lengths: (B,) completion lengths. Returns (B,) float penalties in [-1, 0]."""
+    return (((max_len - cache_len) - lengths.float()) / cache_len).clamp(min=-1.0, max=0.0)
+
+
+LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")
+
+
+def grpo_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
+              loss_type: str = "grpo", epsilon_low: float = 0.2, epsilon_high: float = 0.2, beta: float = 0.0,
+              ref_logprobs: torch.Tensor | None = None, importance_sampling_level: str = "token",
+              max_completion_length: int | None = None, num_items_in_batch: float | None = None,
+              kl_bias_correction: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
+    """The GRPO-family loss of TRL's GRPOTrainer, for one micro-batch.
+
+    logprobs (B, T) under π_θ (with gradient), old_logprobs (B, T) under the policy that sampled, ref_logprobs
+    (B, T) under π_ref, mask m (B, T) on completion tokens, advantages A (B,). The importance ratio is
+
+        ρ_{i,t} = exp(log π_θ - log π_old)                                  "token"
+        ρ_i     = exp(Σ_t m_{i,t} (log π_θ - log π_old) / Σ_t m_{i,t})        "sequence" (GSPO), one per sequence
+
+    (a geometric mean of the token ratios, so its gradient ρ_i/|o_i| Σ_t ∇log π_θ reaches every token equally;
+    TRL 1.16 has no stop-gradient "GSPO-token" variant, and the whole sequence is clipped or not)
+
+    and the per-token loss, k3 being the KL estimator to π_ref (agentic_lab.ppo.kl_k3),
+
+        ℓ_{i,t} = -min(ρ A_i, clip(ρ, 1-ε_low, 1+ε_high) A_i) + β ρ k3_{i,t}
+
+    averaged over the tokens in one of four ways (|o_i| = Σ_t m_{i,t}):
+
+        "grpo"     L = 1/B Σ_i 1/|o_i| Σ_t m ℓ        each sequence weighs the same, long ones' tokens less
+        "bnpo"     L = Σ_i Σ_t m ℓ / Σ_i |o_i|         each token weighs the same, within this micro-batch
+        "dr_grpo"  L = Σ_i Σ_t m ℓ / (B · max_completion_length)    a constant: no dependence on lengths
+        "dapo"     L = Σ_i Σ_t m ℓ / N                 N = num_items_in_batch, tokens in the whole optimiser step
+
+    The ρ on the KL term (kl_bias_correction, TRL's use_bias_correction_kl, on by default in 1.16) reweights
+    tokens sampled from π_old to π_θ, making the gradient that of KL(π_θ || π_ref); without it the term is β k3.
+    Even on-policy, where ρ = 1, it changes the gradient: ∇(ρ k3) = k3 ∇log π_θ + ∇k3.
+
+    For "dapo", N counts the tokens of every micro-batch accumulated into one optimiser step (TRL: the
+    generation batch's `num_items_in_batch` · gradient_accumulation_steps / steps_per_generation), so summing
+    the micro-batch losses gives a token mean over the whole step; N defaults to this micro-batch's Σ m. The
+    other three are per-micro-batch means: under gradient accumulation over k micro-batches divide them by k
+    (TRL does), and "bnpo" becomes a mean of micro-batch token means. With DDP over P processes TRL divides
+    "dapo" by N/P, which DDP's gradient averaging turns back into N.
+
+    Returns (loss, metrics): the fractions of tokens (of sequences, for "sequence") where the clip binds,
+    "clip_low" (ρ < 1-ε_low, A < 0), "clip_high" (ρ > 1+ε_high, A > 0), "clip_region" (either), and, when
+    β > 0, "kl": the token mean of the KL term as it enters the loss (ρ k3 or k3), as TRL logs it."""
+    mask = mask.to(logprobs.dtype)
+    log_ratio = logprobs - old_logprobs                                     # (B, T)
+    if importance_sampling_level == "sequence":
+        log_ratio = (log_ratio * mask).sum(1, keepdim=True) / mask.sum(1, keepdim=True).clamp(min=1)  # (B, 1)
+    elif importance_sampling_level != "token":
+        raise ValueError(f"importance_sampling_level must be 'token' or 'sequence', not {importance_sampling_level!r}")
+    ratio = torch.exp(log_ratio)                                            # (B, T) or (B, 1)
+    per_token, low, high = clipped_surrogate(ratio, advantages[:, None], epsilon_low, epsilon_high)
+    metrics = {}
+    if beta != 0.0:
+        kl = kl_k3(logprobs, ref_logprobs)                                  # (B, T)
+        if kl_bias_correction:
+            kl = ratio * kl
+        per_token = per_token + beta * kl
+        metrics["kl"] = masked_mean(kl, mask).item()
+    per_token = per_token * mask        # (B, T); a sequence-level (B, 1) loss is counted once per token
+    if loss_type == "grpo":
+        loss = (per_token.sum(1) / mask.sum(1).clamp(min=1)).mean()
+    elif loss_type == "bnpo":
+        loss = per_token.sum() / mask.sum().clamp(min=1)
+    elif loss_type == "dr_grpo":
+        if max_completion_length is None:
+            raise ValueError("loss_type='dr_grpo' divides by B * max_completion_length: pass max_completion_length")
+        loss = per_token.sum() / (per_token.shape[0] * max_completion_length)
+    elif loss_type == "dapo":
+        tokens = mask.sum() if num_items_in_batch is None else torch.as_tensor(num_items_in_batch)
+        loss = per_token.sum() / tokens.clamp(min=1)
+    else:
+        raise ValueError(f"loss_type must be one of {LOSS_TYPES}, not {loss_type!r}")
+
+    def fraction(flags):                # a per-sequence flag (B, 1) counts each sequence once
+        flags = flags.to(mask.dtype)
+        return (flags.mean() if flags.shape[1] == 1 else masked_mean(flags, mask)).item()
+    metrics.update(clip_low=fraction(low), clip_high=fraction(high), clip_region=fraction(low | high))
+    return loss, metrics
+
+
+def rloo_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
+              epsilon_low: float = 0.2, epsilon_high: float = 0.2) -> torch.Tensor:
+    """The loss of TRL's RLOOTrainer: PPO clipping on whole sequences, with the ratio of sequence probabilities
+
+        ρ_i = π_θ(o_i) / π_old(o_i) = exp(Σ_t m_{i,t} (log π_θ - log π_old))
+        L = -1/B Σ_i min(ρ_i A_i, clip(ρ_i, 1-ε_low, 1+ε_high) A_i)
+
+    logprobs, old_logprobs, mask: (B, T); advantages (B,) from rloo_advantages. Unlike GSPO's ρ (a geometric
+    mean over tokens), this ρ is a product over tokens, so it leaves [1-ε, 1+ε] quickly on long completions."""
+    log_ratio = ((logprobs - old_logprobs) * mask).sum(1)                  # (B,)
+    loss, _, _ = clipped_surrogate(torch.exp(log_ratio), advantages, epsilon_low, epsilon_high)
+    return loss.mean()
 
 
 def token_logprobs(model, token_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

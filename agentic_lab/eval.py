@@ -16,6 +16,18 @@ def success_rate(trajectories: list[Trajectory]) -> tuple[float, float]:
     return p, math.sqrt(p * (1 - p) / n)
 
 
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n samples of which c are correct (Chen et al. 2021):
+
+        pass@k = 1 - C(n-c, k) / C(n, k)
+
+    the chance that k samples drawn without replacement from the n contain at least one correct one.
+    Computed as a product, 1 - Π_{i=n-c+1}^{n} (1 - k/i), so large n does not overflow."""
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
+
+
 def play_tasks(model, tokenizer, tasks: list[Task], temperature: float = 0.0, seed: int = 0, max_turns: int = 4,
                progress: bool = False) -> list[Trajectory]:
     """Play the given tasks (of any families), each in its own `TaskEnv`."""

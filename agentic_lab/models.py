@@ -42,10 +42,13 @@ class ModelLoadError(RuntimeError):
     """`load_model` could not load what it was asked for; the message says what to do."""
 
 
-def load_model(name_or_path: str | os.PathLike | None = None, dtype: torch.dtype = torch.float32):
+def load_model(name_or_path: str | os.PathLike | None = None, dtype: torch.dtype = torch.float32,
+               auto_class=AutoModelForCausalLM, **model_kwargs):
     """Load a causal LM and its tokenizer: the tiny model by default, else a Hub id or a local folder.
 
-    The tokenizer pads on the left (for batched generation) and always has a pad token."""
+    The tokenizer pads on the left (for batched generation) and always has a pad token. Another
+    `auto_class` loads the same weights under another head, e.g. a reward model:
+    `load_model(auto_class=AutoModelForSequenceClassification, num_labels=1)`."""
     if name_or_path is None:
         if not (TINY_MODEL_DIR / "config.json").exists():
             raise ModelLoadError(f"The tiny model is missing from {TINY_MODEL_DIR}. "
@@ -53,31 +56,32 @@ def load_model(name_or_path: str | os.PathLike | None = None, dtype: torch.dtype
         name_or_path = TINY_MODEL_DIR
     path = Path(name_or_path).expanduser()
     if path.exists():
-        model, tokenizer = _load_folder(path, dtype)
+        model, tokenizer = _load_folder(path, dtype, auto_class, model_kwargs)
     else:
-        model, tokenizer = _load_hub(str(name_or_path), dtype)
+        model, tokenizer = _load_hub(str(name_or_path), dtype, auto_class, model_kwargs)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    model.config.pad_token_id = tokenizer.pad_token_id  # a sequence-classification head finds the last token by it
     model.eval()
     return model, tokenizer
 
 
-def _load_folder(path: Path, dtype: torch.dtype):
+def _load_folder(path: Path, dtype: torch.dtype, auto_class, model_kwargs: dict):
     if not path.is_dir() or not (path / "config.json").exists():
         raise ModelLoadError(f"{path} is not a Hugging Face model folder (no config.json in it). Pass a folder "
                              "written by `save_pretrained`, or a Hub id such as 'Qwen/Qwen2.5-0.5B-Instruct'.")
     try:
-        return _from_pretrained(str(path), dtype, local_files_only=True)
+        return _from_pretrained(str(path), dtype, True, auto_class, model_kwargs)
     except Exception as e:  # noqa: BLE001 - turn any library error into one clear message
         hint = "`make model` rebuilds the tiny model." if path.resolve() == TINY_MODEL_DIR else \
             "Save it again with `model.save_pretrained(folder)` and `tokenizer.save_pretrained(folder)`."
         raise ModelLoadError(f"The model folder {path} is damaged or incomplete: {_first_line(e)}. {hint}") from None
 
 
-def _load_hub(name: str, dtype: torch.dtype):
+def _load_hub(name: str, dtype: torch.dtype, auto_class, model_kwargs: dict):
     try:  # the local Hugging Face cache first: no network needed
-        return _from_pretrained(name, dtype, local_files_only=True)
+        return _from_pretrained(name, dtype, True, auto_class, model_kwargs)
     except Exception:  # noqa: BLE001 - not cached (or cached incompletely): try the Hub below
         pass
     offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
@@ -88,17 +92,17 @@ def _load_hub(name: str, dtype: torch.dtype):
             f"On a machine with internet run `hf download {name}` (it fills the cache at "
             f"~/.cache/huggingface), or pass the path of a folder that holds the model.")
     try:
-        return _from_pretrained(name, dtype, local_files_only=False)
+        return _from_pretrained(name, dtype, False, auto_class, model_kwargs)
     except Exception as e:  # noqa: BLE001
         raise ModelLoadError(f"Cannot load {name!r} from the Hugging Face Hub: {_first_line(e)}. Check the "
                              "spelling of the model id, or pass a local folder.") from None
 
 
-def _from_pretrained(name: str, dtype: torch.dtype, local_files_only: bool):
+def _from_pretrained(name: str, dtype: torch.dtype, local_files_only: bool, auto_class, model_kwargs: dict):
     tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=local_files_only)
-    model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype, local_files_only=local_files_only)
+    model = auto_class.from_pretrained(name, dtype=dtype, local_files_only=local_files_only, **model_kwargs)
     if not isinstance(model, PreTrainedModel):
-        raise ModelLoadError(f"{name!r} is not a causal language model")
+        raise ModelLoadError(f"{name!r} is not a model that {auto_class.__name__} can load")
     return model, tokenizer
 
 

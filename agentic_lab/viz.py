@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import inspect
 import json
 import math
 import uuid
@@ -11,6 +12,19 @@ import torch
 
 from agentic_lab.algorithms import group_advantages
 from agentic_lab.trajectory import Trajectory, mask_runs
+
+
+def show_source(obj) -> None:
+    """Show the package's own code for a function or class in a notebook: the code the course runs,
+    not a copy of it that could drift."""
+    source = inspect.getsource(obj)
+    where = f"{inspect.getmodule(obj).__name__}  ({Path(inspect.getsourcefile(obj)).name}, line " \
+            f"{inspect.getsourcelines(obj)[1]})"
+    try:
+        from IPython.display import Markdown, display
+        display(Markdown(f"`{where}`\n```python\n{source}```"))
+    except ImportError:  # outside IPython
+        print(f"# {where}\n{source}")
 
 
 def format_trajectory(trajectory: Trajectory) -> str:

@@ -49,11 +49,15 @@ class World:
         return {e.name.lower(): e.note() for e in self.countries + self.people}
 
 
+def random_name(rng: random.Random, syllables: tuple[int, int] = (1, 3)) -> str:
+    """An invented name such as 'Kalabu': consonant-vowel syllables, capitalised."""
+    return "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) for _ in range(rng.randint(*syllables))).capitalize()
+
+
 def _names(rng: random.Random, n: int, syllables: tuple[int, int], taken: set[str]) -> list[str]:
     out = []
     while len(out) < n:
-        name = "".join(rng.choice(_ONSETS) + rng.choice(_VOWELS) for _ in range(rng.randint(*syllables)))
-        name = name.capitalize()
+        name = random_name(rng, syllables)
         if name not in taken:
             taken.add(name)
             out.append(name)

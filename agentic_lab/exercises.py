@@ -1,0 +1,190 @@
+"""Exercises with auto-checkers: the learner writes a function, `check` tries it against the reference.
+
+In a notebook:
+
+    def my_gae(rewards, values, mask, gamma, lam):
+        ...                          # your code
+    check("gae", my_gae)             # prints what is right or what is wrong; never raises
+
+`check` calls both functions on random inputs (fixed seed, several shapes), compares the outputs and,
+when they differ, says how: the input, both outputs, and a guess at the usual mistakes (sign flipped,
+off by a constant factor, wrong shape). A function still raising `NotImplementedError` counts as not
+attempted: the notebook runs on. Each notebook's exercises are registered below, next to the package
+function that is the reference answer, so the reference is the code the course teaches with.
+"""
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+
+@dataclass(frozen=True)
+class Exercise:
+    name: str
+    task: str                                        # one line: what to write
+    reference: Callable
+    make_inputs: Callable[[torch.Generator], dict]   # random keyword arguments for one trial
+    atol: float = 1e-5
+
+
+EXERCISES: dict[str, Exercise] = {}
+
+
+def exercise(name: str, task: str, make_inputs: Callable[[torch.Generator], dict], atol: float = 1e-5):
+    """Register `reference` as the answer to exercise `name`."""
+    def register(reference: Callable) -> Callable:
+        EXERCISES[name] = Exercise(name, task, reference, make_inputs, atol)
+        return reference
+    return register
+
+
+def _as_tensors(value) -> list[torch.Tensor]:
+    """A function may return a tensor, a number or a tuple of them: compare them all, in order."""
+    items = value if isinstance(value, (tuple, list)) else (value,)
+    return [torch.as_tensor(v, dtype=torch.float64) for v in items]
+
+
+def _diagnose(got: torch.Tensor, want: torch.Tensor, atol: float) -> str:
+    if got.shape != want.shape:
+        return f"shape {tuple(got.shape)}, expected {tuple(want.shape)}"
+    if not torch.isfinite(got).all() and torch.isfinite(want).all():
+        return "your output has NaN or inf where the reference is finite"
+    if torch.allclose(got, -want, atol=atol) and want.abs().max() > atol:
+        return "the sign is flipped"
+    nonzero = want.abs() > atol
+    if nonzero.any():
+        ratio = got[nonzero] / want[nonzero]
+        if torch.allclose(ratio, ratio[0].expand_as(ratio), atol=1e-4) and abs(ratio[0].item() - 1) > 1e-4:
+            return f"off by a constant factor {ratio[0].item():.4g}"
+    shift = got - want
+    if torch.allclose(shift, shift.flatten()[0].expand_as(shift), atol=atol):
+        return f"off by a constant {shift.flatten()[0].item():.4g}"
+    worst = (got - want).abs().argmax()
+    return f"largest difference at flat index {worst.item()}: got {got.flatten()[worst].item():.6g}, " \
+           f"expected {want.flatten()[worst].item():.6g}"
+
+
+def _show(inputs: dict) -> str:
+    def short(v):
+        return f"tensor{tuple(v.shape)}={v.tolist()}" if isinstance(v, torch.Tensor) and v.numel() <= 12 else repr(v)
+    return ", ".join(f"{k}={short(v)}" for k, v in inputs.items())
+
+
+def check(name: str, fn: Callable, trials: int = 20, seed: int = 0, verbose: bool = True) -> bool:
+    """Compare `fn` with the reference answer of exercise `name` on `trials` random inputs."""
+    ex = EXERCISES[name]
+    say = print if verbose else (lambda *a: None)
+    generator = torch.Generator().manual_seed(seed)
+    for trial in range(trials):
+        inputs = ex.make_inputs(generator)
+        want = _as_tensors(ex.reference(**{k: _copy(v) for k, v in inputs.items()}))
+        try:
+            got = _as_tensors(fn(**{k: _copy(v) for k, v in inputs.items()}))
+        except NotImplementedError:
+            say(f"[{name}] not attempted yet: {ex.task}")
+            return False
+        except Exception as error:  # the learner's bug, reported rather than raised
+            say(f"[{name}] ✗ raised {type(error).__name__}: {error}\n  on {_show(inputs)}\n"
+                + "".join(traceback.format_exception(error)[-2:]))
+            return False
+        if len(got) != len(want):
+            say(f"[{name}] ✗ returned {len(got)} value(s), expected {len(want)}")
+            return False
+        for k, (g, w) in enumerate(zip(got, want)):
+            if g.shape != w.shape or not torch.allclose(g, w, atol=ex.atol, rtol=1e-4, equal_nan=True):
+                which = f" (output {k})" if len(want) > 1 else ""
+                say(f"[{name}] ✗ trial {trial}{which}: {_diagnose(g, w, ex.atol)}\n  on {_show(inputs)}")
+                return False
+    say(f"[{name}] ✓ matches the reference on {trials} random inputs")
+    return True
+
+
+def _copy(value):
+    """Each function gets its own copy, so an in-place edit by one cannot change what the other sees."""
+    return value.clone() if isinstance(value, torch.Tensor) else value
+
+
+# --- random inputs ------------------------------------------------------------------------------------------
+def _normal(g: torch.Generator, *shape: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=g, dtype=torch.float64)
+
+
+def _int(g: torch.Generator, low: int, high: int) -> int:
+    """Uniform in [low, high]."""
+    return int(torch.randint(low, high + 1, (1,), generator=g))
+
+
+def _right_padded_mask(g: torch.Generator, batch: int, width: int) -> torch.Tensor:
+    lengths = torch.randint(1, width + 1, (batch,), generator=g)
+    return (torch.arange(width)[None, :] < lengths[:, None]).to(torch.float64)
+
+
+def _reward_pairs(g):
+    n = _int(g, 1, 16)
+    return {"r_chosen": _normal(g, n) * 2, "r_rejected": _normal(g, n) * 2}
+
+
+def _tied_reward_pairs(g):
+    """Whole-number rewards, so that ties happen."""
+    n = _int(g, 1, 16)
+    return {"r_chosen": torch.randint(-2, 3, (n,), generator=g).double(),
+            "r_rejected": torch.randint(-2, 3, (n,), generator=g).double()}
+
+
+def _pass_at_k_counts(g):
+    n = _int(g, 1, 64)
+    return {"n": n, "c": _int(g, 0, n), "k": _int(g, 1, n)}
+
+
+def _grouped_rewards(g):
+    group_size = _int(g, 2, 8)
+    rewards = (torch.rand(_int(g, 1, 4) * group_size, generator=g) < 0.5).to(torch.float64)
+    return {"rewards": rewards + 0.1 * _normal(g, len(rewards)), "group_size": group_size}
+
+
+# --- the exercises, notebook by notebook --------------------------------------------------------------------
+# The references live where the course uses them; registering here only names them as answers.
+def _register_all() -> None:
+    from agentic_lab import algorithms, eval as evaluation, ppo, preference, reward_model
+
+    exercise("bradley_terry_loss", "L = -log σ(r_chosen - r_rejected), one loss per pair, shape (n,)",
+             _reward_pairs)(preference.bradley_terry_loss)
+    exercise("pairwise_accuracy", "fraction of pairs where r_chosen > r_rejected (ties count as wrong)",
+             _tied_reward_pairs)(reward_model.pairwise_accuracy)
+    exercise("gae", "advantages and returns (B, T) by generalised advantage estimation, zero past the mask",
+             lambda g: _gae_inputs(g))(ppo.gae)
+    exercise("kl_k3", "k3 = (r - 1) - log r with r = π_ref/π, per token",
+             lambda g: {"logprobs": _normal(g, 3, 5) - 2, "ref_logprobs": _normal(g, 3, 5) - 2})(ppo.kl_k3)
+    exercise("ppo_policy_loss", "clipped surrogate -min(ρA, clip(ρ, 1-ε, 1+ε)A), mean over masked tokens",
+             lambda g: _ppo_inputs(g))(lambda **kw: ppo.ppo_policy_loss(**kw)[0])
+    exercise("dpo_loss", "-log σ(β[(log π_c - log π_ref,c) - (log π_r - log π_ref,r)]) per pair",
+             lambda g: {"pi_chosen": _normal(g, 6) - 5, "pi_rejected": _normal(g, 6) - 5,
+                        "ref_chosen": _normal(g, 6) - 5, "ref_rejected": _normal(g, 6) - 5,
+                        "beta": float(torch.rand(1, generator=g)) + 0.05})(lambda **kw: preference.dpo_loss(**kw)[0])
+    exercise("group_advantages", "A_i = (r_i - mean of its group) / (std of its group + 1e-4)",
+             _grouped_rewards)(algorithms.group_advantages)
+    exercise("rloo_advantages", "A_i = r_i - mean of the other G-1 rewards of its group",
+             _grouped_rewards)(algorithms.rloo_advantages)
+    exercise("pass_at_k", "unbiased pass@k = 1 - C(n-c, k) / C(n, k) from n samples with c correct",
+             _pass_at_k_counts)(evaluation.pass_at_k)
+
+
+def _gae_inputs(g):
+    b, t = _int(g, 1, 3), _int(g, 1, 6)
+    mask = _right_padded_mask(g, b, t)
+    # values past the end are whatever the value head outputs there: a correct GAE never uses them
+    return {"rewards": _normal(g, b, t) * mask, "values": _normal(g, b, t), "mask": mask,
+            "gamma": float(torch.rand(1, generator=g)) * 0.5 + 0.5, "lam": float(torch.rand(1, generator=g))}
+
+
+def _ppo_inputs(g):
+    b, t = _int(g, 1, 3), _int(g, 1, 6)
+    logprobs = _normal(g, b, t) * 0.1 - 1
+    return {"logprobs": logprobs, "old_logprobs": logprobs + _normal(g, b, t) * 0.3,
+            "advantages": _normal(g, b, t), "mask": _right_padded_mask(g, b, t), "clip_eps": 0.2}
+
+
+_register_all()
