@@ -171,15 +171,3 @@ def token_logprobs(model, token_ids: torch.Tensor, attention_mask: torch.Tensor)
     """log π_θ(x_t | x_<t) for every position t ≥ 1: (B, T) ids -> (B, T-1) log-probs."""
     logits = model(input_ids=token_ids, attention_mask=attention_mask).logits[:, :-1].float()  # (B, T-1, V)
     return torch.log_softmax(logits, dim=-1).gather(2, token_ids[:, 1:, None]).squeeze(2)
-
-
-def policy_gradient_loss(logprobs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """On-policy policy gradient over agent trajectories, one token at a time:
-
-        L(θ) = - Σ_i Σ_t m_{i,t} A_i log π_θ(y_{i,t} | context) / Σ_i Σ_t m_{i,t}
-
-    logprobs (B, T) and mask (B, T) cover the trajectory's tokens (m = 1 where the policy wrote them);
-    advantages (B,). With one gradient step per batch the PPO/GRPO ratio is 1 and its clipping inactive,
-    so this is exactly their gradient (the 'token-level' normalisation of DAPO)."""
-    weighted = logprobs * advantages[:, None] * mask
-    return -weighted.sum() / mask.sum().clamp(min=1)

@@ -36,6 +36,15 @@ def play_tasks(model, tokenizer, tasks: list[Task], temperature: float = 0.0, se
                    temperature=temperature, seed=seed, progress=progress)
 
 
+def pass_at_k_curve(model, tokenizer, tasks: list[Task], n: int, ks: list[int], temperature: float = 1.0,
+                    seed: int = 0, max_turns: int = 4) -> dict[int, float]:
+    """Mean unbiased pass@k over `tasks`, for each k in `ks` (all ≤ n), from n sampled episodes per task."""
+    played = play_tasks(model, tokenizer, [t for t in tasks for _ in range(n)], temperature=temperature, seed=seed,
+                        max_turns=max_turns)
+    correct = [sum(t.success for t in played[i * n:(i + 1) * n]) for i in range(len(tasks))]
+    return {k: sum(pass_at_k(n, c, k) for c in correct) / len(tasks) for k in ks}
+
+
 def evaluate_families(model, tokenizer, families: list[str] | None = None, n: int = 200, temperature: float = 0.0,
                       seed: int = 0, split: str = "test", progress: bool = False) -> dict[str, dict]:
     """Held-out success per family: {family: {"success": p, "stderr": s, "n": n}}."""

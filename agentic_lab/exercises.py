@@ -134,6 +134,15 @@ def _tied_reward_pairs(g):
             "r_rejected": torch.randint(-2, 3, (n,), generator=g).double()}
 
 
+def _response_text(g):
+    """A message assembled from well-formed and broken pieces, so that every way of being wrong turns up."""
+    pieces = [["<think>", ""], ["3*4=12", ""], ["</think>", "</answer>", ""], ["<answer>", "<answer><answer>"],
+              ["12", ""], ["</answer>", ""], ["", " ", "!", "<answer>1</answer>"]]
+    def piece(options):  # mostly the well-formed piece (the first), so that near-misses are common
+        return options[0] if torch.rand(1, generator=g) < 0.75 else options[_int(g, 1, len(options) - 1)]
+    return {"text": "".join(piece(options) for options in pieces)}
+
+
 def _pass_at_k_counts(g):
     n = _int(g, 1, 64)
     return {"n": n, "c": _int(g, 0, n), "k": _int(g, 1, n)}
@@ -148,7 +157,7 @@ def _grouped_rewards(g):
 # --- the exercises, notebook by notebook --------------------------------------------------------------------
 # The references live where the course uses them; registering here only names them as answers.
 def _register_all() -> None:
-    from agentic_lab import algorithms, eval as evaluation, ppo, preference, reward_model
+    from agentic_lab import algorithms, eval as evaluation, ppo, preference, reward_model, rewards
 
     exercise("bradley_terry_loss", "L = -log σ(r_chosen - r_rejected), one loss per pair, shape (n,)",
              _reward_pairs)(preference.bradley_terry_loss)
@@ -164,12 +173,19 @@ def _register_all() -> None:
              lambda g: {"pi_chosen": _normal(g, 6) - 5, "pi_rejected": _normal(g, 6) - 5,
                         "ref_chosen": _normal(g, 6) - 5, "ref_rejected": _normal(g, 6) - 5,
                         "beta": float(torch.rand(1, generator=g)) + 0.05})(lambda **kw: preference.dpo_loss(**kw)[0])
+    exercise("simpo_loss", "-log σ(β·avg log π_c - β·avg log π_r - γ) per pair, no reference model",
+             lambda g: {"pi_chosen_avg": -torch.rand(6, generator=g, dtype=torch.float64) * 3,
+                        "pi_rejected_avg": -torch.rand(6, generator=g, dtype=torch.float64) * 3,
+                        "beta": 2.0, "gamma": float(torch.rand(1, generator=g))})(
+        lambda **kw: preference.simpo_loss(**kw)[0])
     exercise("group_advantages", "A_i = (r_i - mean of its group) / (std of its group + 1e-4)",
              _grouped_rewards)(algorithms.group_advantages)
     exercise("rloo_advantages", "A_i = r_i - mean of the other G-1 rewards of its group",
              _grouped_rewards)(algorithms.rloo_advantages)
     exercise("pass_at_k", "unbiased pass@k = 1 - C(n-c, k) / C(n, k) from n samples with c correct",
              _pass_at_k_counts)(evaluation.pass_at_k)
+    exercise("format_reward", "1.0 if the text is exactly <think>…</think><answer>…</answer>, both non-empty",
+             _response_text)(rewards.format_reward)
 
 
 def _gae_inputs(g):

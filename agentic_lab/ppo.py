@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -140,3 +141,72 @@ class PolicyWithValue(nn.Module):
         out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
         hidden = out.hidden_states[-1].to(self.value_head.weight.dtype)  # (B, T, H); the head may be fp32 on a bf16 LM
         return out.logits, self.value_head(hidden).squeeze(-1)
+
+
+def _logprobs_values(policy: PolicyWithValue, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """log π_θ(x_t | x_<t) and V(x_<t), both (B, T-1): position j is the state before token j+1 is written."""
+    logits, values = policy(batch["input_ids"], batch["attention_mask"])
+    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(2, batch["input_ids"][:, 1:, None]).squeeze(2)
+    return logp, values[:, :-1]
+
+
+def ppo_train(policy: PolicyWithValue, reference, tokenizer, make_env, score_fn, steps: int, batch_size: int = 32,
+              kl_coef: float = 0.05, lr: float = 3e-5, value_lr: float = 1e-3, ppo_epochs: int = 2,
+              minibatch_size: int = 16, clip_eps: float = 0.2, vf_coef: float = 0.5, gamma: float = 1.0,
+              lam: float = 0.95, max_new_tokens: int = 64, gold_fn=None, seed: int = 0,
+              progress: bool = True) -> list[dict]:
+    """RLHF with PPO on single-answer environments (`TaskEnv(family, max_turns=1)`), in place.
+
+    score_fn(tasks, responses) -> (B,) proxy rewards s(x, y), e.g. a learned reward model; gold_fn, if given,
+    is measured on the same answers but never trained on. Returns per step: proxy score, gold, KL(π_θ || π_ref)
+    per answer (Σ_t k1), clip fraction and value loss."""
+    from agentic_lab.algorithms import token_logprobs       # imported here: algorithms builds on this module
+    from agentic_lab.rl import collate_trajectories         # the same batching as the GRPO family
+    from agentic_lab.rollout import rollout
+
+    torch.manual_seed(seed)
+    optimizer = torch.optim.AdamW([{"params": policy.model.parameters(), "lr": lr},
+                                   {"params": policy.value_head.parameters(), "lr": value_lr}], weight_decay=0.0)
+    history = []
+    for step in tqdm(range(steps), desc="ppo", disable=not progress):
+        envs = [make_env() for _ in range(batch_size)]
+        seeds = [seed * 1_000_003 + step * batch_size + i for i in range(batch_size)]
+        policy.eval()
+        trajectories = rollout(policy.model, tokenizer, envs, seeds, max_new_tokens=max_new_tokens, seed=seeds[0])
+        tasks, responses = [e.unwrapped.task for e in envs], [t.turns[0].text for t in trajectories]
+        score = torch.as_tensor(score_fn(tasks, responses), dtype=torch.float)            # (B,)
+        batch = collate_trajectories(trajectories, tokenizer.pad_token_id)
+        mask = batch["loss_mask"]                                                        # (B, T-1)
+        with torch.no_grad():
+            old_logprobs, old_values = _logprobs_values(policy, batch)
+            ref_logprobs = token_logprobs(reference, batch["input_ids"], batch["attention_mask"])
+            rewards = kl_penalised_rewards(score, old_logprobs, ref_logprobs, mask, kl_coef)
+            advantages, returns = gae(rewards, old_values, mask, gamma, lam)
+            # whiten: advantages on a common scale across batches, as every PPO implementation does
+            mean = masked_mean(advantages, mask)
+            std = masked_mean((advantages - mean) ** 2, mask).sqrt()
+            advantages = (advantages - mean) / (std + 1e-8) * mask
+        policy.train()
+        clip_fractions, value_losses = [], []
+        for _ in range(ppo_epochs):
+            for idx in torch.randperm(batch_size).split(minibatch_size):
+                mb = {k: v[idx] for k, v in batch.items()}
+                logprobs, values = _logprobs_values(policy, mb)
+                pl, clip_fraction = ppo_policy_loss(logprobs, old_logprobs[idx], advantages[idx], mask[idx], clip_eps)
+                vl = value_loss(values, old_values[idx], returns[idx], mask[idx], clip_eps)
+                (pl + vf_coef * vl).backward()
+                torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                clip_fractions.append(clip_fraction.item())
+                value_losses.append(vl.item())
+        record = {"step": step, "proxy": score.mean().item(),
+                  "kl": (kl_k1(old_logprobs, ref_logprobs) * mask).sum(1).mean().item(),
+                  "clip_fraction": sum(clip_fractions) / len(clip_fractions),
+                  "value_loss": sum(value_losses) / len(value_losses)}
+        if gold_fn is not None:
+            record["gold"] = sum(gold_fn(t, r) for t, r in zip(tasks, responses)) / batch_size
+        history.append(record)
+    policy.eval()
+    return history
+

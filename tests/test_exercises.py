@@ -1,5 +1,6 @@
 """Every exercise checker accepts the reference answer and rejects a plausible wrong one."""
 import math
+import re
 
 import pytest
 import torch
@@ -48,9 +49,12 @@ PLAUSIBLE_WRONG = {
     "ppo_policy_loss": _ppo_max_instead_of_min,
     "dpo_loss": lambda pi_chosen, pi_rejected, ref_chosen, ref_rejected, beta:                     # no reference
         -F.logsigmoid(beta * (pi_chosen - pi_rejected)),
+    "simpo_loss": lambda pi_chosen_avg, pi_rejected_avg, beta, gamma:                           # γ inside β
+        -F.logsigmoid(beta * (pi_chosen_avg - pi_rejected_avg - gamma)),
     "group_advantages": _group_advantages_population_std,
     "rloo_advantages": _rloo_including_self,
     "pass_at_k": _pass_at_k_with_replacement,
+    "format_reward": lambda text: float(bool(re.search(r"<think>.+</think><answer>.+</answer>", text))),  # search
 }
 
 
