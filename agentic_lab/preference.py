@@ -139,3 +139,131 @@ def orpo_loss(pi_chosen_avg: torch.Tensor, pi_rejected_avg: torch.Tensor, beta: 
         return avg_logp - torch.log(-torch.expm1(avg_logp))    # log(1 - e^a) = log(-expm1(a)): exact near a = 0
     log_odds_ratio = log_odds(pi_chosen_avg) - log_odds(pi_rejected_avg)
     return -beta * F.logsigmoid(log_odds_ratio), log_odds_ratio
+
+
+# --- training on preference pairs ---------------------------------------------------------------------------
+LOSSES = ("dpo", "ipo", "simpo", "orpo", "kto")
+
+
+def encode_pairs(tokenizer, prompts: list[list[dict]], chosen: list[str], rejected: list[str],
+                 prefixes: list[str] | None = None) -> dict[str, torch.Tensor]:
+    """Right-padded (2B, T) input_ids, attention_mask and completion_mask: rows [0, B) are prompt + chosen,
+    rows [B, 2B) prompt + rejected. The completion is the assistant message, closing token included.
+
+    With `prefixes` the pairs are *steps* (Step-DPO): the assistant message starts with the shared prefix
+    (the steps before, not trained on), and the completion is only the next step."""
+    rows = []
+    for answers in (chosen, rejected):
+        for i, (prompt, answer) in enumerate(zip(prompts, answers)):
+            start = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, return_dict=False)
+            if prefixes is None:
+                full = tokenizer.apply_chat_template(prompt + [{"role": "assistant", "content": answer}],
+                                                     return_dict=False)
+            else:
+                start = start + tokenizer(prefixes[i], add_special_tokens=False)["input_ids"]
+                full = start + tokenizer(answer, add_special_tokens=False)["input_ids"]
+            rows.append((full, len(start)))
+    width = max(len(ids) for ids, _ in rows)
+    input_ids = torch.full((len(rows), width), tokenizer.pad_token_id)
+    attention, completion = torch.zeros_like(input_ids), torch.zeros_like(input_ids)
+    for i, (ids, start) in enumerate(rows):
+        input_ids[i, :len(ids)], attention[i, :len(ids)], completion[i, start:len(ids)] = torch.tensor(ids), 1, 1
+    return {"input_ids": input_ids, "attention_mask": attention, "completion_mask": completion}
+
+
+def preference_loss(loss: str, policy, reference, batch: dict[str, torch.Tensor], beta: float) -> tuple:
+    """One of the family's losses on an `encode_pairs` batch. Returns (mean loss, chosen rewards, rejected rewards),
+    the rewards being each method's implicit reward (for ORPO, the log-odds), for plotting."""
+    n = batch["input_ids"].shape[0] // 2
+    average = loss in ("ipo", "simpo", "orpo")                   # these use token-mean log-probs (as TRL)
+    pi = sequence_logprobs(policy, batch["input_ids"], batch["attention_mask"], batch["completion_mask"], average)
+    if reference is not None:
+        with torch.no_grad():
+            ref = sequence_logprobs(reference, batch["input_ids"], batch["attention_mask"], batch["completion_mask"],
+                                    average)
+    if loss == "dpo":
+        losses, r_c, r_r = dpo_loss(pi[:n], pi[n:], ref[:n], ref[n:], beta)
+    elif loss == "ipo":
+        losses = ipo_loss(pi[:n], pi[n:], ref[:n], ref[n:], beta)
+        r_c, r_r = (beta * (pi[:n] - ref[:n])).detach(), (beta * (pi[n:] - ref[n:])).detach()
+    elif loss == "simpo":
+        losses, r_c, r_r = simpo_loss(pi[:n], pi[n:], beta)
+    elif loss == "orpo":
+        odds, _ = orpo_loss(pi[:n], pi[n:], beta)
+        nll = -pi[:n]                                            # SFT on the chosen answers (token mean)
+        losses, r_c, r_r = nll + odds, pi[:n].detach(), pi[n:].detach()
+    elif loss == "kto":
+        # unpaired: every chosen answer is "desirable", every rejected one not; the KL reference point uses
+        # mismatched pairs, answer j under prompt i, here the other half's answers rolled by one row
+        desirable = torch.arange(2 * n) < n
+        with torch.no_grad():
+            mismatched = _mismatched(batch, n)
+            kl_pi = sequence_logprobs(policy, mismatched["input_ids"], mismatched["attention_mask"],
+                                      mismatched["completion_mask"])
+            kl_ref = sequence_logprobs(reference, mismatched["input_ids"], mismatched["attention_mask"],
+                                       mismatched["completion_mask"])
+        losses, rewards = kto_loss(pi, ref, desirable, kl_pi, kl_ref, beta)
+        r_c, r_r = rewards[:n], rewards[n:]
+    else:
+        raise ValueError(f"loss must be one of {LOSSES}, not {loss!r}")
+    return losses.mean(), r_c, r_r
+
+
+def _mismatched(batch: dict[str, torch.Tensor], n: int) -> dict[str, torch.Tensor]:
+    """Each row's prompt with the previous row's completion, (x_i, y_{i-1}) (TRL's KTO does the same rotation)."""
+    rows = []
+    ids, attention, completion = batch["input_ids"], batch["attention_mask"].bool(), batch["completion_mask"].bool()
+    for i in range(ids.shape[0]):
+        j = (i - 1) % ids.shape[0]
+        prompt, answer = ids[i][attention[i] & ~completion[i]], ids[j][completion[j]]
+        rows.append((torch.cat([prompt, answer]), len(prompt)))
+    width = max(len(r) for r, _ in rows)
+    out = {k: torch.zeros((len(rows), width), dtype=torch.long) for k in ("input_ids", "attention_mask", "completion_mask")}
+    for i, (r, start) in enumerate(rows):
+        out["input_ids"][i, :len(r)], out["attention_mask"][i, :len(r)], out["completion_mask"][i, start:len(r)] = r, 1, 1
+    return out
+
+
+def preference_train(loss: str, policy, reference, tokenizer, prompts: list[list[dict]], chosen: list[str],
+                     rejected: list[str], prefixes: list[str] | None = None, epochs: int = 1, batch_size: int = 32,
+                     lr: float = 5e-5, beta: float = 0.1, seed: int = 0, progress: bool = True) -> list[dict]:
+    """Train `policy` in place on preference pairs with one of `LOSSES`. Returns per step the loss and the mean
+    implicit rewards of the chosen and the rejected answers."""
+    from tqdm.auto import tqdm
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=lr, weight_decay=0.0)
+    order = torch.cat([torch.randperm(len(chosen), generator=generator) for _ in range(epochs)])
+    history = []
+    policy.train()
+    for idx in tqdm(order.split(batch_size), desc=loss, disable=not progress):
+        batch = encode_pairs(tokenizer, [prompts[i] for i in idx], [chosen[i] for i in idx], [rejected[i] for i in idx],
+                             None if prefixes is None else [prefixes[i] for i in idx])
+        value, r_c, r_r = preference_loss(loss, policy, reference, batch, beta)
+        value.backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        history.append({"loss": value.item(), "chosen_reward": r_c.mean().item(), "rejected_reward": r_r.mean().item(),
+                        "reward_accuracy": (r_c > r_r).float().mean().item()})
+    policy.eval()
+    return history
+
+
+def step_pairs(tasks, responses: list[str]) -> list[dict]:
+    """Step-DPO (Lai et al. 2024) pairs from wrong multi-step answers: find the first step that differs from the
+    reference solution's, and prefer the right step to the wrong one *after the same correct prefix*.
+
+    A step is one equation of the <think> scratchpad ("3*5=15"). Returns dicts with prompt (messages), prefix
+    (the assistant text before the step), chosen and rejected (the two versions of that step)."""
+    import re
+    pairs = []
+    for task, response in zip(tasks, responses):
+        reference = task.solution[-1].get("reasoning_content", "").split()
+        found = re.match(r"<think>([^<]*)</think>", response)
+        steps = found.group(1).split() if found else []
+        for k, (mine, right) in enumerate(zip(steps, reference)):
+            if mine != right:
+                pairs.append({"prompt": task.messages(), "prefix": "<think>" + "".join(s + " " for s in reference[:k]),
+                              "chosen": right, "rejected": mine})
+                break
+    return pairs

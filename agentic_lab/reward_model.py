@@ -166,3 +166,13 @@ def train_reward_model(reward_model, tokenizer, pairs: list[Pair], epochs: int =
         losses.append(loss.item())
     reward_model.eval()
     return losses
+
+
+def gold_win_rate(policy, reference, tokenizer, tasks: list[Task], temperature: float = 1.0, seed: int = 0) -> tuple:
+    """How often the policy's answer beats the reference's under gold, ties counting half: (rate, standard error).
+    Both answer every task once, sampled with the same seed."""
+    mine = [r[0] for r in sample_responses(policy, tokenizer, tasks, n=1, temperature=temperature, seed=seed)]
+    theirs = [r[0] for r in sample_responses(reference, tokenizer, tasks, n=1, temperature=temperature, seed=seed)]
+    scores = torch.tensor([float(gold_reward(t, a) > gold_reward(t, b)) + 0.5 * (gold_reward(t, a) == gold_reward(t, b))
+                           for t, a, b in zip(tasks, mine, theirs)])
+    return scores.mean().item(), (scores.std() / len(scores) ** 0.5).item()

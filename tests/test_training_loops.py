@@ -1,0 +1,101 @@
+"""The training loops of notebooks 02-05: batches are built right, and each loop moves the model the right way."""
+import copy
+
+import pytest
+import torch
+
+from agentic_lab import preference, reward_model as rm_lib
+from agentic_lab.envs import TaskEnv
+from agentic_lab.ppo import PolicyWithValue, ppo_train
+from agentic_lab.rl import RLConfig, grpo_train
+from agentic_lab.tasks import sample_tasks
+
+PROMPT = [{"role": "user", "content": "What is 2+2?"}]
+
+
+def test_pair_batch_masks_exactly_the_answer(tiny):
+    _, tokenizer = tiny
+    batch = preference.encode_pairs(tokenizer, [PROMPT], ["<answer>4</answer>"], ["<answer>55</answer>"])
+    for row, answer in enumerate(["<answer>4</answer>", "<answer>55</answer>"]):
+        ids = batch["input_ids"][row][batch["completion_mask"][row].bool()]
+        assert tokenizer.decode(ids) == answer + tokenizer.eos_token
+    assert batch["attention_mask"][0].sum() < batch["attention_mask"][1].sum()  # right-padded, different lengths
+
+
+def test_step_pairs_train_only_the_step_after_the_shared_prefix(tiny):
+    _, tokenizer = tiny
+    task = sample_tasks("word_problem", 1, seed=0, split="train")[0]
+    right = task.solution[-1]["reasoning_content"].split()
+    wrong_second = f"<think>{right[0]} 1+1=3</think><answer>3</answer>"
+    [pair] = preference.step_pairs([task], [wrong_second])
+    assert pair == {"prompt": task.messages(), "prefix": f"<think>{right[0]} ", "chosen": right[1], "rejected": "1+1=3"}
+    assert preference.step_pairs([task], [f"<think>{' '.join(right)}</think><answer>{task.answer}</answer>"]) == []
+    batch = preference.encode_pairs(tokenizer, [pair["prompt"]], [pair["chosen"]], [pair["rejected"]], [pair["prefix"]])
+    assert tokenizer.decode(batch["input_ids"][1][batch["completion_mask"][1].bool()]) == "1+1=3"
+
+
+def test_kto_reference_point_uses_mismatched_prompt_and_answer(tiny):
+    _, tokenizer = tiny
+    prompts = [[{"role": "user", "content": q}] for q in ("A?", "B?")]
+    batch = preference.encode_pairs(tokenizer, prompts, ["a1", "b1"], ["a2", "b2"])
+    mismatched = preference._mismatched(batch, 2)
+    texts = [tokenizer.decode(r[m.bool()]) for r, m in zip(mismatched["input_ids"], mismatched["attention_mask"])]
+    assert "B?" in texts[1] and texts[1].endswith("a1" + tokenizer.eos_token)  # prompt 1 with row 0's answer
+    assert "A?" in texts[0] and texts[0].endswith("b2" + tokenizer.eos_token)  # wraps around
+
+
+@pytest.mark.parametrize("loss", preference.LOSSES)
+def test_each_preference_loss_widens_the_gap(tiny, loss):
+    model, tokenizer = tiny
+    policy, reference = copy.deepcopy(model), model
+    chosen, rejected = ["<answer>4</answer>"] * 8, ["<answer>5</answer>"] * 8
+    batch = preference.encode_pairs(tokenizer, [PROMPT] * 8, chosen, rejected)
+
+    def gap():
+        lp = preference.sequence_logprobs(policy, batch["input_ids"], batch["attention_mask"], batch["completion_mask"])
+        return (lp[:8] - lp[8:]).mean().item()
+    before = gap()
+    preference.preference_train(loss, policy, reference, tokenizer, [PROMPT] * 8, chosen, rejected, epochs=3,
+                                batch_size=4, lr=1e-3, beta={"ipo": 0.5, "simpo": 2.0}.get(loss, 0.1), progress=False)
+    assert gap() > before + 0.5, (loss, before, gap())
+
+
+def test_ppo_starts_at_zero_kl_and_moves_towards_the_score(tiny):
+    model, tokenizer = tiny
+    policy = PolicyWithValue(copy.deepcopy(model))
+    longer = lambda tasks, responses: torch.tensor([len(r) / 20.0 for r in responses])  # reward length
+    history = ppo_train(policy, model, tokenizer, lambda: TaskEnv("word_problem", max_turns=1), longer, steps=6,
+                        batch_size=16, minibatch_size=8, lr=3e-4, kl_coef=0.0, progress=False)
+    assert abs(history[0]["kl"]) < 1e-4
+    assert history[-1]["kl"] > 0.05
+    assert all(0 <= h["clip_fraction"] <= 1 for h in history)
+
+
+def test_grpo_dynamic_sampling_skips_flat_groups(tiny):
+    model, tokenizer = tiny
+    policy = copy.deepcopy(model)
+    config = RLConfig(n_groups=2, group_size=4, dynamic_sampling=True, max_new_tokens=32)
+    history = grpo_train(policy, tokenizer, lambda: TaskEnv("word_problem", max_turns=1), steps=2, config=config,
+                         reward_fn=lambda t: 1.0, progress=False)  # every group flat: nothing to learn from
+    assert all(h["zero_spread"] == 1.0 and "loss" not in h for h in history)
+    assert all(torch.equal(a, b) for a, b in zip(policy.parameters(), model.parameters()))
+
+
+@pytest.mark.slow
+def test_grpo_on_verifiable_rewards_beats_the_noise(tiny):
+    """Notebook 05's claim at test scale: held-out sampled accuracy rises by more than 3 standard errors."""
+    from agentic_lab.eval import evaluate_families
+    model, tokenizer = tiny
+    policy = copy.deepcopy(model)
+    before = evaluate_families(policy, tokenizer, ["word_problem"], n=300, temperature=1.0)["word_problem"]
+    grpo_train(policy, tokenizer, lambda: TaskEnv("word_problem", max_turns=1), steps=25,
+               config=RLConfig(n_groups=8, group_size=8, lr=3e-5, max_new_tokens=48), progress=False)
+    after = evaluate_families(policy, tokenizer, ["word_problem"], n=300, temperature=1.0)["word_problem"]
+    noise = (before["stderr"] ** 2 + after["stderr"] ** 2) ** 0.5
+    assert after["success"] - before["success"] > 3 * noise, (before, after)
+
+
+def test_gold_win_rate_of_a_model_against_itself_is_a_half(tiny):
+    model, tokenizer = tiny
+    rate, stderr = rm_lib.gold_win_rate(model, model, tokenizer, sample_tasks("word_problem", 20, seed=0), seed=0)
+    assert rate == 0.5 and stderr == 0.0  # same model, same seed: every answer ties with itself
