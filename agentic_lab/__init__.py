@@ -11,8 +11,14 @@ One module per concept, read in this order:
     trajectory what an agent did, token by token; saved and loaded atomically
     rollout    the batched multi-turn engine: N environments in lock-step, token in and token out
     sft        supervised fine-tuning from scratch
-    algorithms policy-optimisation pieces (group-relative advantages, ...)
-    eval       held-out success per task family
+    eval       held-out success per task family, pass@k
+    reward_model  a hidden gold preference, noisy pairs, Bradley–Terry reward models (notebook 01)
+    preference the DPO family: DPO, IPO, SimPO, KTO, ORPO, Step-DPO pairs, and their training loop (03)
+    ppo        RLHF with PPO: GAE, clipped objective, KL estimators, value head, the PPO loop (02)
+    algorithms the GRPO family's losses and advantages: GRPO, Dr. GRPO, DAPO, GSPO, RLOO (04)
+    rl         the GRPO-family training loop over any environment, with its diagnostics (04, 05, 06...)
+    rewards    verifiable rewards: outcome and format (05)
+    exercises  the exercises' auto-checkers
     viz        printing trajectories, plots, and the interactive trajectory viewer
     runmode    quick mode (tests) versus full mode (learners)
 """
