@@ -46,3 +46,89 @@ def test_grpo_trainer_runs_on_an_environment_through_the_adapter(tiny, tmp_path,
     logs = [h for h in trainer.state.log_history if "reward" in h]
     assert len(logs) == 2
     assert all(h["tools/call_frequency"] > 0 and h["tools/failure_frequency"] < 1 for h in logs)
+
+
+def _trainer_stub(tiny_model, tokenizer):
+    """The trainer attributes a rollout_func reads, without building a trainer."""
+    from types import SimpleNamespace
+    from accelerate import Accelerator
+    return SimpleNamespace(model_wrapped=tiny_model, accelerator=Accelerator(cpu=True), processing_class=tokenizer,
+                           temperature=1.0, max_completion_length=128,
+                           args=SimpleNamespace(gradient_checkpointing_kwargs=None, ds3_gather_for_generation=True))
+
+
+def test_trajectories_split_into_trl_rollout_fields_without_touching_ids(tiny):
+    import gymnasium as gym
+    import torch
+    from agentic_lab.rollout import group_seeds, rollout
+    from agentic_lab.trl_bridge import trl_rollout_output
+    torch.set_num_threads(1)
+    model, tokenizer = tiny
+    envs = [gym.make("agentic_lab/Calculator-v0") for _ in range(4)]
+    trajectories = rollout(model, tokenizer, envs, group_seeds(2, 2), max_new_tokens=32)
+    output = trl_rollout_output(trajectories)
+    assert len(output["completion_ids"]) == len(trajectories)
+    for i, t in enumerate(trajectories):
+        prompt, completion = output["prompt_ids"][i], output["completion_ids"][i]
+        assert prompt + completion == t.token_ids
+        assert t.loss_mask[:len(prompt)] == [0] * len(prompt) and t.loss_mask[len(prompt)] == 1
+        assert output["env_mask"][i] == t.loss_mask[len(prompt):]
+        assert output["logprobs"][i] == t.logprobs[len(prompt):] and len(output["logprobs"][i]) == len(completion)
+        assert output["env_return"][i] == t.total_reward and output["env_seed"][i] == t.seed
+    assert any(0 in mask for mask in output["env_mask"])  # multi-turn: observations sit inside completions
+
+
+def test_rollout_func_plays_one_episode_per_prompt_with_the_prompts_seed(tiny):
+    import torch
+    from agentic_lab.trl_bridge import make_rollout_func, rollout_dataset
+    torch.set_num_threads(1)
+    model, tokenizer = tiny
+    data = rollout_dataset("agentic_lab/Calculator-v0", 3, seed=5)
+    assert len(set(p[-1]["content"] for p in data["prompt"])) == 3
+    prompts = [prompt for prompt in (data["prompt"][2], data["prompt"][0]) for _ in range(3)]  # as TRL repeats them
+    trainer = _trainer_stub(model, tokenizer)
+    model.train()
+    try:
+        output = make_rollout_func("agentic_lab/Calculator-v0", data, max_new_tokens=32)(prompts, trainer)
+        assert model.training  # put back as TRL left it
+    finally:
+        model.eval()
+    assert all(len(output[key]) == len(prompts) for key in output)
+    assert output["env_seed"] == [data["seed"][2]] * 3 + [data["seed"][0]] * 3
+    assert all(tokenizer.decode(output["prompt_ids"][i]).count(prompts[i][-1]["content"]) == 1 for i in range(6))
+    assert len({tuple(ids) for ids in output["prompt_ids"]}) == 2
+    for mask in output["env_mask"]:  # what the policy wrote, and what it read in between, fits the budget
+        assert len(mask) - mask[::-1].index(1) <= trainer.max_completion_length
+
+
+def test_grpo_trainer_trains_on_our_rollouts_through_rollout_func(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")
+    import torch
+    from trl import GRPOConfig, GRPOTrainer
+    from agentic_lab import load_model
+    from agentic_lab.trl_bridge import make_rollout_func, rollout_dataset, rollout_reward
+    torch.set_num_threads(1)
+    model, tokenizer = load_model()  # a fresh copy: the trainer patches its forward
+    before = [p.detach().clone() for p in model.parameters()]
+    data = rollout_dataset("agentic_lab/Calculator-v0", 8)
+    play, outputs = make_rollout_func("agentic_lab/Calculator-v0", data, max_new_tokens=64), []
+
+    def recorded(prompts, trainer):
+        outputs.append(play(prompts, trainer))
+        return outputs[-1]
+
+    # temperature 1.5: the tiny model is nearly greedy at 1.0, and equal rewards in a group give no gradient
+    args = GRPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, report_to=[], max_steps=2,
+                      per_device_train_batch_size=4, num_generations=4, max_completion_length=256, temperature=1.5,
+                      logging_steps=1, save_strategy="no")
+    trainer = GRPOTrainer(model=model, reward_funcs=rollout_reward, args=args, train_dataset=data,
+                          processing_class=tokenizer, rollout_func=recorded)
+    trainer.train()
+    logs = [h for h in trainer.state.log_history if "reward" in h]
+    assert len(logs) == len(outputs) == 2
+    for log, output in zip(logs, outputs):
+        sampled = [sum(mask) for mask in output["env_mask"]]
+        assert sum(sampled) < sum(len(ids) for ids in output["completion_ids"])  # observations in the completions
+        assert log["completions/mean_length"] == pytest.approx(sum(sampled) / len(sampled))  # ...but not counted
+        assert log["reward"] == pytest.approx(sum(output["env_return"]) / len(output["env_return"]))
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
