@@ -56,7 +56,10 @@ class Pair:
     gold_margin: float  # r*(x, chosen) - r*(x, rejected): negative when the noisy label went against gold
 
 
-def sample_responses(model, tokenizer, tasks: list[Task], n: int = 2, temperature: float = 1.0,
+LABEL_TEMPERATURE = 1.3  # hotter than the policy samples, so pairs differ in form and length, not only correctness
+
+
+def sample_responses(model, tokenizer, tasks: list[Task], n: int = 2, temperature: float = LABEL_TEMPERATURE,
                      seed: int = 0) -> list[list[str]]:
     """n sampled answers to each task (one message each, no tools)."""
     played = play_tasks(model, tokenizer, [t for t in tasks for _ in range(n)], temperature=temperature,

@@ -1,0 +1,52 @@
+"""Reward models (notebook 01): the gold preference, noisy pairs, and a Bradley–Terry model that learns."""
+import math
+
+import pytest
+import torch
+
+from agentic_lab import reward_model as rm_lib
+from agentic_lab.tasks import sample_tasks
+
+TASK = sample_tasks("word_problem", 1, seed=0, split="test")[0]
+RIGHT, WRONG = TASK.answer, str(int(TASK.answer) + 1)
+
+
+def test_gold_prefers_correct_then_well_formed_then_short():
+    long_right = f"<think>{'x' * 60}</think><answer>{RIGHT}</answer>"
+    assert rm_lib.gold_reward(TASK, long_right) > rm_lib.gold_reward(TASK, f"<answer>{WRONG}</answer>")
+    assert rm_lib.gold_reward(TASK, f"<answer>{RIGHT}</answer>") > rm_lib.gold_reward(TASK, f"<answer>{RIGHT}</answer>!")
+    assert rm_lib.gold_reward(TASK, f"<answer>{RIGHT}</answer>") > rm_lib.gold_reward(TASK, long_right)
+    assert rm_lib.gold_parts(TASK, "no tags") == {"correct": False, "well_formed": False, "length": 7}
+
+
+def test_labels_follow_gold_with_the_stated_noise():
+    tasks = [TASK] * 4000
+    responses = [[f"<answer>{RIGHT}</answer>", f"<answer>{RIGHT}</answer>xx"]] * len(tasks)  # margin 0.51
+    pairs = rm_lib.preference_pairs(tasks, responses, tau=0.25, seed=0)
+    wrong = sum(p.gold_margin < 0 for p in pairs) / len(pairs)
+    expected = 1 / (1 + math.exp(0.51 / 0.25))  # σ(-Δ/τ)
+    assert abs(wrong - expected) < 4 * math.sqrt(expected * (1 - expected) / len(pairs))
+    assert rm_lib.preference_pairs([TASK], [["same", "same"]]) == []
+
+
+def test_reward_is_read_at_the_last_token_whatever_the_padding(tiny):
+    reward_model, tokenizer = rm_lib.load_reward_model(seed=0)
+    short, long = "<answer>1</answer>", f"<think>{'1+1=2 ' * 8}</think><answer>2</answer>"
+    together = rm_lib.rewards(reward_model, tokenizer, [TASK, TASK], [short, long])
+    alone = torch.cat([rm_lib.rewards(reward_model, tokenizer, [TASK], [r]) for r in (short, long)])
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_training_beats_chance_on_held_out_pairs_by_more_than_noise(tiny):
+    policy, tokenizer = tiny
+    train = sample_tasks("word_problem", 800, seed=7, split="train")
+    test = sample_tasks("word_problem", 400, seed=7, split="test")
+    train_pairs = rm_lib.preference_pairs(train, rm_lib.sample_responses(policy, tokenizer, train, seed=0), seed=0)
+    test_pairs = rm_lib.preference_pairs(test, rm_lib.sample_responses(policy, tokenizer, test, seed=1), seed=1)
+    reward_model, _ = rm_lib.load_reward_model(seed=0)
+    rm_lib.train_reward_model(reward_model, tokenizer, train_pairs, epochs=2, progress=False)
+    accuracy = rm_lib.evaluate_pairs(reward_model, tokenizer, test_pairs)["gold_accuracy"]
+    decided = sum(p.gold_margin != 0 for p in test_pairs)
+    noise = math.sqrt(0.25 / decided)  # standard error of a coin-flip accuracy on the pairs gold decides
+    assert accuracy > 0.5 + 3 * noise, (accuracy, noise, decided)
