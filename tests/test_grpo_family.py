@@ -28,13 +28,7 @@ def fixed_rewards(completions, **kwargs):
     return REWARDS[:len(completions)]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny tensors gain nothing from threads; on a shared 2-core CPU their synchronisation made this file 8x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def fresh_model():

@@ -28,13 +28,7 @@ def assert_close(mine, trl):
     assert diff <= TOL, f"max abs difference {diff.item():.3g}"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The forwards here are tiny: when the other core is busy, a second thread waiting on it makes them ~50x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
