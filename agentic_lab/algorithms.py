@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from agentic_lab.ppo import clipped_surrogate, kl_k3, masked_mean
+from agentic_lab.ppo import clipped_surrogate, kl_k3, masked_mean, next_token_logprobs
 
 
 def group_advantages(rewards: torch.Tensor, group_size: int, scale: str | bool = "group",
@@ -169,5 +169,5 @@ def rloo_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: to
 
 def token_logprobs(model, token_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """log π_θ(x_t | x_<t) for every position t ≥ 1: (B, T) ids -> (B, T-1) log-probs."""
-    logits = model(input_ids=token_ids, attention_mask=attention_mask).logits[:, :-1].float()  # (B, T-1, V)
-    return torch.log_softmax(logits, dim=-1).gather(2, token_ids[:, 1:, None]).squeeze(2)
+    logits = model(input_ids=token_ids, attention_mask=attention_mask).logits       # (B, T, V)
+    return next_token_logprobs(logits, token_ids)[0]

@@ -26,6 +26,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 
+def next_token_logprobs(logits: torch.Tensor, token_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """From a forward pass over token_ids (B, T) with logits (B, T, V): log π(x_t | x_<t) for t ≥ 1, (B, T-1),
+    and the whole next-token log-distribution, (B, T-1, V). The one place the shift by one is done."""
+    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+    return logp.gather(2, token_ids[:, 1:, None]).squeeze(2), logp
+
+
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Σ m·x / Σ m over all tokens of the batch (0 for an empty mask)."""
     return (x * mask).sum() / mask.sum().clamp(min=1)
@@ -146,8 +153,7 @@ class PolicyWithValue(nn.Module):
 def _logprobs_values(policy: PolicyWithValue, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """log π_θ(x_t | x_<t) and V(x_<t), both (B, T-1): position j is the state before token j+1 is written."""
     logits, values = policy(batch["input_ids"], batch["attention_mask"])
-    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(2, batch["input_ids"][:, 1:, None]).squeeze(2)
-    return logp, values[:, :-1]
+    return next_token_logprobs(logits, batch["input_ids"])[0], values[:, :-1]
 
 
 def ppo_train(policy: PolicyWithValue, reference, tokenizer, make_env, score_fn, steps: int, batch_size: int = 32,

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from agentic_lab.algorithms import (group_advantages, grpo_loss, overlong_penalty, rloo_advantages,
                                     token_logprobs, zero_spread_groups)
-from agentic_lab.ppo import masked_mean
+from agentic_lab.ppo import masked_mean, next_token_logprobs
 from agentic_lab.rollout import group_seeds, rollout
 from agentic_lab.trajectory import Trajectory
 
@@ -69,9 +69,8 @@ def collate_trajectories(trajectories: list[Trajectory], pad_id: int) -> dict[st
 @torch.no_grad()
 def logprobs_and_entropy(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-token log π(x_t) and entropy H(π(·|x_<t)) = -Σ_v π(v) log π(v): both (B, T-1), no gradient."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1].float()
-    logp = torch.log_softmax(logits, dim=-1)                            # (B, T-1, V)
-    chosen = logp.gather(2, batch["input_ids"][:, 1:, None]).squeeze(2)
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    chosen, logp = next_token_logprobs(logits, batch["input_ids"])     # (B, T-1), (B, T-1, V)
     return chosen, -(logp.exp() * logp).sum(-1)
 
 
