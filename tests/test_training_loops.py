@@ -60,7 +60,7 @@ def test_each_preference_loss_widens_the_gap(tiny, loss):
     assert gap() > before + 0.5, (loss, before, gap())
 
 
-def test_ppo_starts_at_zero_kl_and_moves_towards_the_score(tiny):
+def test_ppo_starts_at_zero_kl_and_then_moves(tiny):
     model, tokenizer = tiny
     policy = PolicyWithValue(copy.deepcopy(model))
     longer = lambda tasks, responses: torch.tensor([len(r) / 20.0 for r in responses])  # reward length
@@ -69,6 +69,16 @@ def test_ppo_starts_at_zero_kl_and_moves_towards_the_score(tiny):
     assert abs(history[0]["kl"]) < 1e-4
     assert history[-1]["kl"] > 0.05
     assert all(0 <= h["clip_fraction"] <= 1 for h in history)
+
+
+def test_value_loss_trains_the_critic_and_leaves_the_policy_alone(tiny):
+    model, tokenizer = tiny
+    policy = PolicyWithValue(copy.deepcopy(model))
+    ids = torch.tensor([tokenizer.encode("What is 2+3?")])
+    _, values = policy(ids, torch.ones_like(ids))
+    (values ** 2).sum().backward()
+    assert policy.value_head.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in policy.model.parameters())
 
 
 def test_grpo_dynamic_sampling_skips_flat_groups(tiny):
