@@ -25,7 +25,7 @@ from transformers import AutoModelForSequenceClassification
 from agentic_lab.eval import play_tasks
 from agentic_lab.models import load_model
 from agentic_lab.preference import bradley_terry_loss
-from agentic_lab.tasks import Task
+from agentic_lab.tasks import Task, sample_tasks
 
 _WELL_FORMED = re.compile(r"(<think>[^<]*</think>)?<answer>[^<]+</answer>")
 CORRECT, WELL_FORMED, PER_CHARACTER = 1.0, 0.5, 0.005  # the gold program's weights: correct dominates
@@ -179,3 +179,29 @@ def gold_win_rate(policy, reference, tokenizer, tasks: list[Task], temperature: 
     scores = torch.tensor([float(gold_reward(t, a) > gold_reward(t, b)) + 0.5 * (gold_reward(t, a) == gold_reward(t, b))
                            for t, a, b in zip(tasks, mine, theirs)])
     return scores.mean().item(), (scores.std() / len(scores) ** 0.5).item()
+
+
+def standardised(score_fn, policy, tokenizer, tasks: list[Task], seed: int = 0):
+    """`score_fn(tasks, responses)` rescaled to mean 0 and std 1 over `policy`'s answers to `tasks`. A reward model is
+    defined only up to a shift and a scale; standardising puts a proxy and gold on one scale for PPO (notebook 02)."""
+    answers = [r[0] for r in sample_responses(policy, tokenizer, tasks, n=1, seed=seed)]
+    scores = torch.as_tensor(score_fn(tasks, answers), dtype=torch.float)
+    mu, sd = scores.mean().item(), scores.std().item()
+    return lambda tasks, responses: (torch.as_tensor(score_fn(tasks, responses), dtype=torch.float) - mu) / sd
+
+
+def proxy_reward(policy, tokenizer, n_tasks: int = 1200, seed: int = 0):
+    """The RLHF proxy of notebook 02: a reward model trained on noisy gold labels of `policy`'s own answer pairs
+    to `n_tasks` word problems (the recipe of notebook 01), standardised on the policy's answers."""
+    tasks = sample_tasks("word_problem", n_tasks, seed=seed + 1, split="train")
+    pairs = preference_pairs(tasks, sample_responses(policy, tokenizer, tasks, seed=seed), seed=seed)
+    reward_model, _ = load_reward_model(seed=seed)
+    train_reward_model(reward_model, tokenizer, pairs, epochs=2, lr=1e-4, seed=seed, progress=False)
+    score = lambda tasks, responses: rewards(reward_model, tokenizer, tasks, responses)
+    return standardised(score, policy, tokenizer, sample_tasks("word_problem", 200, seed=seed + 9, split="train"),
+                        seed=seed + 9)
+
+
+def gold_scores(tasks: list[Task], responses: list[str]) -> torch.Tensor:
+    """gold_reward over a batch: the same signature as a reward model's score."""
+    return torch.tensor([gold_reward(t, r) for t, r in zip(tasks, responses)])
