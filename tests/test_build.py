@@ -1,4 +1,5 @@
-"""The build script is deterministic and replaces the checkpoint folder atomically."""
+"""The build script is deterministic, replaces the checkpoint folder atomically, and is the recipe of the shipped one."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -23,3 +24,15 @@ def test_a_rebuild_gives_identical_weights_and_leaves_no_temporary_folders(tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
     assert {"config.json", "model.safetensors", "tokenizer.json", "README.md", "build_stats.json"} <= \
         {p.name for p in (tmp_path / "a").iterdir()}
+
+
+@pytest.mark.slow
+def test_the_build_script_is_the_recipe_of_the_shipped_checkpoint(tmp_path):
+    """A script edited after the build (a new mixture, extra data) would no longer reproduce data/tiny-agent."""
+    build(tmp_path / "a")
+    fresh = json.loads((tmp_path / "a" / "build_stats.json").read_text())
+    shipped = json.loads((ROOT / "data" / "tiny-agent" / "build_stats.json").read_text())
+    recipe = set(shipped) - {"train_steps", "train_conversations", "train_tokens", "train_seconds", "mean_tokens_per_s",
+                             "final_loss", "eval_tasks_per_family", "accuracy_greedy", "accuracy_sampled_t1"}
+    assert set(fresh) == set(shipped)
+    assert {k: fresh[k] for k in recipe} == {k: shipped[k] for k in recipe}
