@@ -64,6 +64,8 @@ class TextEnv(gym.Env[str, str]):
                 -INVALID_PENALTY, False
         else:
             observation, reward, terminated = self.act(parsed)
+            if parsed.kind == "tool_call" and observation.startswith("Error:"):
+                reward -= INVALID_PENALTY  # bad or missing arguments: the tool refused, and that counts too
         truncated = not terminated and self.turns >= self.max_turns
         self.last_observation = printable(observation, MAX_OBSERVATION_CHARS)
         info = self.info() | {"action": parsed, "invalid": reward == -INVALID_PENALTY}

@@ -49,6 +49,20 @@ def test_malformed_actions_cost_a_penalty_and_end_in_truncation():
     assert truncated
 
 
+@pytest.mark.parametrize("env_id, action", [
+    ("agentic_lab/Calculator-v0", call("calc", expr="2**2")),           # an operator calc refuses
+    ("agentic_lab/Calculator-v0", call("calc", expression="1+1")),      # a wrong argument name
+    ("agentic_lab/Calculator-v0", call("calc", expr=12)),               # a number where text is due
+    ("agentic_lab/SearchQA-v0", call("search")),                        # a missing argument
+    ("agentic_lab/KeyDoor-v0", call("move", direction="Q")),            # a value outside U, D, L, R
+])
+def test_a_tool_that_refuses_its_arguments_costs_the_penalty(env_id, action):
+    env = gym.make(env_id)
+    env.reset(seed=0)
+    observation, reward, terminated, truncated, info = env.step(action)
+    assert observation.startswith("Error:") and reward == -INVALID_PENALTY and info["invalid"] and not terminated
+
+
 def test_key_door_needs_the_key_before_the_door():
     env = KeyDoorEnv()
     env.reset(seed=3)
