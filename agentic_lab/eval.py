@@ -16,6 +16,18 @@ def success_rate(trajectories: list[Trajectory]) -> tuple[float, float]:
     return p, math.sqrt(p * (1 - p) / n)
 
 
+def paired_gain(before: list[float], after: list[float]) -> tuple[float, float]:
+    """Mean of after_i - before_i over the same held-out tasks, and its standard error sd(d)/sqrt(n).
+
+    Pairing removes what the two measurements share, each task's own difficulty: a task both models
+    solve (or both miss) adds no noise, so the error bar is the one the change itself deserves."""
+    diffs = [a - b for b, a in zip(before, after, strict=True)]
+    n = len(diffs)
+    mean = sum(diffs) / n
+    var = sum((d - mean) ** 2 for d in diffs) / (n - 1)
+    return mean, math.sqrt(var / n)
+
+
 def pass_at_k(n: int, c: int, k: int) -> float:
     """Unbiased pass@k from n samples of which c are correct (Chen et al. 2021):
 
@@ -36,12 +48,18 @@ def play_tasks(model, tokenizer, tasks: list[Task], temperature: float = 0.0, se
                    temperature=temperature, seed=seed, progress=progress)
 
 
+def correct_per_task(model, tokenizer, tasks: list[Task], n: int = 1, temperature: float = 0.0, seed: int = 0,
+                     max_turns: int = 4) -> list[int]:
+    """How many of n episodes of each task succeeded (n = 1 with temperature 0: greedy, 0 or 1 per task)."""
+    played = play_tasks(model, tokenizer, [t for t in tasks for _ in range(n)], temperature=temperature, seed=seed,
+                        max_turns=max_turns)
+    return [sum(t.success for t in played[i * n:(i + 1) * n]) for i in range(len(tasks))]
+
+
 def pass_at_k_curve(model, tokenizer, tasks: list[Task], n: int, ks: list[int], temperature: float = 1.0,
                     seed: int = 0, max_turns: int = 4) -> dict[int, float]:
     """Mean unbiased pass@k over `tasks`, for each k in `ks` (all ≤ n), from n sampled episodes per task."""
-    played = play_tasks(model, tokenizer, [t for t in tasks for _ in range(n)], temperature=temperature, seed=seed,
-                        max_turns=max_turns)
-    correct = [sum(t.success for t in played[i * n:(i + 1) * n]) for i in range(len(tasks))]
+    correct = correct_per_task(model, tokenizer, tasks, n, temperature, seed, max_turns)
     return {k: sum(pass_at_k(n, c, k) for c in correct) / len(tasks) for k in ks}
 
 
