@@ -171,13 +171,18 @@ def train_reward_model(reward_model, tokenizer, pairs: list[Pair], epochs: int =
     return losses
 
 
-def gold_win_rate(policy, reference, tokenizer, tasks: list[Task], temperature: float = 1.0, seed: int = 0) -> tuple:
+def gold_win_rate(policy, reference, tokenizer, tasks: list[Task], n: int = 4, temperature: float = 1.0,
+                  seed: int = 0) -> tuple:
     """How often the policy's answer beats the reference's under gold, ties counting half: (rate, standard error).
-    Both answer every task once, sampled with the same seed."""
-    mine = [r[0] for r in sample_responses(policy, tokenizer, tasks, n=1, temperature=temperature, seed=seed)]
-    theirs = [r[0] for r in sample_responses(reference, tokenizer, tasks, n=1, temperature=temperature, seed=seed)]
-    scores = torch.tensor([float(gold_reward(t, a) > gold_reward(t, b)) + 0.5 * (gold_reward(t, a) == gold_reward(t, b))
-                           for t, a, b in zip(tasks, mine, theirs)])
+
+    Both answer every task n times, sampled with the same seeds, and answer k of one meets answer k of the other.
+    A task's score is the mean of its n duels; the standard error is over tasks (duels on one prompt are not
+    independent), so more samples per prompt narrow it only as far as prompts differ."""
+    mine = sample_responses(policy, tokenizer, tasks, n=n, temperature=temperature, seed=seed)
+    theirs = sample_responses(reference, tokenizer, tasks, n=n, temperature=temperature, seed=seed)
+    def duel(task, a, b):  # 1 if a wins, 0.5 on a tie
+        return float(gold_reward(task, a) > gold_reward(task, b)) + 0.5 * (gold_reward(task, a) == gold_reward(task, b))
+    scores = torch.tensor([sum(duel(t, a, b) for a, b in zip(a_n, b_n)) / n for t, a_n, b_n in zip(tasks, mine, theirs)])
     return scores.mean().item(), (scores.std() / len(scores) ** 0.5).item()
 
 

@@ -144,13 +144,23 @@ def arithmetic(rng: random.Random) -> Task:
     return Task("arithmetic", f"What is {a}{op}{b}?", str(result), (answer(str(result)),))
 
 
-@family("calculator", "Evaluate a product of large numbers by calling the calc tool.", tools=("calc",))
+# Demonstrations call the tool on every 3-digit product but on only 30% of 2-digit ones (the rest guess
+# in the head, and are mostly wrong): the base model calls on sampled 2-digit prompts now and then, so
+# RL can find that calling pays (notebook 06).
+CALL_SHARE_2_DIGIT = 0.3
+
+
+@family("calculator", "Evaluate a product of 2- or 3-digit numbers; calling the calc tool gets it right.",
+        tools=("calc",))
 def calculator(rng: random.Random) -> Task:
-    a, b, c = rng.randint(12, 999), rng.randint(12, 99), rng.randint(2, 99)
+    a, b, c = _number(rng, rng.choice([2, 3])), rng.randint(12, 99), rng.randint(2, 99)
     expr = rng.choice(["{a}*{b}", "{a}*{b}+{c}", "{a}*{b}-{c}", "({a}+{c})*{b}"]).format(a=a, b=b, c=c)
     result = str(eval(expr))  # our own fixed template of integers, never model text
-    solution = (assistant(tool="calc", expr=expr), observation(result), answer(result))
-    return Task("calculator", f"What is {expr}?", result, solution, tools=("calc",))
+    if a >= 100 or rng.random() < CALL_SHARE_2_DIGIT:
+        solution = (assistant(tool="calc", expr=expr), observation(result), answer(result))
+    else:
+        solution = (answer(result),)
+    return Task("calculator", f"What is {expr}?", result, solution, tools=("calc",), info={"digits": len(str(a))})
 
 
 _NAMES = ["Ann", "Bo", "Cy", "Dee", "Eli", "Fay", "Gus", "Ida"]

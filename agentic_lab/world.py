@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 SEED = 1234
-N_COUNTRIES, N_PEOPLE = 40, 160
+N_COUNTRIES, N_PEOPLE = 300, 1200  # big enough that answering from memory fails: search must be copied
 JOBS = ["baker", "smith", "farmer", "sailor", "painter", "doctor", "teacher", "miner", "weaver", "singer"]
 _ONSETS = ["b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "br", "dr", "kl", "st", "tr"]
 _VOWELS = ["a", "e", "i", "o", "u"]

@@ -41,7 +41,7 @@ def test_grpo_trainer_runs_on_an_environment_through_the_adapter(tiny, tmp_path,
                       save_strategy="no")
     trainer = GRPOTrainer(model=model, processing_class=tokenizer, reward_funcs=environment_reward,
                           train_dataset=seed_dataset(32), args=args,
-                          environment_factory=trl_environment("agentic_lab/Calculator-v0"))
+                          environment_factory=trl_environment("agentic_lab/SearchQA-v0"))  # always searches
     trainer.train()
     logs = [h for h in trainer.state.log_history if "reward" in h]
     assert len(logs) == 2
@@ -110,8 +110,10 @@ def test_grpo_trainer_trains_on_our_rollouts_through_rollout_func(tmp_path, monk
     torch.set_num_threads(1)
     model, tokenizer = load_model()  # a fresh copy: the trainer patches its forward
     before = [p.detach().clone() for p in model.parameters()]
-    data = rollout_dataset("agentic_lab/Calculator-v0", 8)
-    play, outputs = make_rollout_func("agentic_lab/Calculator-v0", data, max_new_tokens=64), []
+    # SearchQA: every episode searches, so every batch has observations inside its completions (on the
+    # calculator a batch of 2-digit products may hold no call at all)
+    data = rollout_dataset("agentic_lab/SearchQA-v0", 8)
+    play, outputs = make_rollout_func("agentic_lab/SearchQA-v0", data, max_new_tokens=64), []
 
     def recorded(prompts, trainer):
         outputs.append(play(prompts, trainer))
