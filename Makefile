@@ -50,7 +50,7 @@ browser:
 test-fast: setup
 	$(PY) -m pytest -m "not notebook and not slow"
 
-# Rebuild the shipped tiny model in data/tiny-agent (about 40 minutes on 2 cores).
+# Rebuild the shipped tiny model in data/tiny-agent (about 36 minutes on 2 cores).
 model: setup
 	$(PY) data/build_tiny_model.py
 

@@ -1,6 +1,6 @@
 """Build the shipped tiny model: tokenizer, supervised training on the task families, evaluation, card.
 
-    python data/build_tiny_model.py            # or: make model      (about 40 minutes on 2 cores)
+    python data/build_tiny_model.py            # or: make model      (about 36 minutes on 2 cores)
     python data/build_tiny_model.py --steps 50 --eval-tasks 20 --out /tmp/try   # a quick try-out
 
 Deterministic: the corpus, the initial weights and the batch order all come from fixed seeds, so a
