@@ -16,6 +16,11 @@ def success_rate(trajectories: list[Trajectory]) -> tuple[float, float]:
     return p, math.sqrt(p * (1 - p) / n)
 
 
+def call_rate(trajectories: list[Trajectory]) -> float:
+    """Share of the episodes in which the agent called a tool at least once."""
+    return sum(any(turn.action.kind == "tool_call" for turn in t.turns) for t in trajectories) / len(trajectories)
+
+
 def paired_gain(before: list[float], after: list[float]) -> tuple[float, float]:
     """Mean of after_i - before_i over the same held-out tasks, and its standard error sd(d)/sqrt(n).
 

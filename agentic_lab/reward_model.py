@@ -62,9 +62,9 @@ class Pair:
 LABEL_TEMPERATURE = 1.6
 
 
-def sample_responses(model, tokenizer, tasks: list[Task], n: int = 2, temperature: float = LABEL_TEMPERATURE,
+def sample_responses(model, tokenizer, tasks: list[Task], n: int = 2, temperature: float = 1.0,
                      seed: int = 0) -> list[list[str]]:
-    """n sampled answers to each task (one message each, no tools)."""
+    """n sampled answers to each task (one message each, no tools); pairs to label use LABEL_TEMPERATURE."""
     played = play_tasks(model, tokenizer, [t for t in tasks for _ in range(n)], temperature=temperature,
                         seed=seed, max_turns=1)
     texts = [t.turns[0].text for t in played]
@@ -184,7 +184,8 @@ def gold_win_rate(policy, reference, tokenizer, tasks: list[Task], n: int = 4, t
     mine = sample_responses(policy, tokenizer, tasks, n=n, temperature=temperature, seed=seed)
     theirs = sample_responses(reference, tokenizer, tasks, n=n, temperature=temperature, seed=seed)
     def duel(task, a, b):  # 1 if a wins, 0.5 on a tie
-        return float(gold_reward(task, a) > gold_reward(task, b)) + 0.5 * (gold_reward(task, a) == gold_reward(task, b))
+        r_a, r_b = gold_reward(task, a), gold_reward(task, b)
+        return float(r_a > r_b) + 0.5 * (r_a == r_b)
     scores = torch.tensor([sum(duel(t, a, b) for a, b in zip(a_n, b_n)) / n for t, a_n, b_n in zip(tasks, mine, theirs)])
     return scores.mean().item(), (scores.std() / len(scores) ** 0.5).item()
 
@@ -192,7 +193,7 @@ def gold_win_rate(policy, reference, tokenizer, tasks: list[Task], n: int = 4, t
 def standardised(score_fn, policy, tokenizer, tasks: list[Task], seed: int = 0):
     """`score_fn(tasks, responses)` rescaled to mean 0 and std 1 over `policy`'s answers to `tasks`. A reward model is
     defined only up to a shift and a scale; standardising puts a proxy and gold on one scale for PPO (notebook 02)."""
-    answers = [r[0] for r in sample_responses(policy, tokenizer, tasks, n=1, temperature=1.0, seed=seed)]  # as PPO samples
+    answers = [r[0] for r in sample_responses(policy, tokenizer, tasks, n=1, seed=seed)]  # T = 1, as PPO samples
     scores = torch.as_tensor(score_fn(tasks, answers), dtype=torch.float)
     mu, sd = scores.mean().item(), scores.std().item()
     return lambda tasks, responses: (torch.as_tensor(score_fn(tasks, responses), dtype=torch.float) - mu) / sd
@@ -202,7 +203,8 @@ def proxy_reward(policy, tokenizer, n_tasks: int = 1200, seed: int = 0):
     """The RLHF proxy of notebook 02: a reward model trained on noisy gold labels of `policy`'s own answer pairs
     to `n_tasks` word problems (the recipe of notebook 01), standardised on the policy's answers."""
     tasks = sample_tasks("word_problem", n_tasks, seed=seed + 1, split="train")
-    pairs = preference_pairs(tasks, sample_responses(policy, tokenizer, tasks, seed=seed), seed=seed)
+    pairs = preference_pairs(tasks, sample_responses(policy, tokenizer, tasks, temperature=LABEL_TEMPERATURE, seed=seed),
+                             seed=seed)
     reward_model, _ = load_reward_model(seed=seed)
     train_reward_model(reward_model, tokenizer, pairs, epochs=2, lr=1e-4, seed=seed, progress=False)
     score = lambda tasks, responses: rewards(reward_model, tokenizer, tasks, responses)

@@ -7,7 +7,7 @@ import torch
 
 from agentic_lab import preference, reward_model as rm_lib
 from agentic_lab.envs import TaskEnv
-from agentic_lab.eval import correct_per_task, paired_gain
+from agentic_lab.eval import call_rate, correct_per_task, paired_gain
 from agentic_lab.ppo import PolicyWithValue, ppo_train
 from agentic_lab.rewards import outcome_reward
 from agentic_lab.rl import RLConfig, grpo_train
@@ -112,20 +112,19 @@ def test_grpo_teaches_the_agent_to_call_the_calculator(tiny):
     """Notebook 06's claim at its own scale: held-out success of the sampled policy rises beyond 3 standard errors,
     paired episode by episode, and the policy calls the tool on more 2-digit products than before."""
     model, tokenizer = tiny
-    seeds = list(range(10_000, 10_512))
+    seeds = list(range(10_000, 11_024))  # the notebook's 1,024 held-out expressions
     def held_out(policy):
         envs = [gym.make("agentic_lab/Calculator-v0", split="test") for _ in seeds]
         return rollout(policy, tokenizer, envs, seeds, temperature=1.0, seed=1)
     def calls_on_2_digit(trajectories):
-        two = [t for t in trajectories if t.info["digits"] == 2]
-        return sum(any(turn.action.kind == "tool_call" for turn in t.turns) for t in two) / len(two)
+        return call_rate([t for t in trajectories if t.info["digits"] == 2])
     policy = copy.deepcopy(model)
     before = held_out(policy)
     grpo_train(policy, tokenizer, lambda: gym.make("agentic_lab/Calculator-v0"), steps=40,
                config=RLConfig(n_groups=8, group_size=8, lr=1e-4), seed=0, progress=False)
     after = held_out(policy)
     gain, stderr = paired_gain([t.success for t in before], [t.success for t in after])
-    assert gain > 3 * stderr, (gain, stderr)  # measured on 1,024 episodes: 0.504 -> 0.862, +0.358 ± 0.019
+    assert gain > 3 * stderr, (gain, stderr)  # measured 0.504 -> 0.862, +0.358 ± 0.019
     assert calls_on_2_digit(after) > calls_on_2_digit(before) + 0.3  # measured 18% -> 99%
 
 
