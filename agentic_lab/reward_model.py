@@ -91,6 +91,20 @@ def preference_pairs(tasks: list[Task], responses: list[list[str]], tau: float =
     return pairs
 
 
+def right_wrong_pairs(model, tokenizer, tasks: list[Task], n: int = 4, seed: int = 0) -> list[Pair]:
+    """On-policy pairs that correctness alone decides: n answers to each task at T = 1, the temperature the policy
+    samples at; where some are right and some wrong, the first right answer is chosen over the first wrong one.
+    Gold would label every such pair the same way (correct outweighs form and length), so there is no label noise
+    and no tie, and both answers are ones the policy itself gives."""
+    pairs = []
+    for task, answers in zip(tasks, sample_responses(model, tokenizer, tasks, n=n, seed=seed)):
+        right = [a for a in answers if gold_parts(task, a)["correct"]]
+        wrong = [a for a in answers if not gold_parts(task, a)["correct"]]
+        if right and wrong:
+            pairs.append(Pair(task, right[0], wrong[0], gold_reward(task, right[0]) - gold_reward(task, wrong[0])))
+    return pairs
+
+
 def conversation(task: Task, response: str) -> list[dict]:
     return [{"role": "user", "content": task.prompt}, {"role": "assistant", "content": response}]
 
@@ -174,20 +188,24 @@ def train_reward_model(reward_model, tokenizer, pairs: list[Pair], epochs: int =
     return losses
 
 
-def gold_win_rate(policy, reference, tokenizer, tasks: list[Task], n: int = 4, temperature: float = 1.0,
-                  seed: int = 0) -> tuple:
-    """How often the policy's answer beats the reference's under gold, ties counting half: (rate, standard error).
+def gold_win_rate(tasks: list[Task], answers: list[list[str]], reference_answers: list[list[str]]) -> tuple:
+    """How often a policy's answers beat the reference's under gold, ties counting half: (rate, standard error).
 
-    Both answer every task n times, sampled with the same seeds, and answer k of one meets answer k of the other.
-    A task's score is the mean of its n duels; the standard error is over tasks (duels on one prompt are not
-    independent), so more samples per prompt narrow it only as far as prompts differ."""
-    mine = sample_responses(policy, tokenizer, tasks, n=n, temperature=temperature, seed=seed)
-    theirs = sample_responses(reference, tokenizer, tasks, n=n, temperature=temperature, seed=seed)
+    answers, reference_answers: n answers to each task from each model, sampled with the same seeds
+    (`sample_responses(model, ..., n=n, seed=s)`); answer k of one meets answer k of the other. A task's score is
+    the mean of its n duels; the standard error is over tasks (duels on one prompt are not independent), so more
+    samples per prompt narrow it only as far as prompts differ."""
     def duel(task, a, b):  # 1 if a wins, 0.5 on a tie
         r_a, r_b = gold_reward(task, a), gold_reward(task, b)
         return float(r_a > r_b) + 0.5 * (r_a == r_b)
-    scores = torch.tensor([sum(duel(t, a, b) for a, b in zip(a_n, b_n)) / n for t, a_n, b_n in zip(tasks, mine, theirs)])
+    scores = torch.tensor([sum(duel(t, a, b) for a, b in zip(a_n, b_n)) / len(a_n)
+                           for t, a_n, b_n in zip(tasks, answers, reference_answers)])
     return scores.mean().item(), (scores.std() / len(scores) ** 0.5).item()
+
+
+def correct_share(tasks: list[Task], answers: list[list[str]]) -> list[float]:
+    """Per task, the share of its answers that gold counts correct: per-prompt accuracy, ready for `paired_gain`."""
+    return [sum(gold_parts(t, a)["correct"] for a in a_n) / len(a_n) for t, a_n in zip(tasks, answers)]
 
 
 def standardised(score_fn, policy, tokenizer, tasks: list[Task], seed: int = 0):
@@ -210,6 +228,25 @@ def proxy_reward(policy, tokenizer, n_tasks: int = 1200, seed: int = 0):
     score = lambda tasks, responses: rewards(reward_model, tokenizer, tasks, responses)
     return standardised(score, policy, tokenizer, sample_tasks("word_problem", 200, seed=seed + 9, split="train"),
                         seed=seed + 9)
+
+
+def best_of_n(proxy: torch.Tensor, gold: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Best-of-n, the simplest optimiser of a reward model: draw n answers, keep the one the proxy ranks first.
+
+    proxy, gold: (P, M) scores of M sampled answers to each of P prompts. The M answers are cut into M // n disjoint
+    groups of n and each group keeps the proxy's favourite, so every n is measured on the same answers. Returns the
+    proxy and the gold score of the kept answers, each averaged over a prompt's groups: (P,), (P,)."""
+    P, M = proxy.shape
+    groups = M // n
+    p, g = proxy[:, :groups * n].reshape(P, groups, n), gold[:, :groups * n].reshape(P, groups, n)
+    best = p.argmax(dim=-1, keepdim=True)                                  # (P, groups, 1)
+    return p.gather(-1, best).squeeze(-1).mean(1), g.gather(-1, best).squeeze(-1).mean(1)
+
+
+def best_of_n_kl(n: int) -> float:
+    """KL(π_BoN ‖ π) = log n - (n - 1)/n nats: how far keeping the best of n moves the answer distribution from the
+    sampling policy (Stiennon et al. 2020, used by Gao et al. 2022; Beirami et al. 2024 show it is an upper bound)."""
+    return math.log(n) - (n - 1) / n
 
 
 def gold_scores(tasks: list[Task], responses: list[str]) -> torch.Tensor:

@@ -54,3 +54,13 @@ def test_training_beats_chance_on_held_out_pairs_by_more_than_noise(tiny):
     decided = sum(p.gold_margin != 0 for p in test_pairs)
     noise = math.sqrt(0.25 / decided)  # standard error of a coin-flip accuracy on the pairs gold decides
     assert accuracy > 0.5 + 3 * noise, (accuracy, noise, decided)
+
+
+def test_best_of_n_keeps_the_proxy_favourite_of_each_disjoint_group():
+    proxy = torch.tensor([[0.1, 0.9, 0.5, 0.2]])    # one prompt, four answers
+    gold = torch.tensor([[1.0, 0.0, 2.0, 3.0]])
+    assert rm_lib.best_of_n(proxy, gold, 1)[1].item() == pytest.approx(1.5)   # every answer: the plain mean
+    kept_proxy, kept_gold = rm_lib.best_of_n(proxy, gold, 2)                # groups (0.1, 0.9) and (0.5, 0.2)
+    assert kept_proxy.item() == pytest.approx(0.7) and kept_gold.item() == pytest.approx(1.0)
+    assert rm_lib.best_of_n(proxy, gold, 4)[1].item() == 0.0                # the proxy's favourite is gold's worst
+    assert rm_lib.best_of_n_kl(1) == 0.0 and rm_lib.best_of_n_kl(2) == pytest.approx(math.log(2) - 0.5)
