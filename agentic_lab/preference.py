@@ -17,10 +17,10 @@ DPO (Rafailov et al. 2023) skips both the reward model and the RL loop, in five 
 
 The rest of the family changes one piece: IPO a squared loss with a fixed target margin, SimPO a reference-free
 reward (length-normalised log π), KTO unpaired good/bad labels against a KL reference point, ORPO an odds-ratio
-term added to plain SFT.
+term added to plain SFT, RPO plain SFT added to DPO.
 
 Inputs are per-example log-probabilities of whole completions, shape (B,), from `sequence_logprobs`: the sum
-log π(y|x) = Σ_t log π(y_t|x, y_<t) for DPO and KTO, the token mean (`average=True`) for IPO, SimPO and ORPO,
+log π(y|x) = Σ_t log π(y_t|x, y_<t) for DPO, RPO and KTO, the token mean (`average=True`) for IPO, SimPO and ORPO,
 as TRL uses them. Every loss returns per-example losses (B,); the training loss is their mean.
 """
 from __future__ import annotations
@@ -141,8 +141,22 @@ def orpo_loss(pi_chosen_avg: torch.Tensor, pi_rejected_avg: torch.Tensor, beta: 
     return -beta * F.logsigmoid(log_odds_ratio), log_odds_ratio
 
 
+def rpo_loss(pi_chosen: torch.Tensor, pi_rejected: torch.Tensor, ref_chosen: torch.Tensor, ref_rejected: torch.Tensor,
+             chosen_tokens: torch.Tensor, beta: float = 0.1, alpha: float = 1.0):
+    """DPO plus the negative log-likelihood of the chosen answers (iterative RPO, Pang et al. 2024):
+
+        L_RPO = L_DPO + α · (-Σ_i log π(y_c,i|x_i) / Σ_i |y_c,i|)
+
+    the NLL being a token mean over all the batch's chosen tokens, as TRL's `loss_type=["sigmoid", "sft"]` with
+    `loss_weights=[1, α]` computes it. Inputs (B,) summed log-probs as for `dpo_loss`; chosen_tokens (B,) the
+    chosen answers' lengths. Returns (losses, chosen rewards, rejected rewards), each (B,)."""
+    losses, chosen_rewards, rejected_rewards = dpo_loss(pi_chosen, pi_rejected, ref_chosen, ref_rejected, beta)
+    nll = -pi_chosen.sum() / chosen_tokens.sum()
+    return losses + alpha * nll, chosen_rewards, rejected_rewards
+
+
 # --- training on preference pairs ---------------------------------------------------------------------------
-LOSSES = ("dpo", "ipo", "simpo", "orpo", "kto")
+LOSSES = ("dpo", "ipo", "simpo", "orpo", "kto", "rpo")
 
 
 def encode_pairs(tokenizer, prompts: list[list[dict]], chosen: list[str], rejected: list[str],
@@ -183,6 +197,9 @@ def preference_loss(loss: str, policy, reference, batch: dict[str, torch.Tensor]
                                     average)
     if loss == "dpo":
         losses, r_c, r_r = dpo_loss(pi[:n], pi[n:], ref[:n], ref[n:], beta)
+    elif loss == "rpo":
+        chosen_tokens = batch["completion_mask"][:n, 1:].sum(dim=1)   # the tokens sequence_logprobs scores
+        losses, r_c, r_r = rpo_loss(pi[:n], pi[n:], ref[:n], ref[n:], chosen_tokens, beta)
     elif loss == "ipo":
         losses = ipo_loss(pi[:n], pi[n:], ref[:n], ref[n:], beta)
         r_c, r_r = (beta * (pi[:n] - ref[:n])).detach(), (beta * (pi[n:] - ref[n:])).detach()

@@ -13,8 +13,8 @@ import torch
 from datasets import Dataset
 
 from agentic_lab import load_model
-from agentic_lab.preference import (bradley_terry_loss, dpo_loss, ipo_loss, kto_loss, orpo_loss, sequence_logprobs,
-                                    simpo_loss)
+from agentic_lab.preference import (bradley_terry_loss, dpo_loss, ipo_loss, kto_loss, orpo_loss, rpo_loss,
+                                    sequence_logprobs, simpo_loss)
 
 TOL = 1e-5
 PAIRS = {"prompt": ["2+2=", "Go north.", "hello", "Name a colour:"],
@@ -72,12 +72,13 @@ def paired_logprobs(model, batch, average=False):
 
 @pytest.fixture(scope="module")
 def dpo_run(models, trl_env, tmp_path_factory):
-    """run(loss_type, beta) -> (TRL's batch loss, TRL's metrics, batch) for DPOTrainer on PAIRS."""
+    """run(loss_type or a list of them, beta) -> (TRL's batch loss, TRL's metrics, batch) for DPOTrainer on PAIRS."""
     from trl import DPOConfig, DPOTrainer
     policy, ref, tokenizer = models
 
     def run(loss_type, beta):
-        args = config(DPOConfig, tmp_path_factory, loss_type=[loss_type], beta=beta,
+        loss_types = loss_type if isinstance(loss_type, list) else [loss_type]
+        args = config(DPOConfig, tmp_path_factory, loss_type=loss_types, beta=beta,
                       per_device_train_batch_size=len(PAIRS["prompt"]))
         trainer = DPOTrainer(model=policy, ref_model=ref, args=args, train_dataset=Dataset.from_dict(PAIRS),
                              processing_class=tokenizer)
@@ -100,6 +101,19 @@ def test_dpo_sigmoid_matches_trl(dpo_run, models):
     assert_close(chosen_rewards.mean(), metrics["rewards/chosen"][-1])
     assert_close(rejected_rewards.mean(), metrics["rewards/rejected"][-1])
     assert abs(trl_loss.item() - LOG2) > 1e-3                       # the reference really differs
+
+
+def test_rpo_is_dpo_plus_the_chosen_nll_as_trl_combines_them(dpo_run, models):
+    policy, ref, _ = models
+    trl_loss, _, batch = dpo_run(["sigmoid", "sft"], beta=0.1)
+    pi_c, pi_r = paired_logprobs(policy, batch)
+    ref_c, ref_r = paired_logprobs(ref, batch)
+    chosen_tokens = batch["completion_mask"][:len(pi_c), 1:].sum(dim=1)
+    losses, _, _ = rpo_loss(pi_c, pi_r, ref_c, ref_r, chosen_tokens, beta=0.1)
+    assert_close(losses.mean(), trl_loss)
+    # the NLL is a mean over the batch's tokens, not a mean of per-answer means (answers differ in length here)
+    per_answer = -(pi_c / chosen_tokens).mean()
+    assert (dpo_loss(pi_c, pi_r, ref_c, ref_r, beta=0.1)[0].mean() + per_answer - trl_loss).abs() > 1e-4
 
 
 def test_ipo_matches_trl_on_token_mean_logprobs(dpo_run, models):
