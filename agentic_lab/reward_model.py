@@ -64,7 +64,7 @@ LABEL_TEMPERATURE = 1.6
 
 def sample_responses(model, tokenizer, tasks: list[Task], n: int = 2, temperature: float = 1.0,
                      seed: int = 0) -> list[list[str]]:
-    """n sampled answers to each task (one message each, no tools); pairs to label use LABEL_TEMPERATURE."""
+    """n sampled answers to each task (one message each, no tools); `labelled_pairs` samples at LABEL_TEMPERATURE."""
     played = play_tasks(model, tokenizer, [t for t in tasks for _ in range(n)], temperature=temperature,
                         seed=seed, max_turns=1)
     texts = [t.turns[0].text for t in played]
@@ -89,6 +89,13 @@ def preference_pairs(tasks: list[Task], responses: list[list[str]], tau: float =
         chosen, rejected = (a, b) if a_wins else (b, a)
         pairs.append(Pair(task, chosen, rejected, margin if a_wins else -margin))
     return pairs
+
+
+def labelled_pairs(model, tokenizer, tasks: list[Task], seed: int = 0) -> list[Pair]:
+    """Notebook 01's preference data: two answers to each task, sampled at LABEL_TEMPERATURE so that they differ in
+    form and length, not only in correctness, then one noisy gold label per pair (`preference_pairs`)."""
+    answers = sample_responses(model, tokenizer, tasks, n=2, temperature=LABEL_TEMPERATURE, seed=seed)
+    return preference_pairs(tasks, answers, seed=seed)
 
 
 def right_wrong_pairs(model, tokenizer, tasks: list[Task], n: int = 4, seed: int = 0) -> list[Pair]:
@@ -221,8 +228,7 @@ def proxy_reward(policy, tokenizer, n_tasks: int = 1200, seed: int = 0):
     """The RLHF proxy of notebook 02: a reward model trained on noisy gold labels of `policy`'s own answer pairs
     to `n_tasks` word problems (the recipe of notebook 01), standardised on the policy's answers."""
     tasks = sample_tasks("word_problem", n_tasks, seed=seed + 1, split="train")
-    pairs = preference_pairs(tasks, sample_responses(policy, tokenizer, tasks, temperature=LABEL_TEMPERATURE, seed=seed),
-                             seed=seed)
+    pairs = labelled_pairs(policy, tokenizer, tasks, seed=seed)
     reward_model, _ = load_reward_model(seed=seed)
     train_reward_model(reward_model, tokenizer, pairs, epochs=2, lr=1e-4, seed=seed, progress=False)
     score = lambda tasks, responses: rewards(reward_model, tokenizer, tasks, responses)

@@ -44,10 +44,8 @@ def test_training_beats_chance_on_held_out_pairs_by_more_than_noise(tiny):
     policy, tokenizer = tiny
     train = sample_tasks("word_problem", 1500, seed=1, split="train")
     test = sample_tasks("word_problem", 400, seed=1, split="test")
-    def labelled_pairs(tasks, seed):
-        answers = rm_lib.sample_responses(policy, tokenizer, tasks, temperature=rm_lib.LABEL_TEMPERATURE, seed=seed)
-        return rm_lib.preference_pairs(tasks, answers, seed=seed)
-    train_pairs, test_pairs = labelled_pairs(train, 0), labelled_pairs(test, 1)
+    train_pairs = rm_lib.labelled_pairs(policy, tokenizer, train, seed=0)
+    test_pairs = rm_lib.labelled_pairs(policy, tokenizer, test, seed=1)
     reward_model, _ = rm_lib.load_reward_model(seed=0)
     rm_lib.train_reward_model(reward_model, tokenizer, train_pairs, epochs=2, progress=False)
     accuracy = rm_lib.evaluate_pairs(reward_model, tokenizer, test_pairs)["gold_accuracy"]
