@@ -105,10 +105,10 @@ def right_wrong_pairs(model, tokenizer, tasks: list[Task], n: int = 4, seed: int
     and no tie, and both answers are ones the policy itself gives."""
     pairs = []
     for task, answers in zip(tasks, sample_responses(model, tokenizer, tasks, n=n, seed=seed)):
-        right = [a for a in answers if gold_parts(task, a)["correct"]]
-        wrong = [a for a in answers if not gold_parts(task, a)["correct"]]
-        if right and wrong:
-            pairs.append(Pair(task, right[0], wrong[0], gold_reward(task, right[0]) - gold_reward(task, wrong[0])))
+        correct = [gold_parts(task, a)["correct"] for a in answers]
+        if any(correct) and not all(correct):
+            right, wrong = answers[correct.index(True)], answers[correct.index(False)]
+            pairs.append(Pair(task, right, wrong, gold_reward(task, right) - gold_reward(task, wrong)))
     return pairs
 
 
