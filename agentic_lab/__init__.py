@@ -12,6 +12,8 @@ One module per concept, read in this order:
     rollout    the batched multi-turn engine: N environments in lock-step, token in and token out
     sft        supervised fine-tuning from scratch
     eval       held-out success per task family, pass@k
+    policy_gradient  the log-derivative trick, REINFORCE and a baseline; log-probs, clipped ratio, KL estimators,
+               batching trajectories: what PPO, the GRPO family and DPO share (02-06)
     reward_model  a hidden gold preference, noisy pairs, Bradley–Terry reward models (notebook 01)
     preference the DPO family: DPO, IPO, SimPO, KTO, ORPO, Step-DPO pairs, and their training loop (03)
     ppo        RLHF with PPO: GAE, clipped objective, KL estimators, value head, the PPO loop (02)

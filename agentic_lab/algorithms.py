@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from agentic_lab.ppo import clipped_surrogate, kl_k3, masked_mean, next_token_logprobs
+from agentic_lab.policy_gradient import clipped_surrogate, kl_k3, masked_mean
 
 
 def group_advantages(rewards: torch.Tensor, group_size: int, scale: str | bool = "group",
@@ -154,20 +154,16 @@ def grpo_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: to
 
 
 def rloo_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
-              epsilon_low: float = 0.2, epsilon_high: float = 0.2) -> torch.Tensor:
+              epsilon_low: float = 0.2, epsilon_high: float = 0.2) -> tuple[torch.Tensor, dict[str, float]]:
     """The loss of TRL's RLOOTrainer: PPO clipping on whole sequences, with the ratio of sequence probabilities
 
         ρ_i = π_θ(o_i) / π_old(o_i) = exp(Σ_t m_{i,t} (log π_θ - log π_old))
         L = -1/B Σ_i min(ρ_i A_i, clip(ρ_i, 1-ε_low, 1+ε_high) A_i)
 
     logprobs, old_logprobs, mask: (B, T); advantages (B,) from rloo_advantages. Unlike GSPO's ρ (a geometric
-    mean over tokens), this ρ is a product over tokens, so it leaves [1-ε, 1+ε] quickly on long completions."""
+    mean over tokens), this ρ is a product over tokens, so it leaves [1-ε, 1+ε] quickly on long completions.
+    Returns (loss, metrics): the fractions of sequences where the clip binds, named as grpo_loss names them."""
     log_ratio = ((logprobs - old_logprobs) * mask).sum(1)                  # (B,)
-    loss, _, _ = clipped_surrogate(torch.exp(log_ratio), advantages, epsilon_low, epsilon_high)
-    return loss.mean()
-
-
-def token_logprobs(model, token_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """log π_θ(x_t | x_<t) for every position t ≥ 1: (B, T) ids -> (B, T-1) log-probs."""
-    logits = model(input_ids=token_ids, attention_mask=attention_mask).logits       # (B, T, V)
-    return next_token_logprobs(logits, token_ids)[0]
+    loss, low, high = clipped_surrogate(torch.exp(log_ratio), advantages, epsilon_low, epsilon_high)
+    return loss.mean(), {"clip_low": low.float().mean().item(), "clip_high": high.float().mean().item(),
+                         "clip_region": (low | high).float().mean().item()}

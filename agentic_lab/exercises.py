@@ -5,12 +5,15 @@ In a notebook:
     def my_gae(rewards, values, mask, gamma, lam):
         ...                          # your code
     check("gae", my_gae)             # prints what is right or what is wrong; never raises
+    check("gae", my_gae, reveal=True)    # ... and then shows the course's own solution, passed or not
 
-`check` calls both functions on random inputs (fixed seed, several shapes), compares the outputs and,
+`check` calls both functions on the exercise's hard cases (the inputs the text warns about: huge logits, a
+mask with holes, ties...) and then on random inputs (fixed seed, several shapes), compares the outputs and,
 when they differ, says how: the input, both outputs, and a guess at the usual mistakes (sign flipped,
 off by a constant factor, wrong shape). A function still raising `NotImplementedError` counts as not
-attempted: the notebook runs on. Each notebook's exercises are registered below, next to the package
-function that is the reference answer, so the reference is the code the course teaches with.
+attempted: the notebook runs on. The solution is the package's own code, shown only once the attempt passes
+or when asked for with `reveal=True`, never above the exercise: try first, as in Spinning Up and d2l.
+Each notebook's exercises are registered below, next to the package function that is the reference answer.
 """
 from __future__ import annotations
 
@@ -28,15 +31,18 @@ class Exercise:
     reference: Callable
     make_inputs: Callable[[torch.Generator], dict]   # random keyword arguments for one trial
     atol: float = 1e-5
+    hard_cases: tuple[dict, ...] = ()                # fixed inputs tried first: the regime the text warns about
+    solution: Callable | None = None                 # what `reveal` shows, when `reference` is a wrapper of it
 
 
 EXERCISES: dict[str, Exercise] = {}
 
 
-def exercise(name: str, task: str, make_inputs: Callable[[torch.Generator], dict], atol: float = 1e-5):
+def exercise(name: str, task: str, make_inputs: Callable[[torch.Generator], dict], atol: float = 1e-5,
+             hard_cases: tuple[dict, ...] = (), solution: Callable | None = None):
     """Register `reference` as the answer to exercise `name`."""
     def register(reference: Callable) -> Callable:
-        EXERCISES[name] = Exercise(name, task, reference, make_inputs, atol)
+        EXERCISES[name] = Exercise(name, task, reference, make_inputs, atol, hard_cases, solution)
         return reference
     return register
 
@@ -73,13 +79,25 @@ def _show(inputs: dict) -> str:
     return ", ".join(f"{k}={short(v)}" for k, v in inputs.items())
 
 
-def check(name: str, fn: Callable, trials: int = 20, seed: int = 0, verbose: bool = True) -> bool:
-    """Compare `fn` with the reference answer of exercise `name` on `trials` random inputs."""
-    ex = EXERCISES[name]
-    say = print if verbose else (lambda *a: None)
+def check(name: str, fn: Callable, trials: int = 20, seed: int = 0, verbose: bool = True,
+          reveal: bool = False) -> bool:
+    """Compare `fn` with the reference answer of exercise `name` on its hard cases and `trials` random inputs.
+    Shows the solution when the attempt passes, or with `reveal=True` whatever happened."""
+    passed = _compare(EXERCISES[name], fn, trials, seed, print if verbose else (lambda *a: None))
+    if verbose and (passed or reveal):
+        from agentic_lab.viz import show_source
+        print("The course's solution:" if passed else "The course's solution (you asked to see it):")
+        show_source(EXERCISES[name].solution or EXERCISES[name].reference)
+    return passed
+
+
+def _compare(ex: Exercise, fn: Callable, trials: int, seed: int, say: Callable) -> bool:
+    name = ex.name
     generator = torch.Generator().manual_seed(seed)
-    for trial in range(trials):
-        inputs = ex.make_inputs(generator)
+    cases = [(f"hard case {k}", lambda k=k: ex.hard_cases[k]) for k in range(len(ex.hard_cases))]
+    cases += [(f"trial {k}", lambda: ex.make_inputs(generator)) for k in range(trials)]
+    for case, make_inputs in cases:
+        inputs = make_inputs()
         want = _as_tensors(ex.reference(**{k: _copy(v) for k, v in inputs.items()}))
         try:
             got = _as_tensors(fn(**{k: _copy(v) for k, v in inputs.items()}))
@@ -96,9 +114,10 @@ def check(name: str, fn: Callable, trials: int = 20, seed: int = 0, verbose: boo
         for k, (g, w) in enumerate(zip(got, want)):
             if g.shape != w.shape or not torch.allclose(g, w, atol=ex.atol, rtol=1e-4, equal_nan=True):
                 which = f" (output {k})" if len(want) > 1 else ""
-                say(f"[{name}] ✗ trial {trial}{which}: {_diagnose(g, w, ex.atol)}\n  on {_show(inputs)}")
+                say(f"[{name}] ✗ {case}{which}: {_diagnose(g, w, ex.atol)}\n  on {_show(inputs)}")
                 return False
-    say(f"[{name}] ✓ matches the reference on {trials} random inputs")
+    hard = f"{len(ex.hard_cases)} hard cases and " if ex.hard_cases else ""
+    say(f"[{name}] ✓ matches the reference on {hard}{trials} random inputs")
     return True
 
 
@@ -157,33 +176,48 @@ def _grouped_rewards(g):
 # --- the exercises, notebook by notebook --------------------------------------------------------------------
 # The references live where the course uses them; registering here only names them as answers.
 def _register_all() -> None:
-    from agentic_lab import algorithms, eval as evaluation, ppo, preference, reward_model, rewards
+    from agentic_lab import algorithms, eval as evaluation, policy_gradient, ppo, preference, reward_model, rewards
 
+    # float32 rewards a thousand apart: log(sigmoid(x)) underflows to log(0) = -inf, logsigmoid(x) does not
+    far_apart = {"r_chosen": torch.tensor([-1000.0, 1000.0, 0.5]), "r_rejected": torch.tensor([0.0, 0.0, 0.0])}
     exercise("bradley_terry_loss", "L = -log σ(r_chosen - r_rejected), one loss per pair, shape (n,)",
-             _reward_pairs)(preference.bradley_terry_loss)
+             _reward_pairs, hard_cases=(far_apart,))(preference.bradley_terry_loss)
     exercise("pairwise_accuracy", "fraction of pairs where r_chosen > r_rejected (ties count as wrong)",
              _tied_reward_pairs)(reward_model.pairwise_accuracy)
-    exercise("gae", "advantages and returns (B, T) by generalised advantage estimation, zero past the mask",
-             lambda g: _gae_inputs(g))(ppo.gae)
+    # a two-turn episode: the zeros in the middle are a tool's output, not the end of the episode
+    two_turns = {"rewards": torch.tensor([[0.0, 0, 0, 0, 0, 1]], dtype=torch.float64),
+                 "values": torch.tensor([[0.1, 0.2, 9, 9, 0.3, 0.4]], dtype=torch.float64),
+                 "mask": torch.tensor([[1.0, 1, 0, 0, 1, 1]], dtype=torch.float64), "gamma": 1.0, "lam": 0.9}
+    exercise("gae", "advantages and returns (B, T) by GAE over the tokens the policy wrote, zero where the mask is",
+             lambda g: _gae_inputs(g), hard_cases=(two_turns,))(ppo.gae)
     exercise("kl_k3", "k3 = (r - 1) - log r with r = π_ref/π, per token",
-             lambda g: {"logprobs": _normal(g, 3, 5) - 2, "ref_logprobs": _normal(g, 3, 5) - 2})(ppo.kl_k3)
+             lambda g: {"logprobs": _normal(g, 3, 5) - 2, "ref_logprobs": _normal(g, 3, 5) - 2})(policy_gradient.kl_k3)
     exercise("ppo_policy_loss", "clipped surrogate -min(ρA, clip(ρ, 1-ε, 1+ε)A), mean over masked tokens",
-             lambda g: _ppo_inputs(g))(lambda **kw: ppo.ppo_policy_loss(**kw)[0])
+             lambda g: _ppo_inputs(g), solution=ppo.ppo_policy_loss)(lambda **kw: ppo.ppo_policy_loss(**kw)[0])
     exercise("dpo_loss", "-log σ(β[(log π_c - log π_ref,c) - (log π_r - log π_ref,r)]) per pair",
              lambda g: {"pi_chosen": _normal(g, 6) - 5, "pi_rejected": _normal(g, 6) - 5,
                         "ref_chosen": _normal(g, 6) - 5, "ref_rejected": _normal(g, 6) - 5,
-                        "beta": float(torch.rand(1, generator=g)) + 0.05})(lambda **kw: preference.dpo_loss(**kw)[0])
+                        "beta": float(torch.rand(1, generator=g)) + 0.05},
+             hard_cases=({"pi_chosen": torch.tensor([-900.0, -5.0]), "pi_rejected": torch.tensor([-5.0, -900.0]),
+                          "ref_chosen": torch.tensor([-5.0, -5.0]), "ref_rejected": torch.tensor([-5.0, -5.0]),
+                          "beta": 2.0},),      # float32 margins of ±1790: σ underflows, logsigmoid does not
+             solution=preference.dpo_loss)(lambda **kw: preference.dpo_loss(**kw)[0])
     exercise("simpo_loss", "-log σ(β·avg log π_c - β·avg log π_r - γ) per pair, no reference model",
              lambda g: {"pi_chosen_avg": -torch.rand(6, generator=g, dtype=torch.float64) * 3,
                         "pi_rejected_avg": -torch.rand(6, generator=g, dtype=torch.float64) * 3,
-                        "beta": 2.0, "gamma": float(torch.rand(1, generator=g))})(
-        lambda **kw: preference.simpo_loss(**kw)[0])
-    exercise("group_advantages", "A_i = (r_i - mean of its group) / (std of its group + 1e-4)",
-             _grouped_rewards)(algorithms.group_advantages)
+                        "beta": 2.0, "gamma": float(torch.rand(1, generator=g))},
+             solution=preference.simpo_loss)(lambda **kw: preference.simpo_loss(**kw)[0])
+    # a group whose rewards are all equal (std 0: the 1e-4 keeps A at 0, not NaN), and groups of two
+    exercise("group_advantages", "A_i = (r_i - mean of its group) / (std of its group + 1e-4)", _grouped_rewards,
+             hard_cases=({"rewards": torch.tensor([1.0, 1, 1, 1, 0, 1, 0, 0], dtype=torch.float64), "group_size": 4},
+                         {"rewards": torch.tensor([1.0, 0, 2, 2], dtype=torch.float64), "group_size": 2}))(
+        algorithms.group_advantages)
     exercise("rloo_advantages", "A_i = r_i - mean of the other G-1 rewards of its group",
              _grouped_rewards)(algorithms.rloo_advantages)
+    # n - c < k: every draw of k holds a correct sample; and a large n where C(n, k) overflows a float
     exercise("pass_at_k", "unbiased pass@k = 1 - C(n-c, k) / C(n, k) from n samples with c correct",
-             _pass_at_k_counts)(evaluation.pass_at_k)
+             _pass_at_k_counts, hard_cases=({"n": 8, "c": 5, "k": 4}, {"n": 2000, "c": 3, "k": 1000}))(
+        evaluation.pass_at_k)
     exercise("format_reward", "1.0 if the text is exactly <think>…</think><answer>…</answer>, both non-empty",
              _response_text)(rewards.format_reward)
 

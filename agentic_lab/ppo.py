@@ -16,7 +16,7 @@ Then a few epochs of minibatch steps on the clipped surrogate, with ρ_t = π_θ
     L_value  = ½ mean_t max((V_t - R_t)², (V_old,t + clip(V_t - V_old,t, -ε, ε) - R_t)²)  # value_loss
     L = L_policy + c_v L_value
 
-The KL to π_ref is estimated from samples of π_θ with one of Schulman's estimators (kl_k1, kl_k2, kl_k3).
+The KL to π_ref is estimated from samples of π_θ with one of Schulman's estimators (policy_gradient.kl_k1, kl_k2, kl_k3).
 Tensors are (B, T) over completion tokens, right-padded, with mask m = 1 on real tokens.
 """
 from __future__ import annotations
@@ -25,54 +25,46 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-
-def next_token_logprobs(logits: torch.Tensor, token_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """From a forward pass over token_ids (B, T) with logits (B, T, V): log π(x_t | x_<t) for t ≥ 1, (B, T-1),
-    and the whole next-token log-distribution, (B, T-1, V). The one place the shift by one is done."""
-    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-    return logp.gather(2, token_ids[:, 1:, None]).squeeze(2), logp
-
-
-def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Σ m·x / Σ m over all tokens of the batch (0 for an empty mask)."""
-    return (x * mask).sum() / mask.sum().clamp(min=1)
+from agentic_lab.policy_gradient import (clipped_surrogate, collate_trajectories, kl_k1, kl_k3, last_masked_token,
+                                         masked_mean, next_token_logprobs, token_logprobs)
+from agentic_lab.rollout import rollout
 
 
 @torch.no_grad()
-def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0,
-        lam: float = 0.95) -> tuple[torch.Tensor, torch.Tensor]:
-    """Generalised advantage estimation, computed backwards in time:
+def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0, lam: float = 0.95,
+        episode_end: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalised advantage estimation, computed backwards in time over the tokens the policy wrote:
 
         δ_t = r_t + γ V_{t+1} - V_t
         A_t = δ_t + γλ A_{t+1} = Σ_l (γλ)^l δ_{t+l}
         R_t = A_t + V_t
 
-    rewards, values, mask: (B, T), right-padded. After the last real token V_{t+1} = A_{t+1} = 0 (the episode
-    has ended), and advantages and returns are 0 on padding. Returns (advantages, returns), each (B, T)."""
+    rewards, values, mask: (B, T), right-padded. "t+1" is the next token the policy wrote: positions where the
+    mask is 0 inside an episode (a tool's output, the next user turn) are not actions, so credit flows through
+    them unchanged. The episode ends where `episode_end` (B, T) is 1, by default at each row's last masked token:
+    there V_{t+1} = A_{t+1} = 0. Advantages and returns are 0 wherever the mask is. Returns (advantages, returns)."""
     mask = mask.to(rewards.dtype)
+    if episode_end is None:
+        episode_end = last_masked_token(mask)
     advantages = torch.zeros_like(rewards)
-    next_value = torch.zeros_like(rewards[:, 0])           # (B,)
-    next_advantage = torch.zeros_like(rewards[:, 0])       # (B,)
+    next_value = torch.zeros_like(rewards[:, 0])           # (B,) V of the next action token
+    next_advantage = torch.zeros_like(rewards[:, 0])       # (B,) A of the next action token
     for t in reversed(range(rewards.shape[1])):
-        delta = rewards[:, t] + gamma * next_value - values[:, t]
-        advantages[:, t] = (delta + gamma * lam * next_advantage) * mask[:, t]
-        next_value = values[:, t] * mask[:, t]             # a padded step has no value to bootstrap from
-        next_advantage = advantages[:, t]
+        alive = 1.0 - episode_end[:, t].to(rewards.dtype)  # nothing follows the last token of an episode
+        delta = rewards[:, t] + gamma * next_value * alive - values[:, t]
+        advantage = delta + gamma * lam * next_advantage * alive
+        advantages[:, t] = advantage * mask[:, t]
+        acted = mask[:, t] > 0                             # observation tokens pass the next step's V and A on
+        next_value = torch.where(acted, values[:, t], next_value)
+        next_advantage = torch.where(acted, advantage, next_advantage)
     returns = (advantages + values) * mask
     return advantages, returns
 
 
-def clipped_surrogate(ratio: torch.Tensor, advantages: torch.Tensor, epsilon_low: float,
-                      epsilon_high: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-token PPO objective, negated to be minimised:
-
-        ℓ = -min(ρ A, clip(ρ, 1-ε_low, 1+ε_high) A)
-
-    ratio ρ and advantages A broadcast together. Also returns where the clip binds (the token then gets no
-    gradient): ρ < 1-ε_low with A < 0, and ρ > 1+ε_high with A > 0."""
-    clipped = torch.clamp(ratio, 1 - epsilon_low, 1 + epsilon_high)
-    loss = -torch.min(ratio * advantages, clipped * advantages)
-    return loss, (ratio < 1 - epsilon_low) & (advantages < 0), (ratio > 1 + epsilon_high) & (advantages > 0)
+def explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> float:
+    """1 - Var[R - V] / Var[R] over the masked tokens: how much of the returns' variance the critic explains."""
+    variance = lambda x: masked_mean((x - masked_mean(x, mask)) ** 2, mask)
+    return (1 - variance(returns - values) / variance(returns).clamp(min=1e-8)).item()
 
 
 def ppo_policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,
@@ -88,32 +80,17 @@ def ppo_policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantag
 
 
 def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor,
-               clip_eps: float = 0.2) -> torch.Tensor:
+               clip_eps: float | None = 0.2) -> torch.Tensor:
     """Clipped value loss: the value may move at most ε from the one the rollout saw, or pay the larger error,
 
         V_clip = V_old + clip(V - V_old, -ε, ε)
         L = ½ Σ m_t max((V_t - R_t)², (V_clip,t - R_t)²) / Σ m_t
 
-    All inputs (B, T)."""
+    All inputs (B, T). With clip_eps None it is the plain ½ Σ m_t (V_t - R_t)² / Σ m_t."""
+    if clip_eps is None:
+        return 0.5 * masked_mean((values - returns) ** 2, mask)
     clipped = old_values + torch.clamp(values - old_values, -clip_eps, clip_eps)
     return 0.5 * masked_mean(torch.max((values - returns) ** 2, (clipped - returns) ** 2), mask)
-
-
-# Schulman's estimators of KL(π || π_ref) from tokens sampled from π, with r = π_ref(y) / π(y) (per token).
-def kl_k1(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
-    """k1 = -log r = log π - log π_ref: unbiased, high variance, negative on some tokens."""
-    return logprobs - ref_logprobs
-
-
-def kl_k2(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
-    """k2 = ½ (log r)²: biased, low variance, always ≥ 0."""
-    return 0.5 * (ref_logprobs - logprobs) ** 2
-
-
-def kl_k3(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
-    """k3 = (r - 1) - log r: unbiased, low variance, always ≥ 0 (since log r ≤ r - 1). GRPO's KL term."""
-    log_r = ref_logprobs - logprobs
-    return torch.exp(log_r) - 1 - log_r
 
 
 @torch.no_grad()
@@ -161,17 +138,16 @@ def _logprobs_values(policy: PolicyWithValue, batch: dict[str, torch.Tensor]) ->
 def ppo_train(policy: PolicyWithValue, reference, tokenizer, make_env, score_fn, steps: int, batch_size: int = 32,
               kl_coef: float = 0.05, lr: float = 3e-5, value_lr: float = 1e-3, ppo_epochs: int = 2,
               minibatch_size: int = 16, clip_eps: float = 0.2, vf_coef: float = 0.5, gamma: float = 1.0,
-              lam: float = 0.95, max_new_tokens: int = 64, gold_fn=None, seed: int = 0,
-              progress: bool = True) -> list[dict]:
+              lam: float = 0.95, value_clip: float | None = 0.2, max_new_tokens: int = 64, gold_fn=None,
+              seed: int = 0, progress: bool = True) -> list[dict]:
     """RLHF with PPO on single-answer environments (`TaskEnv(family, max_turns=1)`), in place.
 
     score_fn(tasks, responses) -> (B,) proxy rewards s(x, y), e.g. a learned reward model; gold_fn, if given,
-    is measured on the same answers but never trained on. Returns per step: proxy score, gold, KL(π_θ || π_ref)
-    per answer (Σ_t k1), clip fraction and value loss."""
-    from agentic_lab.algorithms import token_logprobs       # imported here: algorithms builds on this module
-    from agentic_lab.rl import collate_trajectories         # the same batching as the GRPO family
-    from agentic_lab.rollout import rollout
-
+    is measured on the same answers but never trained on. `value_clip` is the value loss's ε (None: plain squared
+    error). Returns per step: proxy score, gold, KL(π_θ || π_ref) per answer (Σ_t k1), and CleanRL's diagnostics:
+    approx_kl (KL(π_old || π_θ) per token, k3, over the minibatch steps: how far each update moved the policy),
+    clip fraction, value loss, and explained variance 1 - Var[R - V] / Var[R] of the critic's values V on the
+    batch's returns R (1: V predicts the return; 0: no better than a constant; < 0: worse)."""
     torch.manual_seed(seed)
     optimizer = torch.optim.AdamW([{"params": policy.model.parameters(), "lr": lr},
                                    {"params": policy.value_head.parameters(), "lr": value_lr}], weight_decay=0.0)
@@ -189,29 +165,32 @@ def ppo_train(policy: PolicyWithValue, reference, tokenizer, make_env, score_fn,
             old_logprobs, old_values = _logprobs_values(policy, batch)
             ref_logprobs = token_logprobs(reference, batch["input_ids"], batch["attention_mask"])
             rewards = kl_penalised_rewards(score, old_logprobs, ref_logprobs, mask, kl_coef)
-            advantages, returns = gae(rewards, old_values, mask, gamma, lam)
+            advantages, returns = gae(rewards, old_values, mask, gamma, lam, batch["episode_end"])
             # whiten: advantages on a common scale across batches, as every PPO implementation does
             mean = masked_mean(advantages, mask)
             std = masked_mean((advantages - mean) ** 2, mask).sqrt()
             advantages = (advantages - mean) / (std + 1e-8) * mask
         policy.train()
-        clip_fractions, value_losses = [], []
+        clip_fractions, value_losses, approx_kls = [], [], []
         for _ in range(ppo_epochs):
             for idx in torch.randperm(batch_size).split(minibatch_size):
                 mb = {k: v[idx] for k, v in batch.items()}
                 logprobs, values = _logprobs_values(policy, mb)
                 pl, clip_fraction = ppo_policy_loss(logprobs, old_logprobs[idx], advantages[idx], mask[idx], clip_eps)
-                vl = value_loss(values, old_values[idx], returns[idx], mask[idx], clip_eps)
+                vl = value_loss(values, old_values[idx], returns[idx], mask[idx], value_clip)
                 (pl + vf_coef * vl).backward()
                 torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
                 clip_fractions.append(clip_fraction.item())
+                approx_kls.append(masked_mean(kl_k3(old_logprobs[idx], logprobs.detach()), mask[idx]).item())
                 value_losses.append(vl.item())
         record = {"step": step, "proxy": score.mean().item(),
                   "kl": (kl_k1(old_logprobs, ref_logprobs) * mask).sum(1).mean().item(),
+                  "approx_kl": sum(approx_kls) / len(approx_kls),
                   "clip_fraction": sum(clip_fractions) / len(clip_fractions),
-                  "value_loss": sum(value_losses) / len(value_losses)}
+                  "value_loss": sum(value_losses) / len(value_losses),
+                  "explained_variance": explained_variance(old_values, returns, mask)}
         if gold_fn is not None:
             record["gold"] = sum(gold_fn(t, r) for t, r in zip(tasks, responses)) / batch_size
         history.append(record)

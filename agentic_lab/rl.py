@@ -1,20 +1,23 @@
 """Reinforcement learning with group-relative advantages: the loop every GRPO-family notebook runs.
 
     for each step:
-        trajectories = rollout(π_old, environments, group seeds)      # G episodes per task (group)
+        trajectories = rollout(π_old, environments, group seeds)      # G episodes per task (group), at temperature T
         r_i = reward of episode i (+ DAPO's overlong penalty)
-        drop groups whose rewards are all equal                      # DAPO's dynamic sampling, if on
+        DAPO's dynamic sampling, if on: keep the groups whose rewards differ, sample more groups until
+            n_groups are kept (at most max_sampling_rounds rollouts)
         A_i = group-relative advantage of r_i                        # algorithms.group_advantages / rloo_advantages
         repeat μ times:                                              # μ = num_iterations
-            L(θ) = grpo_loss(log π_θ, log π_old, A, mask)             # algorithms.grpo_loss
+            L(θ) = grpo_loss(log π_θ, log π_old, A, mask)             # algorithms.grpo_loss (rloo_loss for RLOO)
             θ ← θ - η ∇L
 
 An episode is anything an environment defines: one answer to a prompt (`TaskEnv(family, max_turns=1)`,
 notebooks 04 and 05) or many turns of tool calls (notebook 06 onwards). The loss mask covers exactly the
-tokens the policy wrote, so prompts, observations and tool outputs are never trained on.
+tokens the policy wrote, so prompts, observations and tool outputs are never trained on. Log-probs are taken
+at the sampling temperature T, so π_old is the distribution the tokens were really drawn from.
 
-Each step also records the diagnostics that tell the variants apart: policy entropy, the mean length of
-right and of wrong answers, the fraction of zero-spread groups and the clip fractions.
+Each step also records the diagnostics that tell the variants apart: policy entropy (on the first rollout of the
+step, the same footing for every variant), the mean length of right and of wrong answers, the fraction of
+zero-spread groups and the clip fractions.
 """
 from __future__ import annotations
 
@@ -26,52 +29,32 @@ import gymnasium as gym
 import torch
 from tqdm.auto import tqdm
 
-from agentic_lab.algorithms import (group_advantages, grpo_loss, overlong_penalty, rloo_advantages,
-                                    token_logprobs, zero_spread_groups)
-from agentic_lab.ppo import masked_mean, next_token_logprobs
+from agentic_lab.algorithms import (group_advantages, grpo_loss, overlong_penalty, rloo_advantages, rloo_loss,
+                                    zero_spread_groups)
+from agentic_lab.policy_gradient import (collate_trajectories, kl_k1, logprobs_and_entropy, masked_mean,
+                                         token_logprobs)
 from agentic_lab.rollout import group_seeds, rollout
 from agentic_lab.trajectory import Trajectory
 
 
 @dataclass
 class RLConfig:
-    """The knobs of the GRPO family, named as in TRL's GRPOConfig where TRL has them."""
+    """The knobs of the GRPO family, named as in TRL's GRPOConfig (RLOOConfig for "rloo") where TRL has them."""
     n_groups: int = 8                   # prompts (tasks) per step
     group_size: int = 8                 # G, episodes per prompt (TRL: num_generations)
     lr: float = 2e-5
-    temperature: float = 1.0
+    temperature: float = 1.0            # sampling temperature; the loss's log-probs use the same T
     max_new_tokens: int = 96            # per message (TRL: max_completion_length)
-    loss_type: str = "grpo"             # "grpo", "bnpo", "dr_grpo", "dapo"
-    advantage: str = "grpo"             # "grpo" (group mean, scaled by scale_rewards) or "rloo" (leave-one-out)
-    scale_rewards: str = "group"        # "group", "batch" or "none" (Dr. GRPO)
+    loss_type: str = "grpo"             # "grpo", "bnpo", "dr_grpo", "dapo", or "rloo" (TRL's RLOOTrainer)
+    scale_rewards: str = "group"        # "group", "batch" or "none" (Dr. GRPO); RLOO never scales
     importance_sampling_level: str = "token"   # "sequence" is GSPO
     epsilon_low: float = 0.2
     epsilon_high: float = 0.2           # DAPO's clip-higher raises this, e.g. 0.28
     num_iterations: int = 1             # μ: gradient steps per batch of episodes; the clip only binds when > 1
-    beta: float = 0.0                   # weight of the k3 KL to the initial policy
-    dynamic_sampling: bool = False      # DAPO: drop zero-spread groups
+    beta: float = 0.0                   # KL to the initial policy: k3 in the loss, or for RLOO β Σ_t k1 off the reward
+    dynamic_sampling: bool = False      # DAPO: train only on groups whose rewards differ, refilling the batch
+    max_sampling_rounds: int = 3        # DAPO: at most this many rollouts of n_groups groups to fill one batch
     overlong_cache: int = 0             # DAPO: penalise the last `overlong_cache` tokens before max_new_tokens
-
-
-def collate_trajectories(trajectories: list[Trajectory], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad: input_ids and attention_mask (B, T); loss_mask (B, T-1) aligned with predictions of x_1..x_T."""
-    width = max(len(t.token_ids) for t in trajectories)
-    ids = torch.full((len(trajectories), width), pad_id, dtype=torch.long)
-    attention = torch.zeros_like(ids)
-    mask = torch.zeros_like(ids, dtype=torch.float)
-    for i, t in enumerate(trajectories):
-        ids[i, :len(t.token_ids)] = torch.tensor(t.token_ids)
-        attention[i, :len(t.token_ids)] = 1
-        mask[i, :len(t.loss_mask)] = torch.tensor(t.loss_mask, dtype=torch.float)
-    return {"input_ids": ids, "attention_mask": attention, "loss_mask": mask[:, 1:]}
-
-
-@torch.no_grad()
-def logprobs_and_entropy(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-token log π(x_t) and entropy H(π(·|x_<t)) = -Σ_v π(v) log π(v): both (B, T-1), no gradient."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    chosen, logp = next_token_logprobs(logits, batch["input_ids"])     # (B, T-1), (B, T-1, V)
-    return chosen, -(logp.exp() * logp).sum(-1)
 
 
 def episode_reward(trajectory: Trajectory) -> float:
@@ -87,46 +70,73 @@ def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, co
     torch.manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
     reference = copy.deepcopy(model).eval() if cfg.beta else None
+    rounds = cfg.max_sampling_rounds if cfg.dynamic_sampling else 1
     history = []
     for step in tqdm(range(steps), desc="grpo", disable=not progress):
-        seeds = group_seeds(cfg.n_groups, cfg.group_size, base_seed=seed * 1_000_003 + step * cfg.n_groups)
         model.eval()
-        trajectories = rollout(model, tokenizer, [make_env() for _ in seeds], seeds, temperature=cfg.temperature,
-                               max_new_tokens=cfg.max_new_tokens, seed=seed * 1_000_003 + step)
-        rewards = torch.tensor([reward_fn(t) for t in trajectories])
-        lengths = torch.tensor([sum(t.loss_mask) for t in trajectories], dtype=torch.float)
-        if cfg.overlong_cache:
-            rewards = rewards + overlong_penalty(lengths, cfg.max_new_tokens, cfg.overlong_cache)
-        flat = zero_spread_groups(rewards, cfg.group_size)                # (n_groups,)
-        record = diagnostics(trajectories, rewards, lengths, flat)
-        keep = ~flat.repeat_interleave(cfg.group_size) if cfg.dynamic_sampling else torch.ones(len(rewards), dtype=bool)
-        if keep.any():
-            record |= update(model, reference, optimizer, tokenizer,
-                             [t for t, k in zip(trajectories, keep) if k], rewards[keep], cfg)
+        kept_trajectories, kept_rewards = [], []
+        for k in range(rounds):                  # each (step, round) plays its own block of tasks and random seeds
+            draw = step * rounds + k
+            seeds = group_seeds(cfg.n_groups, cfg.group_size, base_seed=seed * 1_000_003 + draw * cfg.n_groups)
+            trajectories = rollout(model, tokenizer, [make_env() for _ in seeds], seeds, temperature=cfg.temperature,
+                                   max_new_tokens=cfg.max_new_tokens, seed=seed * 1_000_003 + draw)
+            rewards = torch.tensor([reward_fn(t) for t in trajectories])
+            lengths = torch.tensor([sum(t.loss_mask) for t in trajectories], dtype=torch.float)
+            if cfg.overlong_cache:
+                rewards = rewards + overlong_penalty(lengths, cfg.max_new_tokens, cfg.overlong_cache)
+            flat = zero_spread_groups(rewards, cfg.group_size)            # (n_groups,)
+            if k == 0:                           # the first rollout is sampled alike by every variant
+                record, first = diagnostics(trajectories, rewards, lengths, flat), trajectories
+            keep = ~flat.repeat_interleave(cfg.group_size) if cfg.dynamic_sampling else torch.ones(len(rewards), dtype=bool)
+            kept_trajectories += [t for t, kept in zip(trajectories, keep) if kept]
+            kept_rewards.append(rewards[keep])
+            if len(kept_trajectories) >= cfg.n_groups * cfg.group_size:
+                break
+        batch_size = cfg.n_groups * cfg.group_size                        # DAPO: the surplus of the last round is dropped
+        trajectories, rewards = kept_trajectories[:batch_size], torch.cat(kept_rewards)[:batch_size]
+        if cfg.dynamic_sampling:
+            record |= {"sampling_rounds": k + 1, "kept_groups": len(trajectories) / cfg.group_size}
+        if trajectories:
+            record |= update(model, reference, optimizer, tokenizer, trajectories, rewards, cfg)
+        if cfg.dynamic_sampling:                 # entropy on the first rollout, as the other variants measure it
+            record["entropy"] = policy_entropy(model, tokenizer, first, cfg.temperature)
         history.append({"step": step, **record})
     model.eval()
     return history
 
 
+def policy_entropy(model, tokenizer, trajectories: list[Trajectory], temperature: float = 1.0) -> float:
+    """Mean entropy per token the policy wrote, H(π(·|x_<t)) at temperature T, over these episodes."""
+    batch = collate_trajectories(trajectories, tokenizer.pad_token_id)
+    return masked_mean(logprobs_and_entropy(model, batch, temperature)[1], batch["loss_mask"]).item()
+
+
 def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory], rewards: torch.Tensor,
            cfg: RLConfig) -> dict[str, float]:
-    """μ gradient steps on one batch of groups; returns the mean entropy, loss and clip fractions."""
-    if cfg.advantage == "rloo":
+    """μ gradient steps on one batch of groups; returns the mean entropy, loss and clip fractions, and the largest
+    gap between the log-probs the sampler recorded and the trainer's π_old (0 up to float error when they agree)."""
+    batch = collate_trajectories(trajectories, tokenizer.pad_token_id)
+    mask = batch["loss_mask"]
+    # π_old is the policy that sampled, softmax(logits / T): every log-prob takes the sampler's temperature
+    old_logprobs, entropy = logprobs_and_entropy(model, batch, cfg.temperature)
+    ref_logprobs = logprobs_and_entropy(reference, batch, cfg.temperature)[0] if reference is not None else None
+    if cfg.loss_type == "rloo":                  # TRL's RLOOTrainer: the KL is a penalty on the reward, r - β Σ_t k1
+        if ref_logprobs is not None:
+            rewards = rewards - cfg.beta * (kl_k1(old_logprobs, ref_logprobs) * mask).sum(1)
         advantages = rloo_advantages(rewards, cfg.group_size)
     else:
         advantages = group_advantages(rewards, cfg.group_size, scale=cfg.scale_rewards)
-    batch = collate_trajectories(trajectories, tokenizer.pad_token_id)
-    mask = batch["loss_mask"]
-    old_logprobs, entropy = logprobs_and_entropy(model, batch)          # π_old: the policy that sampled
-    ref_logprobs = logprobs_and_entropy(reference, batch)[0] if reference is not None else None
     model.train()
     sums: dict[str, float] = {}
     for _ in range(cfg.num_iterations):
-        logprobs = token_logprobs(model, batch["input_ids"], batch["attention_mask"])
-        loss, metrics = grpo_loss(logprobs, old_logprobs, advantages, mask, loss_type=cfg.loss_type,
-                                  epsilon_low=cfg.epsilon_low, epsilon_high=cfg.epsilon_high, beta=cfg.beta,
-                                  ref_logprobs=ref_logprobs, importance_sampling_level=cfg.importance_sampling_level,
-                                  max_completion_length=cfg.max_new_tokens)
+        logprobs = token_logprobs(model, batch["input_ids"], batch["attention_mask"], cfg.temperature)
+        if cfg.loss_type == "rloo":
+            loss, metrics = rloo_loss(logprobs, old_logprobs, advantages, mask, cfg.epsilon_low, cfg.epsilon_high)
+        else:
+            loss, metrics = grpo_loss(logprobs, old_logprobs, advantages, mask, loss_type=cfg.loss_type,
+                                      epsilon_low=cfg.epsilon_low, epsilon_high=cfg.epsilon_high, beta=cfg.beta,
+                                      ref_logprobs=ref_logprobs, max_completion_length=cfg.max_new_tokens,
+                                      importance_sampling_level=cfg.importance_sampling_level)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -134,7 +144,8 @@ def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory
         for key, value in {"loss": loss.item(), **metrics}.items():
             sums[key] = sums.get(key, 0.0) + value / cfg.num_iterations
     model.eval()
-    return {"entropy": masked_mean(entropy, mask).item(), **sums}
+    sampler_gap = ((old_logprobs - batch["sampler_logprobs"]).abs() * mask).max().item()
+    return {"entropy": masked_mean(entropy, mask).item(), "sampler_logprob_gap": sampler_gap, **sums}
 
 
 def diagnostics(trajectories: list[Trajectory], rewards: torch.Tensor, lengths: torch.Tensor,

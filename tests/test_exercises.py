@@ -1,12 +1,13 @@
 """Every exercise checker accepts the reference answer and rejects a plausible wrong one."""
 import math
 import re
+from dataclasses import replace
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from agentic_lab.exercises import EXERCISES, check
+from agentic_lab.exercises import EXERCISES, _compare, check
 
 
 def _gae_without_mask(rewards, values, mask, gamma, lam):
@@ -18,6 +19,18 @@ def _gae_without_mask(rewards, values, mask, gamma, lam):
         last = rewards[:, t] + gamma * next_value - values[:, t] + gamma * lam * last
         adv[:, t] = last
     return adv * mask, (adv + values) * mask
+
+
+def _gae_ending_at_every_masked_token(rewards, values, mask, gamma, lam):
+    """Treats every 0 of the mask as the end of the episode: a tool's output then cuts the credit of the first turn."""
+    adv = torch.zeros_like(rewards)
+    next_value = torch.zeros(rewards.shape[0], dtype=rewards.dtype)
+    last = torch.zeros(rewards.shape[0], dtype=rewards.dtype)
+    for t in reversed(range(rewards.shape[1])):
+        last = (rewards[:, t] + gamma * next_value - values[:, t] + gamma * lam * last) * mask[:, t]
+        adv[:, t] = last
+        next_value = values[:, t] * mask[:, t]
+    return adv, (adv + values) * mask
 
 
 def _ppo_max_instead_of_min(logprobs, old_logprobs, advantages, mask, clip_eps):
@@ -41,17 +54,24 @@ def _pass_at_k_with_replacement(n, c, k):
     return 1 - (1 - c / n) ** k
 
 
+# Each exercise's plausible wrong answers: the first is the classic slip, the others the regime its hard cases test.
 PLAUSIBLE_WRONG = {
-    "bradley_terry_loss": lambda r_chosen, r_rejected: F.logsigmoid(r_chosen - r_rejected),      # sign
+    "bradley_terry_loss": [lambda r_chosen, r_rejected: F.logsigmoid(r_chosen - r_rejected),     # sign
+                           lambda r_chosen, r_rejected: -torch.log(torch.sigmoid(r_chosen - r_rejected))],  # -inf
     "pairwise_accuracy": lambda r_chosen, r_rejected: (r_chosen >= r_rejected).double().mean(),  # ties count
-    "gae": _gae_without_mask,
+    "gae": [_gae_without_mask, _gae_ending_at_every_masked_token],
     "kl_k3": lambda logprobs, ref_logprobs: logprobs - ref_logprobs,                              # that is k1
     "ppo_policy_loss": _ppo_max_instead_of_min,
-    "dpo_loss": lambda pi_chosen, pi_rejected, ref_chosen, ref_rejected, beta:                     # no reference
-        -F.logsigmoid(beta * (pi_chosen - pi_rejected)),
+    "dpo_loss": [lambda pi_chosen, pi_rejected, ref_chosen, ref_rejected, beta:                    # no reference
+                 -F.logsigmoid(beta * (pi_chosen - pi_rejected)),
+                 lambda pi_chosen, pi_rejected, ref_chosen, ref_rejected, beta:                    # σ underflows
+                 -torch.log(torch.sigmoid(beta * ((pi_chosen - ref_chosen) - (pi_rejected - ref_rejected))))],
     "simpo_loss": lambda pi_chosen_avg, pi_rejected_avg, beta, gamma:                           # γ inside β
         -F.logsigmoid(beta * (pi_chosen_avg - pi_rejected_avg - gamma)),
-    "group_advantages": _group_advantages_population_std,
+    "group_advantages": [_group_advantages_population_std,
+                         lambda rewards, group_size: ((rewards.view(-1, group_size) - rewards.view(-1, group_size)
+                                                       .mean(1, keepdim=True)) / rewards.view(-1, group_size)
+                                                      .std(1, keepdim=True)).reshape(-1)],                # no ε: NaN
     "rloo_advantages": _rloo_including_self,
     "pass_at_k": _pass_at_k_with_replacement,
     "format_reward": lambda text: float(bool(re.search(r"<think>.+</think><answer>.+</answer>", text))),  # search
@@ -67,9 +87,39 @@ def test_checker_accepts_the_reference(name):
     assert check(name, EXERCISES[name].reference, verbose=False)
 
 
+def wrong_answers(name):
+    wrong = PLAUSIBLE_WRONG[name]
+    return wrong if isinstance(wrong, list) else [wrong]
+
+
 @pytest.mark.parametrize("name", sorted(EXERCISES))
 def test_checker_rejects_a_plausible_wrong_answer(name):
-    assert not check(name, PLAUSIBLE_WRONG[name], verbose=False)
+    for wrong in wrong_answers(name):
+        assert not check(name, wrong, verbose=False)
+
+
+@pytest.mark.parametrize("name", ["bradley_terry_loss", "gae", "dpo_loss"])
+def test_hard_cases_catch_what_random_inputs_miss(name):
+    """log(sigmoid(x)) is right on moderate inputs and GAE that stops at every 0 of the mask is right on single-turn
+    masks: only the hard cases (huge margins in float32, a two-turn mask) reject them."""
+    wrong, quiet = wrong_answers(name)[-1], lambda *a: None
+    assert _compare(replace(EXERCISES[name], hard_cases=()), wrong, 20, 0, quiet)
+    assert not _compare(EXERCISES[name], wrong, 20, 0, quiet)
+
+
+def test_the_solution_is_shown_only_after_a_pass_or_on_request(monkeypatch):
+    shown = []
+    monkeypatch.setattr("agentic_lab.viz.show_source", shown.append)
+    def not_yet(**kwargs):
+        raise NotImplementedError
+    check("kl_k3", not_yet)
+    check("kl_k3", PLAUSIBLE_WRONG["kl_k3"])
+    assert shown == []
+    check("kl_k3", not_yet, reveal=True)
+    assert [f.__name__ for f in shown] == ["kl_k3"]
+    check("kl_k3", EXERCISES["kl_k3"].reference)
+    check("ppo_policy_loss", EXERCISES["ppo_policy_loss"].reference)     # a wrapper shows the package function
+    assert [f.__name__ for f in shown] == ["kl_k3", "kl_k3", "ppo_policy_loss"]
 
 
 def test_unattempted_exercise_is_reported_not_raised(capsys):
@@ -85,5 +135,5 @@ def test_a_crash_in_the_learners_code_is_reported(capsys):
 
 
 def test_diagnosis_names_the_sign_error(capsys):
-    check("bradley_terry_loss", PLAUSIBLE_WRONG["bradley_terry_loss"])
+    check("bradley_terry_loss", PLAUSIBLE_WRONG["bradley_terry_loss"][0])
     assert "sign is flipped" in capsys.readouterr().out

@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from agentic_lab.ppo import (PolicyWithValue, gae, kl_k1, kl_k2, kl_k3, kl_penalised_rewards, ppo_policy_loss,
-                             value_loss)
+from agentic_lab.policy_gradient import kl_k1, kl_k2, kl_k3
+from agentic_lab.ppo import PolicyWithValue, explained_variance, gae, kl_penalised_rewards, ppo_policy_loss, value_loss
 
 
 def test_gae_by_hand():
@@ -20,6 +20,28 @@ def test_gae_by_hand():
     # row 1: δ1 = 1 - 2 = -1,  δ0 = 0 + 0.9·2 - 1 = 0.8,  A0 = 0.8 + 0.72·(-1) = 0.08
     torch.testing.assert_close(advantages, torch.tensor([[1.652, 0.35, 2.5], [0.08, -1.0, 0.0]]))
     torch.testing.assert_close(returns, torch.tensor([[2.152, 1.35, 2.0], [1.08, 1.0, 0.0]]))  # A + V
+
+
+def test_gae_carries_credit_across_observations_to_the_first_turn():
+    """A two-turn episode: message, tool output (mask 0), message; reward 1 at the end. With γ = λ = 1 and V = 0
+    every token the policy wrote gets A = 1: the observation is not the end of the episode."""
+    mask = torch.tensor([[1.0, 1, 0, 0, 1, 1]])
+    rewards = torch.tensor([[0.0, 0, 0, 0, 0, 1]])
+    advantages, returns = gae(rewards, torch.zeros(1, 6), mask, gamma=1.0, lam=1.0)
+    torch.testing.assert_close(advantages, mask)
+    torch.testing.assert_close(returns, mask)
+    # γ = 0.5: the observation tokens do not count as steps, so the first turn is 3 and 2 actions from the reward
+    advantages, _ = gae(rewards, torch.zeros(1, 6), mask, gamma=0.5, lam=1.0)
+    torch.testing.assert_close(advantages, torch.tensor([[0.125, 0.25, 0, 0, 0.5, 1.0]]))
+
+
+def test_gae_stops_at_the_episode_end_it_is_given():
+    """Two episodes packed in one row: credit from the second must not reach the first."""
+    mask = torch.ones(1, 4)
+    rewards = torch.tensor([[0.0, 2.0, 0.0, 5.0]])
+    episode_end = torch.tensor([[0.0, 1.0, 0.0, 1.0]])
+    advantages, _ = gae(rewards, torch.zeros(1, 4), mask, gamma=1.0, lam=1.0, episode_end=episode_end)
+    torch.testing.assert_close(advantages, torch.tensor([[2.0, 2.0, 5.0, 5.0]]))
 
 
 def test_gae_limits_are_td_error_and_monte_carlo():
@@ -109,3 +131,16 @@ def test_policy_with_value_returns_the_lm_logits_and_one_value_per_token(tiny):
     assert policy.value_head.weight.grad.abs().sum() > 0
     # the critic reads the policy's body but does not train it (see PolicyWithValue.forward)
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_explained_variance_is_one_for_a_perfect_critic_and_zero_for_a_constant():
+    returns = torch.tensor([[1.0, 2.0, 3.0, 99.0]])
+    mask = torch.tensor([[1.0, 1, 1, 0]])              # the padded 99 is ignored
+    assert explained_variance(returns, returns, mask) == pytest.approx(1.0)
+    assert explained_variance(torch.full_like(returns, 5.0), returns, mask) == pytest.approx(0.0, abs=1e-6)
+    assert explained_variance(-returns, returns, mask) < 0
+
+
+def test_unclipped_value_loss_is_half_the_squared_error():
+    values, old, returns = torch.tensor([[0.0, 1.0]]), torch.tensor([[5.0, 5.0]]), torch.tensor([[1.0, 3.0]])
+    assert value_loss(values, old, returns, torch.ones(1, 2), clip_eps=None).item() == pytest.approx(0.5 * (1 + 4) / 2)

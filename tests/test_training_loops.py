@@ -73,6 +73,46 @@ def test_ppo_starts_at_zero_kl_and_then_moves(tiny):
     assert abs(history[0]["kl"]) < 1e-4
     assert history[-1]["kl"] > 0.05
     assert all(0 <= h["clip_fraction"] <= 1 for h in history)
+    assert all(h["approx_kl"] >= 0 and h["explained_variance"] <= 1 for h in history)
+
+
+def test_grpo_trainer_log_probs_are_the_sampler_log_probs_at_its_temperature(tiny):
+    """At T = 1.5 the policy that sampled is softmax(logits / 1.5): π_old in the loss must be that distribution,
+    or every importance ratio is wrong (without the temperature in the trainer the gap was several nats)."""
+    model, tokenizer = tiny
+    for loss_type in ["grpo", "rloo"]:
+        config = RLConfig(n_groups=2, group_size=4, temperature=1.5, max_new_tokens=24, lr=0.0, loss_type=loss_type)
+        history = grpo_train(copy.deepcopy(model), tokenizer, lambda: TaskEnv("word_problem", max_turns=1), steps=1,
+                             config=config, reward_fn=lambda t: float(len(t.turns[0].text)), progress=False)
+        assert history[0]["sampler_logprob_gap"] < 1e-4, (loss_type, history[0])
+
+
+def test_rloo_trains_through_trl_rloo_loss_with_sequence_clip_fractions(tiny):
+    model, tokenizer = tiny
+    config = RLConfig(n_groups=2, group_size=4, loss_type="rloo", num_iterations=2, lr=1e-3, max_new_tokens=24)
+    policy = copy.deepcopy(model)
+    history = grpo_train(policy, tokenizer, lambda: TaskEnv("word_problem", max_turns=1), steps=1, config=config,
+                         reward_fn=lambda t: float(len(t.turns[0].text)), progress=False)
+    assert "loss" in history[0] and 0 <= history[0]["clip_region"] <= 1
+    assert any(not torch.equal(a, b) for a, b in zip(policy.parameters(), model.parameters()))
+
+
+def test_dynamic_sampling_refills_the_batch_with_informative_groups(tiny):
+    """DAPO keeps sampling until n_groups groups with a reward spread are kept (or the cap is hit), and the first
+    rollout's zero-spread share and entropy are reported as every other variant reports them."""
+    model, tokenizer = tiny
+    calls = []
+    def reward(trajectory):                       # a group has spread only when its task seed is even
+        calls.append(trajectory.seed)
+        return float(trajectory.seed % 2 == 0 and len(calls) % 2 == 0)
+    config = RLConfig(n_groups=4, group_size=2, dynamic_sampling=True, max_sampling_rounds=4, max_new_tokens=16)
+    history = grpo_train(copy.deepcopy(model), tokenizer, lambda: TaskEnv("word_problem", max_turns=1), steps=1,
+                         config=config, reward_fn=reward, progress=False)
+    record = history[0]
+    assert record["zero_spread"] == 0.5                        # half the groups of the first rollout are flat
+    assert record["sampling_rounds"] == 2 and record["kept_groups"] == 4   # so a second rollout fills the batch
+    assert len(calls) == 2 * 4 * 2 and len(set(calls)) == 8    # two rollouts, each with its own 4 tasks
+    assert record["entropy"] > 0
 
 
 def test_grpo_dynamic_sampling_skips_flat_groups(tiny):
@@ -82,6 +122,7 @@ def test_grpo_dynamic_sampling_skips_flat_groups(tiny):
     history = grpo_train(policy, tokenizer, lambda: TaskEnv("word_problem", max_turns=1), steps=2, config=config,
                          reward_fn=lambda t: 1.0, progress=False)  # every group flat: nothing to learn from
     assert all(h["zero_spread"] == 1.0 and "loss" not in h for h in history)
+    assert all(h["sampling_rounds"] == 3 and h["kept_groups"] == 0 for h in history)   # the cap, then no update
     assert all(torch.equal(a, b) for a, b in zip(policy.parameters(), model.parameters()))
 
 

@@ -1,0 +1,122 @@
+"""The policy gradient, and the pieces every method built on it shares (PPO, the GRPO family, RLOO, DPO's log-probs).
+
+A policy π_θ writes a completion y ~ π_θ(·|x) token by token and receives a reward R(x, y). The gradient of the
+expected reward needs no derivative of R, only of log π_θ (the log-derivative trick, ∇π = π ∇log π):
+
+    ∇_θ E_{y~π_θ}[R(y)] = E_{y~π_θ}[R(y) ∇_θ log π_θ(y)],       log π_θ(y) = Σ_t log π_θ(y_t | x, y_<t)
+
+REINFORCE estimates it with samples. Subtracting a baseline b that does not depend on y leaves it unbiased,
+since E[b ∇log π_θ(y)] = b ∇Σ_y π_θ(y) = b ∇1 = 0, and a good b (close to E[R]) removes most of its variance:
+
+    ĝ = 1/N Σ_i (R_i - b) ∇_θ log π_θ(y_i),     A_i = R_i - b is the advantage         # reinforce_loss
+
+The methods of notebooks 02-06 are all this estimator with a choice of b and a guard against too large a step:
+
+    RLOO    b = the mean reward of the other G-1 completions of the same prompt (leave-one-out)
+    GRPO    b = the group mean, and A divided by the group's std; a clipped ratio for several steps per batch
+    PPO     b = V_φ(state), a learned value per token, and GAE to mix rewards and values over time
+
+Reusing a batch for more than one gradient step makes the samples come from an older policy π_old; the importance
+ratio ρ = π_θ / π_old corrects for it and PPO's clip keeps ρ near 1 (`clipped_surrogate`). Sampling at a
+temperature T means the policy that acts is softmax(logits / T), so every log-prob below takes the same T.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def next_token_logprobs(logits: torch.Tensor, token_ids: torch.Tensor,
+                        temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """From a forward pass over token_ids (B, T) with logits (B, T, V): log π(x_t | x_<t) for t ≥ 1, (B, T-1),
+    and the whole next-token log-distribution, (B, T-1, V), with π = softmax(logits / T). The one place the shift
+    by one is done, and the one place the temperature enters, as in the sampler (rollout.sample_next) and TRL."""
+    logp = torch.log_softmax(logits[:, :-1].float() / temperature, dim=-1)
+    return logp.gather(2, token_ids[:, 1:, None]).squeeze(2), logp
+
+
+def token_logprobs(model, token_ids: torch.Tensor, attention_mask: torch.Tensor,
+                   temperature: float = 1.0) -> torch.Tensor:
+    """log π_θ(x_t | x_<t) for every position t ≥ 1: (B, T) ids -> (B, T-1) log-probs, with gradient."""
+    logits = model(input_ids=token_ids, attention_mask=attention_mask).logits       # (B, T, V)
+    return next_token_logprobs(logits, token_ids, temperature)[0]
+
+
+@torch.no_grad()
+def logprobs_and_entropy(model, batch: dict[str, torch.Tensor],
+                         temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token log π(x_t) and entropy H(π(·|x_<t)) = -Σ_v π(v) log π(v): both (B, T-1), no gradient."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    chosen, logp = next_token_logprobs(logits, batch["input_ids"], temperature)    # (B, T-1), (B, T-1, V)
+    return chosen, -(logp.exp() * logp).sum(-1)
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Σ m·x / Σ m over all tokens of the batch (0 for an empty mask)."""
+    return (x * mask).sum() / mask.sum().clamp(min=1)
+
+
+def reinforce_loss(sequence_logprobs: torch.Tensor, advantages: torch.Tensor) -> torch.Tensor:
+    """L = -1/N Σ_i A_i log π_θ(y_i), whose gradient is minus the REINFORCE estimate ĝ above.
+
+    sequence_logprobs (N,): log π_θ(y_i) with gradient; advantages (N,): R_i - b, held fixed."""
+    return -(advantages.detach() * sequence_logprobs).mean()
+
+
+def clipped_surrogate(ratio: torch.Tensor, advantages: torch.Tensor, epsilon_low: float,
+                      epsilon_high: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-token PPO objective, negated to be minimised:
+
+        ℓ = -min(ρ A, clip(ρ, 1-ε_low, 1+ε_high) A)
+
+    ratio ρ and advantages A broadcast together. Also returns where the clip binds (the token then gets no
+    gradient): ρ < 1-ε_low with A < 0, and ρ > 1+ε_high with A > 0. At ρ = 1 its gradient is REINFORCE's."""
+    clipped = torch.clamp(ratio, 1 - epsilon_low, 1 + epsilon_high)
+    loss = -torch.min(ratio * advantages, clipped * advantages)
+    return loss, (ratio < 1 - epsilon_low) & (advantages < 0), (ratio > 1 + epsilon_high) & (advantages > 0)
+
+
+# Schulman's estimators of KL(π || π_ref) from tokens sampled from π, with r = π_ref(y) / π(y) (per token).
+def kl_k1(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
+    """k1 = -log r = log π - log π_ref: unbiased, high variance, negative on some tokens."""
+    return logprobs - ref_logprobs
+
+
+def kl_k2(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
+    """k2 = ½ (log r)²: biased, low variance, always ≥ 0."""
+    return 0.5 * (ref_logprobs - logprobs) ** 2
+
+
+def kl_k3(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
+    """k3 = (r - 1) - log r: unbiased, low variance, always ≥ 0 (since log r ≤ r - 1). GRPO's KL term."""
+    log_r = ref_logprobs - logprobs
+    return torch.exp(log_r) - 1 - log_r
+
+
+def collate_trajectories(trajectories, pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad: input_ids and attention_mask (B, T); aligned with the predictions of x_1..x_T, each (B, T-1):
+    loss_mask; sampler_logprobs, the log-probs the sampler recorded (0 where it did not sample); and episode_end,
+    1 at the last token the policy wrote in each episode (the end signal GAE needs: a 0 in the loss mask is an
+    observation between turns, not the end of the episode)."""
+    width = max(len(t.token_ids) for t in trajectories)
+    ids = torch.full((len(trajectories), width), pad_id, dtype=torch.long)
+    attention = torch.zeros_like(ids)
+    mask = torch.zeros_like(ids, dtype=torch.float)
+    sampler = torch.zeros_like(ids, dtype=torch.float)
+    for i, t in enumerate(trajectories):
+        ids[i, :len(t.token_ids)] = torch.tensor(t.token_ids)
+        attention[i, :len(t.token_ids)] = 1
+        mask[i, :len(t.loss_mask)] = torch.tensor(t.loss_mask, dtype=torch.float)
+        if t.logprobs is not None:
+            sampler[i, :len(t.logprobs)] = torch.tensor(t.logprobs, dtype=torch.float)
+    loss_mask = mask[:, 1:]
+    return {"input_ids": ids, "attention_mask": attention, "loss_mask": loss_mask,
+            "sampler_logprobs": sampler[:, 1:], "episode_end": last_masked_token(loss_mask)}
+
+
+def last_masked_token(mask: torch.Tensor) -> torch.Tensor:
+    """(B, T) mask -> (B, T) float, 1 at each row's last position where mask = 1 (all 0 for an empty row)."""
+    positions = torch.arange(mask.shape[1], device=mask.device)
+    last = (mask.bool() * (positions + 1)).argmax(dim=1)                   # (B,) index of the last real token
+    end = torch.zeros_like(mask, dtype=torch.float)
+    end[torch.arange(mask.shape[0]), last] = 1.0
+    return end * mask.bool().any(dim=1, keepdim=True)
