@@ -139,21 +139,14 @@ def row_cache(cache: DynamicCache, row: int, attention_row: torch.Tensor) -> KV:
     return [(layer.keys[row][:, real], layer.values[row][:, real]) for layer in cache.layers]
 
 
-@torch.no_grad()
-def generate_turn(model, contexts: list[list[int]], caches: list[KV | None] | None, pad_id: int,
-                  stop_ids: list[int], max_new_tokens: int, temperature: float, generator: torch.Generator
-                  ) -> tuple[list[list[int]], list[list[float]], list[KV | None]]:
-    """One message per context. caches[i] holds the keys and values of the first c_i tokens of contexts[i]
-    (None: c_i = 0), so only the rest, the n_i tokens appended since, is prefilled; then one batched forward
-    per new token. A row leaves the batch when it stops, keeping its cache. `caches=None`: nothing cached
-    and nothing kept (the whole context is prefilled). Returns each row's new ids (up to and including its
-    stop token), their log-probs, and each row's cache of its context and new ids but the last, which is
-    not fed to the model yet (the next turn prefills it with the observation)."""
-    n = len(contexts)
-    cached = [0 if kv is None else kv[0][0].shape[1] for kv in caches or [None] * n]     # c_i
+def prefill(model, contexts: list[list[int]], caches: list[KV | None], pad_id: int, room: int):
+    """One forward over what each context has not cached yet, with room for `room` more tokens in the cache.
+    Returns the last position's logits (n, vocab), the batched cache, its attention mask (n, width) and the
+    position of each row's next token (n,)."""
+    cached = [0 if kv is None else kv[0][0].shape[1] for kv in caches]                  # c_i
     pending = [context[c:] for context, c in zip(contexts, cached)]                      # n_i = len(pending[i])
-    width = max(len(p) for p in pending)
-    cache, attention = batch_caches(caches or [None] * n, capacity=max(cached) + width + max_new_tokens)
+    n, width = len(contexts), max(len(p) for p in pending)
+    cache, attention = batch_caches(caches, capacity=max(cached) + width + room)
     # The pending tokens are left-padded too, so the batch looks like  [pad | cached | pad | pending]  per row:
     # padding in the middle is masked out like padding on the left, and each row's last column is real.
     input_ids = torch.full((n, width), pad_id, dtype=torch.long)
@@ -167,7 +160,32 @@ def generate_turn(model, contexts: list[list[int]], caches: list[KV | None] | No
     positions = (attention.cumsum(-1) - 1).clamp(min=0)[:, -width:]   # (n, width)
     logits = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, cache=cache,
                    use_cache=True, logits_to_keep=1).logits[:, -1]
-    next_position = positions[:, -1] + 1                               # (b,)
+    return logits, cache, attention, positions[:, -1] + 1
+
+
+@torch.no_grad()
+def generate_turn(model, contexts: list[list[int]], caches: list[KV | None] | None, pad_id: int,
+                  stop_ids: list[int], max_new_tokens: int, temperature: float, generator: torch.Generator
+                  ) -> tuple[list[list[int]], list[list[float]], list[KV | None]]:
+    """One message per context. caches[i] holds the keys and values of the first c_i tokens of contexts[i]
+    (None: c_i = 0), so only the rest, the n_i tokens appended since, is prefilled; then one batched forward
+    per new token. `caches=None`: nothing cached and nothing kept (the whole context is prefilled). Returns
+    each row's new ids (up to and including its stop token), their log-probs, and each row's cache of its
+    context and new ids but the last, which is not fed to the model yet (the next turn prefills it with
+    the observation)."""
+    n, given = len(contexts), caches or [None] * len(contexts)
+    # Rows with the same context and nothing cached (a GRPO group on its first turn) are prefilled once and copied
+    keys = [tuple(context) if kv is None else i for i, (context, kv) in enumerate(zip(contexts, given))]
+    first_row: dict = {}
+    for i, key in enumerate(keys):
+        first_row.setdefault(key, i)
+    logits, cache, attention, next_position = prefill(model, [contexts[i] for i in first_row.values()],
+                                                      [given[i] for i in first_row.values()], pad_id, max_new_tokens)
+    if len(first_row) < n:
+        index = {key: j for j, key in enumerate(first_row)}
+        source = torch.tensor([index[key] for key in keys])           # (n,): the prefilled row each row copies
+        cache.batch_select_indices(source)
+        logits, attention, next_position = logits[source], attention[source], next_position[source]
     rows = torch.arange(n)                                             # which context each batch row belongs to
     running = torch.ones(n, dtype=torch.bool)                          # (b,): rows still writing
     new_ids: list[list[int]] = [[] for _ in range(n)]
