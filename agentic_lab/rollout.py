@@ -4,9 +4,17 @@
                            seeds=group_seeds(n_groups=2, group_size=4), temperature=1.0)
 
 Each turn, every unfinished episode writes one assistant message: the contexts are left-padded into one
-batch, prefilled once, then decoded token by token with a KV cache; a row leaves the batch as soon as
-it emits a stop token (`<|end|>`, or the model's own end-of-turn tokens). The message goes to its
-environment's `step`; the observation comes back as tokens rendered by the tokenizer's chat template.
+batch, prefilled once, then decoded token by token with a KV cache; a row stops writing when it emits a
+stop token (`<|end|>`, or the model's own end-of-turn tokens). The message goes to its environment's
+`step`; the observation comes back as tokens rendered by the tokenizer's chat template.
+
+KV reuse across turns. Each unfinished episode keeps its keys and values between turns (what vLLM's
+prefix caching and SGLang's radix cache do for agents), so a turn prefills only the tokens appended since
+its last one: the stop token that ended its message and the observation. Without it, turn k re-prefills
+the whole history and an episode of K turns pays for its prompt K times. Each turn the batch is
+re-formed from the kept caches, left-padded, with each row's positions counted over its own tokens only,
+so the model computes what a fresh prefill of the same history would (`reuse_cache=False` does that
+fresh prefill; tests check both give the same trajectories).
 
 Token in, token out. The trajectory keeps the exact ids the model sampled and never re-tokenises its
 text: decoding and re-encoding is not guaranteed to give the same ids back (a BPE tokenizer may merge
@@ -16,10 +24,13 @@ token (including the stop token that ends a message), 0 for prompts, observation
 """
 from __future__ import annotations
 
+from functools import partial
+
 import gymnasium as gym
 import torch
 from tqdm.auto import tqdm
 from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer
 
 from agentic_lab.trajectory import Trajectory, Turn
 
@@ -60,49 +71,163 @@ def sample_next(logits: torch.Tensor, temperature: float, generator: torch.Gener
     return tokens, logp.gather(1, tokens[:, None]).squeeze(1)
 
 
-@torch.no_grad()
-def generate_turn(model, contexts: list[list[int]], pad_id: int, stop_ids: list[int], max_new_tokens: int,
-                  temperature: float, generator: torch.Generator) -> tuple[list[list[int]], list[list[float]]]:
-    """One message per context: left-padded prefill, then one batched forward per new token with a KV
-    cache. Returns each row's new ids (up to and including its stop token) and their log-probs."""
-    n, width = len(contexts), max(len(c) for c in contexts)
-    input_ids = torch.full((n, width), pad_id, dtype=torch.long)
-    attention = torch.zeros((n, width), dtype=torch.long)
-    for i, context in enumerate(contexts):
-        input_ids[i, width - len(context):] = torch.tensor(context)
-        attention[i, width - len(context):] = 1
-    positions = (attention.cumsum(-1) - 1).clamp(min=0)   # (n, width): 0 at each row's first real token
+KV = list[tuple[torch.Tensor, torch.Tensor]]
+"""One episode's KV cache: per layer (keys, values), each (heads, c, head_dim) for its first c tokens, no padding."""
+
+
+class TurnLayer(DynamicLayer):
+    """One layer of the batch's KV cache during a turn: buffers (n, heads, capacity, head_dim) allocated once,
+    sized for the whole turn, that each forward writes its new columns into. HF's DynamicLayer appends with
+    torch.cat, which copies the whole cache on every token: O(T) per token, as much memory traffic as the
+    attention itself. `keys` and `values` are views of the first `length` columns, all attention sees."""
+
+    def __init__(self, capacity: int, key_buffer: torch.Tensor | None = None,
+                 value_buffer: torch.Tensor | None = None, length: int = 0):
+        super().__init__()
+        self.capacity, self.key_buffer, self.value_buffer, self.length = capacity, key_buffer, value_buffer, length
+        if key_buffer is not None:
+            self.device, self.is_initialized = key_buffer.device, True
+            self.keys, self.values = key_buffer[:, :, :length], value_buffer[:, :, :length]
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
+        if not self.is_initialized:                 # first forward of a turn with nothing cached: now we know the shapes
+            n, heads, _, head_dim = key_states.shape
+            self.key_buffer = key_states.new_empty((n, heads, self.capacity, head_dim))   # filled as it goes
+            self.value_buffer = value_states.new_empty((n, value_states.shape[1], self.capacity, value_states.shape[3]))
+            self.device, self.is_initialized = key_states.device, True
+        end = self.length + key_states.shape[-2]
+        self.key_buffer[:, :, self.length:end] = key_states
+        self.value_buffer[:, :, self.length:end] = value_states
+        self.length = end
+        self.keys, self.values = self.key_buffer[:, :, :end], self.value_buffer[:, :, :end]
+        return self.keys, self.values
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        self.key_buffer, self.value_buffer = self.key_buffer[indices], self.value_buffer[indices]
+        self.keys, self.values = self.key_buffer[:, :, :self.length], self.value_buffer[:, :, :self.length]
+
+
+def batch_caches(caches: list[KV | None], capacity: int) -> tuple[DynamicCache, torch.Tensor]:
+    """The episodes' caches as one batched cache with room for `capacity` tokens, left-padded as HF generate
+    pads prompts: row i is zeros in its first width - c_i columns, masked out. Returns the cache and its
+    attention mask (n, width), width = max c_i."""
+    lengths = [0 if kv is None else kv[0][0].shape[1] for kv in caches]
+    n, width = len(caches), max(lengths)
+    mask = torch.zeros((n, width), dtype=torch.long)
+    for i, c in enumerate(lengths):
+        mask[i, width - c:] = 1
     cache = DynamicCache()
+    if width == 0:      # nothing cached: the layers are made on the first forward
+        cache.layer_class_to_replicate = partial(TurnLayer, capacity)
+        return cache, mask
+    template = next(kv for kv in caches if kv is not None)
+    cache.layers = []
+    for layer, (keys, values) in enumerate(template):
+        key_buffer = keys.new_empty((n, keys.shape[0], capacity, keys.shape[2]))    # (n, heads, capacity, head_dim)
+        value_buffer = values.new_empty((n, values.shape[0], capacity, values.shape[2]))
+        for i, (kv, c) in enumerate(zip(caches, lengths)):
+            key_buffer[i, :, :width - c], value_buffer[i, :, :width - c] = 0.0, 0.0   # padding: masked, but finite
+            if c:
+                key_buffer[i, :, width - c:width], value_buffer[i, :, width - c:width] = kv[layer]
+        cache.layers.append(TurnLayer(capacity, key_buffer, value_buffer, length=width))
+    return cache, mask
+
+
+def row_cache(cache: DynamicCache, row: int, attention_row: torch.Tensor) -> KV:
+    """Row `row` of a batched cache without its padding: the columns where attention_row (width,) is 1."""
+    real = attention_row.nonzero().squeeze(1)
+    return [(layer.keys[row][:, real], layer.values[row][:, real]) for layer in cache.layers]
+
+
+def prefill(model, contexts: list[list[int]], caches: list[KV | None], pad_id: int, room: int):
+    """One forward over what each context has not cached yet, with room for `room` more tokens in the cache.
+    Returns the last position's logits (n, vocab), the batched cache, its attention mask (n, width) and the
+    position of each row's next token (n,)."""
+    cached = [0 if kv is None else kv[0][0].shape[1] for kv in caches]                  # c_i
+    pending = [context[c:] for context, c in zip(contexts, cached)]                      # n_i = len(pending[i])
+    n, width = len(contexts), max(len(p) for p in pending)
+    cache, attention = batch_caches(caches, capacity=max(cached) + width + room)
+    # The pending tokens are left-padded too, so the batch looks like  [pad | cached | pad | pending]  per row:
+    # padding in the middle is masked out like padding on the left, and each row's last column is real.
+    input_ids = torch.full((n, width), pad_id, dtype=torch.long)
+    pending_mask = torch.zeros((n, width), dtype=torch.long)
+    for i, ids in enumerate(pending):
+        input_ids[i, width - len(ids):] = torch.tensor(ids)
+        pending_mask[i, width - len(ids):] = 1
+    attention = torch.cat([attention, pending_mask], dim=1)            # (n, W + width)
+    # Position of a token = number of real tokens before it in its own row: c_i, c_i + 1, ... for the pending
+    # ones, whatever the padding, so a cached and a fresh prefill see the same positions (RoPE or learned).
+    positions = (attention.cumsum(-1) - 1).clamp(min=0)[:, -width:]   # (n, width)
     logits = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, cache=cache,
                    use_cache=True, logits_to_keep=1).logits[:, -1]
-    next_position = positions[:, -1] + 1                   # (n,)
-    rows = torch.arange(n)                                 # which context each batch row belongs to
+    return logits, cache, attention, positions[:, -1] + 1
+
+
+@torch.no_grad()
+def generate_turn(model, contexts: list[list[int]], caches: list[KV | None] | None, pad_id: int,
+                  stop_ids: list[int], max_new_tokens: int, temperature: float, generator: torch.Generator
+                  ) -> tuple[list[list[int]], list[list[float]], list[KV | None]]:
+    """One message per context. caches[i] holds the keys and values of the first c_i tokens of contexts[i]
+    (None: c_i = 0), so only the rest, the n_i tokens appended since, is prefilled; then one batched forward
+    per new token. `caches=None`: nothing cached and nothing kept (the whole context is prefilled). Returns
+    each row's new ids (up to and including its stop token), their log-probs, and each row's cache of its
+    context and new ids but the last, which is not fed to the model yet (the next turn prefills it with
+    the observation)."""
+    n, given = len(contexts), caches or [None] * len(contexts)
+    # Rows with the same context and nothing cached (a GRPO group on its first turn) are prefilled once and copied
+    keys = [tuple(context) if kv is None else i for i, (context, kv) in enumerate(zip(contexts, given))]
+    first_row: dict = {}
+    for i, key in enumerate(keys):
+        first_row.setdefault(key, i)
+    logits, cache, attention, next_position = prefill(model, [contexts[i] for i in first_row.values()],
+                                                      [given[i] for i in first_row.values()], pad_id, max_new_tokens)
+    if len(first_row) < n:
+        index = {key: j for j, key in enumerate(first_row)}
+        source = torch.tensor([index[key] for key in keys])           # (n,): the prefilled row each row copies
+        cache.batch_select_indices(source)
+        logits, attention, next_position = logits[source], attention[source], next_position[source]
+    rows = torch.arange(n)                                             # which context each batch row belongs to
+    running = torch.ones(n, dtype=torch.bool)                          # (b,): rows still writing
     new_ids: list[list[int]] = [[] for _ in range(n)]
     logprobs: list[list[float]] = [[] for _ in range(n)]
+    kept: list[KV | None] = [None] * n
     stop = torch.tensor(stop_ids)
     for step in range(max_new_tokens):
-        tokens, logp = sample_next(logits, temperature, generator)
-        for row, token, lp in zip(rows.tolist(), tokens.tolist(), logp.tolist()):
+        live = running.nonzero().squeeze(1)
+        tokens, logp = sample_next(logits[live], temperature, generator)   # only the rows still writing draw
+        for row, token, lp in zip(rows[live].tolist(), tokens.tolist(), logp.tolist()):
             new_ids[row].append(token)
             logprobs[row].append(lp)
-        running = ~torch.isin(tokens, stop)
-        if step == max_new_tokens - 1 or not running.any():
-            break
-        if not running.all():                              # finished rows leave the batch
+        running[live] = ~torch.isin(tokens, stop)
+        done = step == max_new_tokens - 1 or not running.any()
+        # Finished rows leave the batch once they are half of it. Leaving copies the others' cache, so it
+        # happens at most log2(n) + 1 times per message; until then a finished row is fed padding, masked out.
+        if done or 2 * running.sum() <= len(running):
+            leaving = torch.ones_like(running) if done else ~running
+            if caches is not None:                                     # each leaving row keeps its cache
+                for b in leaving.nonzero().squeeze(1).tolist():
+                    kept[int(rows[b])] = row_cache(cache, b, attention[b])
+            if done:
+                break
             keep = running.nonzero().squeeze(1)
             cache.batch_select_indices(keep)
-            rows, tokens, attention, next_position = rows[keep], tokens[keep], attention[keep], next_position[keep]
-        attention = torch.cat([attention, torch.ones(len(rows), 1, dtype=torch.long)], dim=1)
-        logits = model(input_ids=tokens[:, None], attention_mask=attention, position_ids=next_position[:, None],
+            rows, running, attention, next_position = rows[keep], running[keep], attention[keep], next_position[keep]
+        fed = torch.full((len(rows),), pad_id, dtype=torch.long)
+        fed[running] = torch.tensor([new_ids[row][-1] for row in rows[running].tolist()], dtype=torch.long)
+        attention = torch.cat([attention, running[:, None].long()], dim=1)     # a finished row's column is masked
+        logits = model(input_ids=fed[:, None], attention_mask=attention, position_ids=next_position[:, None],
                        cache=cache, use_cache=True).logits[:, -1]
         next_position = next_position + 1
-    return new_ids, logprobs
+    return new_ids, logprobs, kept
 
 
 def rollout(model, tokenizer, envs: list[gym.Env], seeds: list[int], options: list[dict | None] | None = None,
             temperature: float = 1.0, max_new_tokens: int = 96, max_context: int | None = None, seed: int = 0,
-            batch_size: int = 256, progress: bool = False) -> list[Trajectory]:
-    """Play one episode in each environment, all in lock-step. Same seeds, same trajectories."""
+            batch_size: int = 256, reuse_cache: bool = True, progress: bool = False) -> list[Trajectory]:
+    """Play one episode in each environment, all in lock-step. Same seeds, same trajectories.
+
+    reuse_cache=True keeps each unfinished episode's KV cache between its turns, so a turn prefills only the
+    tokens appended since its last one; False re-prefills the whole history every turn (the baseline)."""
     generator = torch.Generator().manual_seed(seed)
     stop_ids = stop_token_ids(model, tokenizer)
     max_context = max_context or getattr(model.config, "max_position_embeddings", 2048)
@@ -115,20 +240,25 @@ def rollout(model, tokenizer, envs: list[gym.Env], seeds: list[int], options: li
         trajectories.append(Trajectory(env_id, env_seed, token_ids=list(ids), loss_mask=[0] * len(ids),
                                        logprobs=[0.0] * len(ids), info={"success": False, **info.get("hidden", {})}))
         last_observation.append(observation)
+    caches: list[KV | None] = [None] * len(envs)    # episode i's keys and values, kept between its turns
     active = list(range(len(envs)))
     bar = tqdm(total=len(envs), desc="episodes", disable=not progress)
     while active:
         for start in range(0, len(active), batch_size):
             chunk = active[start:start + batch_size]
-            new_ids, logprobs = generate_turn(model, [trajectories[i].token_ids for i in chunk],
-                                              tokenizer.pad_token_id, stop_ids, max_new_tokens, temperature, generator)
-            for i, ids, lps in zip(chunk, new_ids, logprobs):
+            new_ids, logprobs, kept = generate_turn(
+                model, [trajectories[i].token_ids for i in chunk], [caches[i] for i in chunk] if reuse_cache else None,
+                tokenizer.pad_token_id, stop_ids, max_new_tokens, temperature, generator)
+            for i, ids, lps, kv in zip(chunk, new_ids, logprobs, kept):
                 _record_turn(trajectories[i], envs[i], last_observation, i, ids, lps, tokenizer, stop_ids)
+                caches[i] = kv
         for i in active:
             if not trajectories[i].turns[-1].done and len(trajectories[i].token_ids) + max_new_tokens > max_context:
                 trajectories[i].info["context_full"] = True  # no room for another message: stop here
         still_open = [i for i in active if not trajectories[i].turns[-1].done and "context_full" not in
                       trajectories[i].info]
+        for i in set(active) - set(still_open):
+            caches[i] = None                          # a finished episode frees its cache
         bar.update(len(active) - len(still_open))
         active = still_open
     bar.close()

@@ -1,0 +1,86 @@
+"""KV reuse across turns is exact: the trajectories are those of re-prefilling every history, for any causal LM.
+
+Three models go through the same code: the shipped tiny model, and two randomly initialised Hugging Face
+architectures saved to a temporary folder and loaded by path (no download): Llama (RoPE, grouped-query
+attention) and GPT-2 (learned absolute positions, fused QKV). The random ones stop on any of a dozen
+tokens, so messages end at different steps and rows leave the batch mid-turn.
+"""
+import gymnasium as gym
+import pytest
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+
+import agentic_lab.envs  # noqa: F401 - registers the environments
+from agentic_lab import load_model
+from agentic_lab.rollout import rollout
+from agentic_lab.tokenizer import VOCAB_SIZE, build_tokenizer
+from agentic_lab.trajectory import mask_runs
+
+RANDOM_CONFIGS = {
+    "llama": lambda: LlamaForCausalLM(LlamaConfig(
+        vocab_size=VOCAB_SIZE, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=1024, pad_token_id=0, eos_token_id=1, bos_token_id=None)),
+    "gpt2": lambda: GPT2LMHeadModel(GPT2Config(
+        vocab_size=VOCAB_SIZE, n_embd=64, n_layer=2, n_head=4, n_positions=1024, pad_token_id=0, eos_token_id=1,
+        bos_token_id=None)),
+}
+
+
+@pytest.fixture(scope="module")
+def models(tiny, tmp_path_factory):
+    loaded = {"tiny": tiny}
+    for name, build in RANDOM_CONFIGS.items():
+        torch.manual_seed(0)
+        folder = tmp_path_factory.mktemp(name)
+        build().save_pretrained(folder)
+        build_tokenizer().save_pretrained(folder)
+        model, tokenizer = load_model(folder)
+        model.generation_config.eos_token_id = list(range(1, 13))  # stop tokens: <|end|>, roles, actions
+        loaded[name] = (model, tokenizer)
+    return loaded
+
+
+def play(model, tokenizer, temperature: float, reuse_cache: bool, seed: int = 0):
+    """Twelve episodes of three environments: prompts of different lengths, episodes of 1 to 5 turns."""
+    envs = [gym.make("agentic_lab/KeyDoor-v0", max_turns=5) for _ in range(4)] + \
+           [gym.make("agentic_lab/Calculator-v0") for _ in range(4)] + \
+           [gym.make("agentic_lab/SearchQA-v0") for _ in range(4)]
+    return rollout(model, tokenizer, envs, seeds=list(range(12)), temperature=temperature, max_new_tokens=24,
+                   seed=seed, reuse_cache=reuse_cache)
+
+
+@pytest.mark.parametrize("name", ["tiny", "llama", "gpt2"])
+def test_reuse_gives_the_trajectories_of_reprefilling(models, name, one_thread):
+    model, tokenizer = models[name]
+    for temperature in (0.0, 1.0):
+        reused, fresh = play(model, tokenizer, temperature, True), play(model, tokenizer, temperature, False)
+        assert [t.token_ids for t in reused] == [t.token_ids for t in fresh]
+        assert [t.loss_mask for t in reused] == [t.loss_mask for t in fresh]
+        gap = max(abs(a - b) for r, f in zip(reused, fresh) for a, b in zip(r.logprobs, f.logprobs))
+        assert gap < 1e-4, f"{name}, T={temperature}: log-probs differ by {gap}"
+    # What the comparison covered: several turns, and messages of different lengths within a turn
+    assert max(len(t.turns) for t in reused) >= 3
+    first_messages = {next(b - a for value, a, b in mask_runs(t.loss_mask) if value == 1) for t in reused}
+    assert len(first_messages) > 1
+
+
+def test_a_later_turn_prefills_only_the_tokens_appended_since(models, one_thread):
+    model, tokenizer = models["tiny"]
+    widths = []
+    forward = model.forward
+
+    def recording_forward(*args, **kwargs):
+        if kwargs["input_ids"].shape[1] > 1:     # a prefill (decoding feeds one token per row)
+            widths.append(kwargs["input_ids"].shape[1])
+        return forward(*args, **kwargs)
+
+    model.forward = recording_forward
+    try:
+        trajectories = play(model, tokenizer, 1.0, True)
+    finally:
+        del model.forward
+    runs = [[b - a for value, a, b in mask_runs(t.loss_mask) if value == 0] for t in trajectories]
+    prompt, observation = max(r[0] for r in runs), max(n for r in runs for n in r[1:])
+    assert len(widths) >= 3 and widths[0] == prompt
+    # the last sampled token (not fed yet when its message stopped) and the observation after it
+    assert all(width <= 1 + observation for width in widths[1:]), (widths, observation)
