@@ -99,7 +99,7 @@ def generate_turn(model, contexts: list[list[int]], pad_id: int, stop_ids: list[
     return new_ids, logprobs
 
 
-def rollout(model, tokenizer, envs: list[gym.Env], seeds: list[int], options: list[dict | None] | None = None,
+def rollout(model, tokenizer, envs: list[gym.Env], seeds: list[int | None], options: list[dict | None] | None = None,
             temperature: float = 1.0, max_new_tokens: int = 96, max_context: int | None = None, seed: int = 0,
             batch_size: int = 256, progress: bool = False) -> list[Trajectory]:
     """Play one episode in each environment, all in lock-step. Same seeds, same trajectories."""
@@ -114,6 +114,8 @@ def rollout(model, tokenizer, envs: list[gym.Env], seeds: list[int], options: li
         env_id = env.spec.id if env.spec else getattr(env.unwrapped, "name", type(env.unwrapped).__name__)
         trajectories.append(Trajectory(env_id, env_seed, token_ids=list(ids), loss_mask=[0] * len(ids),
                                        logprobs=[0.0] * len(ids), info={"success": False, **info.get("hidden", {})}))
+        if info.get("show"):  # what the environment asks the viewer to show with the prompt (see viz.shows)
+            trajectories[-1].info["show"] = info["show"]
         last_observation.append(observation)
     active = list(range(len(envs)))
     bar = tqdm(total=len(envs), desc="episodes", disable=not progress)
@@ -142,7 +144,8 @@ def _record_turn(trajectory: Trajectory, env: gym.Env, last_observation: list[st
     text = tokenizer.decode(ids[:-1] if stopped else ids, skip_special_tokens=False)
     observation, reward, terminated, truncated, info = env.step(text)
     done = terminated or truncated
-    trajectory.turns.append(Turn(last_observation[i], text, info["action"], observation, float(reward), done))
+    trajectory.turns.append(Turn(last_observation[i], text, info["action"], observation, float(reward), done,
+                                 show=info.get("show", {})))
     trajectory.token_ids += ids
     trajectory.loss_mask += [1] * len(ids)
     trajectory.logprobs += logprobs
