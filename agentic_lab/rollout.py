@@ -99,7 +99,7 @@ def generate_turn(model, contexts: list[list[int]], pad_id: int, stop_ids: list[
     return new_ids, logprobs
 
 
-def rollout(model, tokenizer, envs: list[gym.Env], seeds: list[int | None], options: list[dict | None] | None = None,
+def rollout(model, tokenizer, envs: list[gym.Env], seeds: list[int], options: list[dict | None] | None = None,
             temperature: float = 1.0, max_new_tokens: int = 96, max_context: int | None = None, seed: int = 0,
             batch_size: int = 256, progress: bool = False) -> list[Trajectory]:
     """Play one episode in each environment, all in lock-step. Same seeds, same trajectories."""
