@@ -239,6 +239,8 @@ def rollout(model, tokenizer, envs: list[gym.Env], seeds: list[int], options: li
         env_id = env.spec.id if env.spec else getattr(env.unwrapped, "name", type(env.unwrapped).__name__)
         trajectories.append(Trajectory(env_id, env_seed, token_ids=list(ids), loss_mask=[0] * len(ids),
                                        logprobs=[0.0] * len(ids), info={"success": False, **info.get("hidden", {})}))
+        if info.get("show"):  # what the environment asks the viewer to show with the prompt (see viz.shows)
+            trajectories[-1].info["show"] = info["show"]
         last_observation.append(observation)
     caches: list[KV | None] = [None] * len(envs)    # episode i's keys and values, kept between its turns
     active = list(range(len(envs)))
@@ -272,7 +274,8 @@ def _record_turn(trajectory: Trajectory, env: gym.Env, last_observation: list[st
     text = tokenizer.decode(ids[:-1] if stopped else ids, skip_special_tokens=False)
     observation, reward, terminated, truncated, info = env.step(text)
     done = terminated or truncated
-    trajectory.turns.append(Turn(last_observation[i], text, info["action"], observation, float(reward), done))
+    trajectory.turns.append(Turn(last_observation[i], text, info["action"], observation, float(reward), done,
+                                 show=info.get("show", {})))
     trajectory.token_ids += ids
     trajectory.loss_mask += [1] * len(ids)
     trajectory.logprobs += logprobs

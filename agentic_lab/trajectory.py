@@ -26,17 +26,18 @@ class Turn:
     result: str | None       # the tool's or environment's answer, if any
     reward: float
     done: bool
+    show: dict = field(default_factory=dict)  # what the environment asked the viewer to show (its info["show"])
 
 
 @dataclass
 class Trajectory:
     env_id: str
-    seed: int
+    seed: int | None         # the environment's reset seed; None when the task was given, not drawn
     turns: list[Turn] = field(default_factory=list)
     token_ids: list[int] = field(default_factory=list)
     loss_mask: list[int] = field(default_factory=list)      # 1 = produced by the policy
     logprobs: list[float] | None = None                     # per token; 0.0 where loss_mask is 0
-    info: dict = field(default_factory=dict)                # success, group, hidden state for the viewer...
+    info: dict = field(default_factory=dict)                # success, hidden state, the reset's "show"...
 
     @property
     def total_reward(self) -> float:
@@ -65,15 +66,15 @@ def mask_runs(mask: list[int]) -> list[tuple[int, int, int]]:
     return out
 
 
-def save_trajectories(trajectories: list[Trajectory], path: str | os.PathLike) -> Path:
-    """Write JSON Lines atomically: a temporary file in the same folder, flushed to disk, then renamed."""
+def write_atomically(path: str | os.PathLike, text: str) -> Path:
+    """Write a text file atomically: a temporary file in the same folder, flushed to disk, then renamed, so
+    a run killed mid-write leaves the previous file intact. Creates the folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for trajectory in trajectories:
-                f.write(json.dumps(trajectory.to_dict(), ensure_ascii=False) + "\n")
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)  # atomic on POSIX and Windows
@@ -81,6 +82,11 @@ def save_trajectories(trajectories: list[Trajectory], path: str | os.PathLike) -
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_trajectories(trajectories: list[Trajectory], path: str | os.PathLike) -> Path:
+    """Write JSON Lines, one trajectory a line, atomically."""
+    return write_atomically(path, "".join(json.dumps(t.to_dict(), ensure_ascii=False) + "\n" for t in trajectories))
 
 
 def load_trajectories(path: str | os.PathLike) -> list[Trajectory]:

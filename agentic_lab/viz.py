@@ -1,4 +1,5 @@
-"""Showing what an agent did: plain-text trajectories, success bar charts, and the trajectory viewer."""
+"""Showing what an agent did: plain-text trajectories, success bar charts, the package's own code, and the
+trajectory viewer, which environments extend with what their turns should show (`info["show"]`, `shows`)."""
 from __future__ import annotations
 
 import html
@@ -6,32 +7,54 @@ import inspect
 import json
 import math
 import uuid
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 
 from agentic_lab.algorithms import group_advantages
-from agentic_lab.trajectory import Trajectory, mask_runs
+from agentic_lab.trajectory import Trajectory, mask_runs, write_atomically
+
+
+def source_html(obj) -> str:
+    """The code of a function or class, highlighted, as HTML that scrolls sideways instead of wrapping:
+    JupyterLab's output style wraps a <pre> anywhere, which cut names in two (`importance_sam|pling_level`)."""
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
+    code = highlight(inspect.getsource(obj), PythonLexer(), HtmlFormatter(nowrap=True, noclasses=True))
+    return (f'<div style="font:12px ui-monospace,monospace;color:#555">{html.escape(_where(obj))}</div>'
+            '<pre style="white-space:pre;word-break:normal;overflow-wrap:normal;overflow-x:auto;margin:2px 0 8px;'
+            f'padding:6px 8px;background:#f6f8fa;border-radius:4px;font-size:12px;line-height:1.4">{code}</pre>')
 
 
 def show_source(obj) -> None:
     """Show the package's own code for a function or class in a notebook: the code the course runs,
     not a copy of it that could drift."""
-    source = inspect.getsource(obj)
-    where = f"{inspect.getmodule(obj).__name__}  ({Path(inspect.getsourcefile(obj)).name}, line " \
-            f"{inspect.getsourcelines(obj)[1]})"
     try:
-        from IPython.display import Markdown, display
-        display(Markdown(f"`{where}`\n```python\n{source}```"))
-    except ImportError:  # outside IPython
-        print(f"# {where}\n{source}")
+        from IPython import get_ipython
+        from IPython.display import HTML, display
+    except ImportError:
+        get_ipython = lambda: None  # noqa: E731
+    if get_ipython() is None:  # a plain script
+        print(f"# {_where(obj)}\n{inspect.getsource(obj)}")
+    else:
+        display(HTML(source_html(obj)))
+
+
+def _where(obj) -> str:
+    return (f"{inspect.getmodule(obj).__name__}  ({Path(inspect.getsourcefile(obj)).name}, line "
+            f"{inspect.getsourcelines(obj)[1]})")
 
 
 def format_trajectory(trajectory: Trajectory) -> str:
     """The episode, one labelled line per message, rewards per turn, and the verdict."""
     def indent(text: str) -> str:
         return text.replace("\n", "\n" + " " * 13)
-    lines = [f"[{trajectory.env_id}, seed {trajectory.seed}]"]
+    seed = "" if trajectory.seed is None else f", seed {trajectory.seed}"  # None: the task was given, not drawn
+    lines = [f"[{trajectory.env_id}{seed}]"]
     for k, turn in enumerate(trajectory.turns):
         if k == 0:
             lines.append(f"{'task':>11}: {indent(turn.observation)}")
@@ -63,31 +86,77 @@ def plot_success(results: dict[str, dict[str, dict]], ax=None, title: str = "hel
     return ax
 
 
+# --- what an environment adds to its turns ------------------------------------------------------
+# An environment shows more than text by returning `info["show"]` from `reset` and `step`: a dict of
+# JSON-serialisable entries, e.g. {"plan": "1. look up ...", "memory": ["Ada lives in Oslo"],
+# "image": "data:image/png;base64,..."}. The rollout keeps each step's with its turn (`Turn.show`), the
+# reset's with the trajectory (`Trajectory.info["show"]`), and the viewer draws every entry under its turn:
+# a data: URI as an image, a string as text, anything else as JSON. For a richer drawing, register one by
+# the entry's name, next to the environment:
+#
+#     @shows("memory")
+#     def memory_bank(entries: list[str]) -> str:
+#         return "<ol>" + "".join(f"<li>{html.escape(e)}</li>" for e in entries) + "</ol>"
+
+EntryRenderer = Callable[[Any], str]  # an entry's value -> HTML
+ENTRY_RENDERERS: dict[str, EntryRenderer] = {}
+
+
+def shows(name: str) -> Callable[[EntryRenderer], EntryRenderer]:
+    """Register how the viewer draws the entry `name` of an environment's info["show"]."""
+    def register(render: EntryRenderer) -> EntryRenderer:
+        ENTRY_RENDERERS[name] = render
+        return render
+    return register
+
+
+def show_entry(value: Any) -> str:
+    """The drawing of an entry nobody registered: an image, text, or JSON."""
+    if isinstance(value, str) and value.startswith("data:image/"):
+        return f'<img src="{html.escape(value)}" alt="" style="max-width:100%">'
+    text = value if isinstance(value, str) else json.dumps(value, indent=1, ensure_ascii=False)
+    return f'<pre class="alv-pre">{html.escape(text)}</pre>'
+
+
+def render_shown(show: dict[str, Any]) -> str:
+    return "".join(f'<div class="alv-show"><div class="alv-show-name">{html.escape(name)}</div>'
+                   f'{ENTRY_RENDERERS.get(name, show_entry)(value)}</div>' for name, value in show.items())
+
+
 # --- the interactive trajectory viewer ----------------------------------------------------------
 # Every trajectory is rendered to HTML once, in Python: one <span> per token, carrying its colour in
 # each colouring mode as CSS variables (--m mask, --l log-prob, --a advantage). Switching the mode,
 # stepping through turns, picking an episode, a group or a run only shows, hides or re-classes those
 # spans, so the notebook widget (Python) and the exported static page (a few lines of JavaScript)
-# share one renderer.
+# share one renderer. A pane is one episode: a one-line header, the prompt, then its turns, turn k being
+# the k-th message of the policy, what came back, and what the environment showed with it.
 
 VIEWER_CSS = """
-.alv{font-family:system-ui,sans-serif;font-size:13px;color:#222}
-.alv-controls{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin-bottom:8px}
-.alv-panes{display:flex;gap:10px;align-items:flex-start}
-.alv-ep{flex:1;min-width:240px;border:1px solid #ccc;border-radius:6px;padding:6px;display:none}
+.alv{font-family:system-ui,sans-serif;font-size:13px;color:#222;max-width:100%}
+.alv-controls{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin-bottom:6px}
+.alv-legend{font-size:11px;color:#555;margin-bottom:6px}
+.alv-panes{display:flex;gap:8px;align-items:flex-start}
+.alv.view-group .alv-panes{flex-direction:column;align-items:stretch;gap:4px}
+.alv-ep{flex:1 1 0;min-width:0;border:1px solid #ccc;border-radius:6px;padding:3px 6px;display:none}
 .alv-ep.on{display:block}
-.alv-head{font-weight:600;margin-bottom:4px}
+.alv-head{font-weight:600;line-height:1.4}
 .alv-head .ok{color:#187a2f}.alv-head .no{color:#b3261e}
-.alv-turn{border-top:1px dashed #ddd;padding:4px 0}
+.alv-prompt,.alv-turn{display:flex;gap:6px;border-top:1px dashed #ddd;padding:2px 0}
 .alv-turn.off{display:none}
-.alv-r{font-size:11px;color:#555}
-.alv-toks{font-family:ui-monospace,monospace;white-space:pre-wrap;word-break:break-all;line-height:1.6}
+.alv-shared{border:1px solid #ccc;border-radius:6px;padding:3px 6px;margin-bottom:6px}
+.alv.shared .alv-ep .alv-prompt,.alv:not(.shared) .alv-shared{display:none}
+.alv-caption{font-size:11px;color:#555}
+.alv-r{flex:0 0 6.5em;font-size:11px;color:#555;line-height:1.5}
+.alv-body{flex:1;min-width:0}
+.alv-toks{font-family:ui-monospace,monospace;white-space:pre-wrap;overflow-wrap:anywhere;line-height:1.5}
 .alv .t{border-radius:2px}
 .alv .sp{color:#6a1b9a;font-weight:600}
 .alv.mode-mask .t{background:var(--m)}
 .alv.mode-logprob .t{background:var(--l)}
 .alv.mode-advantage .t{background:var(--a)}
-.alv-legend{font-size:11px;color:#555}
+.alv-show{margin:2px 0;padding:2px 6px;border-left:3px solid #8aa4c8;background:#f5f8fc}
+.alv-show-name{font-size:11px;color:#555}
+.alv-pre{margin:0;font-family:ui-monospace,monospace;white-space:pre-wrap;overflow-wrap:anywhere}
 """
 
 
@@ -97,10 +166,12 @@ def _policy_colour(value: float, positive: str = "46,160,67", negative: str = "2
     return f"rgba({rgb},{min(1.0, abs(value)) * 0.85:.2f})"
 
 
-def _token_span(text: str, special: bool, mask: int, logprob: float, advantage: float) -> str:
+def _token_span(text: str, special: bool, mask: int, logprob: float, advantage: float | None) -> str:
     if mask:
-        colours = ("rgba(46,160,67,.35)", _policy_colour(-(1 - math.exp(logprob))), _policy_colour(advantage / 2))
-        tip = f"written by the policy; log-prob {logprob:.3f} (p={math.exp(logprob):.2f}); advantage {advantage:+.2f}"
+        shade = "transparent" if advantage is None else _policy_colour(advantage / 2)
+        colours = ("rgba(46,160,67,.35)", _policy_colour(-(1 - math.exp(logprob))), shade)
+        tip = f"written by the policy; log-prob {logprob:.3f} (p={math.exp(logprob):.2f})"
+        tip += "" if advantage is None else f"; advantage {advantage:+.2f}"
     else:
         colours = ("rgba(0,0,0,.06)", "transparent", "transparent")
         tip = "shown to the policy (masked out of the loss)"
@@ -109,181 +180,268 @@ def _token_span(text: str, special: bool, mask: int, logprob: float, advantage: 
     return f'<span class="t{" sp" if special else ""}" style="{style}" title="{tip}">{shown}</span>'
 
 
-def render_trajectory(trajectory: Trajectory, tokenizer, advantage: float = 0.0, label: str = "") -> str:
-    """One trajectory as HTML: a header, then each turn (what it saw, what it wrote, its reward)."""
+@dataclass(frozen=True)
+class Pane:
+    """One episode, rendered: a header, the prompt (with its key: equal prompts, equal keys), the turns."""
+    head: str
+    prompt: str
+    prompt_key: int
+    turns: tuple[str, ...]
+
+    def html(self, turns: int | None = None, prompt: bool = True) -> str:
+        """The pane showing turns 1..`turns` (all when None), and the prompt unless it is shown once above."""
+        shown = [t if turns is None or k < turns else t.replace('class="alv-turn"', 'class="alv-turn off"', 1)
+                 for k, t in enumerate(self.turns)]
+        return self.head + (self.prompt if prompt else "") + "".join(shown)
+
+
+def render_trajectory(trajectory: Trajectory, tokenizer, advantage: float | None = None, label: str = "") -> Pane:
+    """One trajectory as a pane: its header, the prompt, then each turn: the message, what came back, its
+    reward, and what the environment showed (`Turn.show`)."""
     tokens = tokenizer.convert_ids_to_tokens(trajectory.token_ids)
-    texts = [tokenizer.convert_tokens_to_string([t]) if t not in tokenizer.all_special_tokens else t for t in tokens]
     special = set(tokenizer.all_special_tokens)
+    texts = [t if t in special else tokenizer.convert_tokens_to_string([t]) for t in tokens]
     logprobs = trajectory.logprobs or [0.0] * len(tokens)
     spans = [_token_span(texts[k], tokens[k] in special, trajectory.loss_mask[k], logprobs[k], advantage)
              for k in range(len(tokens))]
-    runs = mask_runs(trajectory.loss_mask)
-    turns, seen = [], ""
-    for value, a, b in runs:
-        if value == 0:
-            seen = "".join(spans[a:b])
-            continue
-        k = len(turns)
-        reward = trajectory.turns[k].reward if k < len(trajectory.turns) else 0.0
-        turns.append(f'<div class="alv-turn" data-turn="{k}"><div class="alv-r">turn {k + 1} · reward {reward:+g}'
-                     f'</div><div class="alv-toks">{seen}{"".join(spans[a:b])}</div></div>')
-        seen = ""
-    verdict = '<span class="ok">success</span>' if trajectory.success else '<span class="no">failure</span>'
-    head = (f'<div class="alv-head">{html.escape(label)} {html.escape(trajectory.env_id)} · seed {trajectory.seed}'
-            f' · {verdict} · return {trajectory.total_reward:+g} · advantage {advantage:+.2f}</div>')
-    return head + "".join(turns)
+    starts = [a for value, a, _ in mask_runs(trajectory.loss_mask) if value == 1]  # where each message begins
+    prompt_end = starts[0] if starts else len(spans)
+    prompt = (f'<div class="alv-prompt"><div class="alv-r">prompt</div><div class="alv-body"><div class="alv-toks">'
+              f'{"".join(spans[:prompt_end])}</div>{render_shown(trajectory.info.get("show", {}))}</div></div>')
+    turns = []
+    for k, (a, b) in enumerate(zip(starts, starts[1:] + [len(spans)])):
+        turn = trajectory.turns[k] if k < len(trajectory.turns) else None
+        reward, show = (turn.reward, turn.show) if turn else (0.0, {})
+        turns.append(f'<div class="alv-turn" data-turn="{k + 1}"><div class="alv-r">turn {k + 1}<br>reward {reward:+g}'
+                     f'</div><div class="alv-body"><div class="alv-toks">{"".join(spans[a:b])}</div>'
+                     f'{render_shown(show)}</div></div>')
+    seed = "" if trajectory.seed is None else f" · seed {trajectory.seed}"
+    verdict = '<span class="ok">✓ success</span>' if trajectory.success else '<span class="no">✗ failure</span>'
+    shaded = "" if advantage is None else f" · advantage {advantage:+.2f}"
+    head = (f'<div class="alv-head">{html.escape(label)} {html.escape(trajectory.env_id.split("/")[-1])}{seed}'
+            f' · {verdict} · return {trajectory.total_reward:+g}{shaded}</div>')
+    return Pane(head, prompt, zlib.crc32(str(trajectory.token_ids[:prompt_end]).encode()), tuple(turns))
 
 
 class TrajectoryViewer:
-    """Step through episodes turn by turn, colour tokens by loss mask, log-prob or advantage, compare a GRPO
-    group side by side, or two runs (before / after training) side by side; filter by success.
+    """Step through episodes turn by turn, colour tokens by loss mask, log-prob or advantage, see a GRPO
+    group (one row per member) or two runs (before / after training) side by side; filter by success.
 
         viewer = TrajectoryViewer({"before": before, "after": after}, tokenizer)
-        viewer                         # in a notebook: the interactive widget
-        viewer.to_html("run.html")     # the same view as one self-contained static page
+        viewer                                          # in a notebook: the interactive widget
+        viewer.widget(view="group", mode="advantage")   # the widget, opened on another view
+        viewer.to_html("../runs/run.html")              # the same view as one self-contained static page
 
     `advantages` (per run, one per trajectory) default to group-relative advantages, groups being
-    consecutive trajectories with the same environment and seed (see `rollout.group_seeds`)."""
+    consecutive trajectories with the same environment and seed (see `rollout.group_seeds`). Without
+    groups there are no advantages, and no colouring by them. The viewer opens on the group whose rewards
+    are most spread, at its best member: the episode the next update would push up the most."""
 
     MODES = ("mask", "logprob", "advantage")
     VIEWS = ("episode", "group", "compare")
+    FILTERS = ("all", "success", "failure")
 
     def __init__(self, runs: dict[str, list[Trajectory]] | list[Trajectory], tokenizer,
                  advantages: dict[str, list[float]] | None = None):
         self.runs = runs if isinstance(runs, dict) else {"run": runs}
+        self.names = list(self.runs)
         lengths = {len(v) for v in self.runs.values()}
-        if len(lengths) != 1:
-            raise ValueError("runs must hold the same number of trajectories, in the same order")
+        if len(lengths) != 1 or 0 in lengths:
+            raise ValueError("runs must hold the same number of trajectories (at least one), in the same order")
         self.n = lengths.pop()
+        self.first = self.runs[self.names[0]]
+        self.size = self.group_size(self.first)
         self.advantages = advantages or {name: self.group_advantages(ts) for name, ts in self.runs.items()}
-        self.groups = [(t.env_id, t.seed) for t in next(iter(self.runs.values()))]
-        self.panes = {(name, i): render_trajectory(t, tokenizer, self.advantages[name][i], label=name)
+        self.modes = self.MODES if any(a is not None for a in self.advantages.values()) else self.MODES[:2]
+        offered = {"episode": True, "group": self.size > 1, "compare": len(self.runs) > 1}
+        self.views = tuple(v for v in self.VIEWS if offered[v])
+        self.panes = {(name, i): render_trajectory(t, tokenizer, self._advantage(name, i), self._pane_label(name, i))
                       for name, ts in self.runs.items() for i, t in enumerate(ts)}
-        self.max_turns = max(len(t.turns) for ts in self.runs.values() for t in ts)
+        self.max_turns = max(1, max(len(p.turns) for p in self.panes.values()))
+        self.start = self.opening()
 
     @staticmethod
-    def group_advantages(trajectories: list[Trajectory]) -> list[float]:
+    def group_size(trajectories: list[Trajectory]) -> int:
+        """Members per GRPO group: consecutive trajectories with the same environment and seed (1: no groups)."""
         keys = [(t.env_id, t.seed) for t in trajectories]
         size = 1
         while size < len(keys) and keys[size] == keys[0]:
             size += 1
-        if size == 1 or len(keys) % size:
-            return [0.0] * len(keys)
+        if keys[0][1] is None or len(keys) % size or any(keys[i] != keys[i - i % size] for i in range(len(keys))):
+            return 1
+        return size
+
+    @classmethod
+    def group_advantages(cls, trajectories: list[Trajectory]) -> list[float] | None:
+        size = cls.group_size(trajectories)
+        if size == 1:
+            return None  # every episode alone in its group: every advantage would be 0
         rewards = torch.tensor([t.total_reward for t in trajectories], dtype=torch.float64)
         return group_advantages(rewards, size).tolist()
+
+    def _advantage(self, name: str, i: int) -> float | None:
+        advantages = self.advantages.get(name)
+        return None if advantages is None else advantages[i]
+
+    def _pane_label(self, name: str, i: int) -> str:
+        return f"{name} #{i}" if len(self.runs) > 1 else f"#{i}"
+
+    def label(self, i: int) -> str:
+        """What the episode dropdown says: number, environment, seed, outcome (of the first run)."""
+        t = self.first[i]
+        seed = "" if t.seed is None else f" seed {t.seed}"
+        return f"{i}: {t.env_id.split('/')[-1]}{seed} {'✓' if t.success else '✗'}"
+
+    def allowed(self, show: str) -> list[int]:
+        """The episodes a filter lets through: "all", "success" or "failure" (of the first run)."""
+        return [i for i, t in enumerate(self.first) if show == "all" or t.success == (show == "success")]
+
+    def opening(self) -> int:
+        """The best member of the group whose returns are most spread (the first such group); 0 without groups."""
+        returns = [t.total_reward for t in self.first]
+        groups = [returns[g:g + self.size] for g in range(0, self.n, self.size)]
+        g = max(range(len(groups)), key=lambda k: (max(groups[k]) - min(groups[k]), -k))
+        return g * self.size + max(range(self.size), key=lambda k: (groups[g][k], -k))
 
     def visible(self, view: str, run: str, index: int) -> list[tuple[str, int]]:
         """Which (run, index) panes a view shows for the selected episode."""
         if view == "group":
-            return [(run, i) for i in range(self.n) if self.groups[i] == self.groups[index]]
+            first = index - index % self.size
+            return [(run, i) for i in range(first, first + self.size)]
         if view == "compare":
-            return [(name, index) for name in self.runs]
+            return [(name, index) for name in self.names]
         return [(run, index)]
 
-    def html(self, view: str = "episode", run: str | None = None, index: int = 0, step: int | None = None,
+    def html(self, view: str = "episode", run: str | None = None, index: int | None = None, turn: int | None = None,
              mode: str = "mask") -> str:
-        """The view for one state of the controls (what the widget shows)."""
-        run = run or next(iter(self.runs))
-        step = self.max_turns - 1 if step is None else step
-        panes = []
-        for key in self.visible(view, run, index):
-            body = self.panes[key]
-            for k in range(step + 1, self.max_turns):
-                body = body.replace(f'class="alv-turn" data-turn="{k}"', f'class="alv-turn off" data-turn="{k}"')
-            panes.append(f'<div class="alv-ep on">{body}</div>')
-        return (f'<div class="alv mode-{mode}"><style>{VIEWER_CSS}</style>{self._legend()}'
-                f'<div class="alv-panes">{"".join(panes)}</div></div>')
+        """The view for one state of the controls (what the widget shows); `turn` counts from 1, as the panes."""
+        run, index = run or self.names[0], self.start if index is None else index
+        keys = self.visible(view, run, index)
+        shared = len(keys) > 1 and len({self.panes[k].prompt_key for k in keys}) == 1
+        panes = "".join(f'<div class="alv-ep on">{self.panes[k].html(turn, prompt=not shared)}</div>' for k in keys)
+        top = (f'<div class="alv-shared"><div class="alv-caption">the same prompt for each of the {len(keys)} '
+               f'episodes below</div>{self.panes[keys[0]].prompt}</div>') if shared else ""
+        return (f'<div class="alv mode-{mode} view-{view}{" shared" if shared else ""}"><style>{VIEWER_CSS}</style>'
+                f'{self._legend()}{top}<div class="alv-panes">{panes}</div></div>')
 
     def _legend(self) -> str:
+        advantage = ("advantage: green positive, red negative (one A_i for all tokens of an episode)"
+                     if "advantage" in self.modes else "no advantage colouring: these episodes are not GRPO groups "
+                     "(no two share a task), so every advantage would be 0")
         return ('<div class="alv-legend">mask: green = written by the policy (trained on), grey = shown to it; '
-                'log-prob: redder = less likely under the sampler; advantage: green positive, red negative.</div>')
+                f'log-prob: redder = less likely under the sampler; {advantage}.</div>')
 
-    def widget(self):
+    def widget(self, view: str = "episode", mode: str = "mask", index: int | None = None):
+        """The interactive viewer, opened on `view`, coloured by `mode`, at episode `index` (default: `opening`)."""
         import ipywidgets as w
-        names = list(self.runs)
-        first = self.runs[names[0]]
-        filt = w.Dropdown(options=["all", "success", "failure"], description="show")
-        episode = w.Dropdown(description="episode")
-        run = w.Dropdown(options=names, description="run")
-        view = w.ToggleButtons(options=list(self.VIEWS), description="view")
-        mode = w.ToggleButtons(options=list(self.MODES), description="colour")
-        step = w.IntSlider(min=0, max=self.max_turns - 1, value=self.max_turns - 1, description="turn")
+        if view not in self.views or mode not in self.modes:
+            raise ValueError(f"this viewer has views {self.views} and colourings {self.modes}")
+        options = lambda indices: [(self.label(i), i) for i in indices]
+        show = w.Dropdown(options=self.FILTERS, value="all", description="show")
+        episode = w.Dropdown(options=options(range(self.n)), value=self.start if index is None else index,
+                             description="episode", layout=w.Layout(width="auto"))
+        run = w.Dropdown(options=self.names, value=self.names[0], description="run")
+        compact = {"button_width": "7.5em"}
+        views = w.ToggleButtons(options=self.views, value=view, description="view", style=compact)
+        modes = w.ToggleButtons(options=self.modes, value=mode, description="colour", style=compact)
+        turn = w.IntSlider(min=1, max=self.max_turns, value=self.max_turns, description="turn")
         out = w.HTML()
-
-        def refill(*_):
-            keep = [i for i, t in enumerate(first) if filt.value == "all" or t.success == (filt.value == "success")]
-            episode.options = [(f"{i}: {first[i].env_id.split('/')[-1]} seed {first[i].seed}"
-                                f" {'✓' if first[i].success else '✗'}", i) for i in keep] or [("none", 0)]
+        refilling = []  # non-empty while the filter swaps the episode list: one redraw at the end, not one per change
 
         def redraw(*_):
-            out.value = self.html(view.value, run.value, episode.value or 0, step.value, mode.value)
-        filt.observe(refill, "value")
-        for control in (episode, run, view, mode, step):
+            if refilling:
+                return
+            if episode.value is None:
+                out.value = f'<div class="alv">No episode here is a {show.value}.</div>'
+            else:
+                out.value = self.html(views.value, run.value, episode.value, turn.value, modes.value)
+
+        def refill(*_):
+            allowed = self.allowed(show.value)
+            keep = episode.value if episode.value in allowed else (allowed[0] if allowed else None)
+            refilling.append(True)
+            try:
+                episode.options = options(allowed)
+                episode.value = keep  # ipywidgets 8 leaves the selection blank when the options change
+            finally:
+                refilling.clear()
+            redraw()
+
+        show.observe(refill, "value")
+        for control in (episode, run, views, modes, turn):
             control.observe(redraw, "value")
-        refill()
         redraw()
-        return w.VBox([w.HBox([filt, episode, run]), view, mode, step, out])
+        rows = [w.HBox([show, episode] + ([run] if len(self.runs) > 1 else [])), w.HBox([views, modes])]
+        return w.VBox(rows + ([turn] if self.max_turns > 1 else []) + [out])
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget()._repr_mimebundle_(**kwargs)
 
     def to_html(self, path) -> str:
-        """Write the viewer as one self-contained HTML file (no network needed to open it)."""
+        """Write the viewer as one self-contained HTML file (no network needed to open it), atomically,
+        creating its folder."""
         uid = "alv" + uuid.uuid4().hex[:8]
-        names = list(self.runs)
-        first = self.runs[names[0]]
-        panes = "".join(f'<div class="alv-ep" data-run="{html.escape(name)}" data-i="{i}">{body}</div>'
-                        for (name, i), body in self.panes.items())
-        meta = {"n": self.n, "runs": names, "groups": [list(g) for g in self.groups],
-                "success": [t.success for t in first], "maxTurns": self.max_turns,
-                "labels": [f"{i}: {t.env_id.split('/')[-1]} seed {t.seed}" for i, t in enumerate(first)]}
+        panes = "".join(f'<div class="alv-ep" data-run="{html.escape(name)}" data-i="{i}" data-key="{pane.prompt_key}">'
+                        f'{pane.html()}</div>' for (name, i), pane in self.panes.items())
+        meta = {"n": self.n, "size": self.size, "start": self.start, "maxTurns": self.max_turns,
+                "success": [t.success for t in self.first], "labels": [self.label(i) for i in range(self.n)]}
         options = lambda values: "".join(f'<option value="{html.escape(v)}">{html.escape(v)}</option>' for v in values)
+        hidden = ' style="display:none"'
         page = f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>Agentic RL Lab trajectories</title>
 <style>{VIEWER_CSS}</style></head><body>
-<div class="alv mode-mask" id="{uid}">
+<div class="alv mode-mask view-episode" id="{uid}">
 <div class="alv-controls">
-<label>show <select class="c-filter">{options(["all", "success", "failure"])}</select></label>
+<label>show <select class="c-filter">{options(self.FILTERS)}</select></label>
 <label>episode <select class="c-episode"></select></label>
-<label>run <select class="c-run">{options(names)}</select></label>
-<label>view <select class="c-view">{options(self.VIEWS)}</select></label>
-<label>colour <select class="c-mode">{options(self.MODES)}</select></label>
-<button class="c-prev">&larr; turn</button><span class="c-step"></span><button class="c-next">turn &rarr;</button>
+<label{"" if len(self.runs) > 1 else hidden}>run <select class="c-run">{options(self.names)}</select></label>
+<label>view <select class="c-view">{options(self.views)}</select></label>
+<label>colour <select class="c-mode">{options(self.modes)}</select></label>
+<span{"" if self.max_turns > 1 else hidden}><button class="c-prev">&larr; turn</button><span class="c-step"></span>
+<button class="c-next">turn &rarr;</button></span>
 </div>{self._legend()}
+<div class="alv-shared"></div><div class="alv-none" style="display:none"></div>
 <div class="alv-panes">{panes}</div></div>
 <script>
 (function() {{
   const root = document.getElementById("{uid}"), meta = {json.dumps(meta)};
-  const $ = s => root.querySelector(s);
-  let step = meta.maxTurns - 1;
+  const $ = s => root.querySelector(s), episode = $(".c-episode");
+  let step = meta.maxTurns, selected = meta.start;
   function refill() {{
-    const f = $(".c-filter").value, sel = $(".c-episode");
-    sel.innerHTML = "";
-    meta.labels.forEach((label, i) => {{
-      if (f === "all" || meta.success[i] === (f === "success")) {{
-        const o = document.createElement("option"); o.value = i; o.textContent = label + (meta.success[i] ? " ✓" : " ✗");
-        sel.appendChild(o);
-      }}
+    const f = $(".c-filter").value;
+    const allowed = meta.labels.map((_, i) => i).filter(i => f === "all" || meta.success[i] === (f === "success"));
+    if (!allowed.includes(selected)) selected = allowed.length ? allowed[0] : null;
+    episode.innerHTML = "";
+    allowed.forEach(i => {{
+      const o = document.createElement("option"); o.value = i; o.textContent = meta.labels[i]; episode.appendChild(o);
     }});
+    if (selected !== null) episode.value = String(selected);
   }}
   function draw() {{
-    const i = Number($(".c-episode").value || 0), run = $(".c-run").value, view = $(".c-view").value;
-    root.className = "alv mode-" + $(".c-mode").value;
-    const g = JSON.stringify(meta.groups[i]);
+    const run = $(".c-run").value, view = $(".c-view").value, i = selected;
+    const first = i === null ? -1 : i - i % meta.size;
+    const on = [];
     root.querySelectorAll(".alv-ep").forEach(el => {{
       const r = el.dataset.run, j = Number(el.dataset.i);
-      const on = view === "group" ? (r === run && JSON.stringify(meta.groups[j]) === g)
-               : view === "compare" ? j === i : (r === run && j === i);
-      el.classList.toggle("on", on);
+      const show = i !== null && (view === "group" ? r === run && j - j % meta.size === first
+                                  : view === "compare" ? j === i : r === run && j === i);
+      el.classList.toggle("on", show);
+      if (show) on.push(el);
       el.querySelectorAll(".alv-turn").forEach(t => t.classList.toggle("off", Number(t.dataset.turn) > step));
     }});
-    $(".c-step").textContent = " turn " + (step + 1) + " of " + meta.maxTurns + " ";
+    const shared = on.length > 1 && on.every(el => el.dataset.key === on[0].dataset.key);
+    root.className = "alv mode-" + $(".c-mode").value + " view-" + view + (shared ? " shared" : "");
+    $(".alv-shared").innerHTML = shared ? '<div class="alv-caption">the same prompt for each of the ' + on.length +
+      ' episodes below</div>' + on[0].querySelector(".alv-prompt").outerHTML : "";
+    $(".alv-none").style.display = i === null ? "" : "none";
+    $(".alv-none").textContent = "No episode here is a " + $(".c-filter").value + ".";
+    $(".c-step").textContent = " turn " + step + " of " + meta.maxTurns + " ";
   }}
   $(".c-filter").addEventListener("change", () => {{ refill(); draw(); }});
-  ["c-episode", "c-run", "c-view", "c-mode"].forEach(c => $("." + c).addEventListener("change", draw));
-  $(".c-prev").addEventListener("click", () => {{ step = Math.max(0, step - 1); draw(); }});
-  $(".c-next").addEventListener("click", () => {{ step = Math.min(meta.maxTurns - 1, step + 1); draw(); }});
+  episode.addEventListener("change", () => {{ selected = Number(episode.value); draw(); }});
+  ["c-run", "c-view", "c-mode"].forEach(c => $("." + c).addEventListener("change", draw));
+  $(".c-prev").addEventListener("click", () => {{ step = Math.max(1, step - 1); draw(); }});
+  $(".c-next").addEventListener("click", () => {{ step = Math.min(meta.maxTurns, step + 1); draw(); }});
   refill(); draw();
 }})();
 </script></body></html>"""
-        Path(path).write_text(page, encoding="utf-8")
-        return str(path)
+        return str(write_atomically(path, page))

@@ -1,4 +1,5 @@
-"""Every notebook runs top to bottom, headless, in quick mode; notebooks are stored clean and numbered."""
+"""Every notebook runs top to bottom, headless, in quick mode, writing nothing into notebooks/; notebooks are stored
+clean and numbered."""
 import os
 import re
 import time
@@ -45,9 +46,12 @@ def test_notebook_runs_top_to_bottom_in_quick_mode(path, monkeypatch, notebook_t
     monkeypatch.setenv("AGENTIC_LAB_QUICK", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
+    files = set(NOTEBOOK_DIR.rglob("*"))
     start = time.perf_counter()
     NotebookClient(nb, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
     seconds = time.perf_counter() - start
     notebook_times[path.name] = (seconds, os.getloadavg()[0])
+    written = sorted(str(p.relative_to(NOTEBOOK_DIR)) for p in set(NOTEBOOK_DIR.rglob("*")) - files)
+    assert not written, f"{path.name} wrote {written} into notebooks/: exports go under runs/ at the repository root"
     assert seconds <= CEILING_SECONDS, f"{path.name} took {seconds:.0f} s in quick mode (budget {QUICK_MODE_SECONDS} s)"

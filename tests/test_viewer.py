@@ -1,14 +1,21 @@
-"""The trajectory viewer: the widget renders, and the exported page works in a real headless Chromium."""
+"""The trajectory viewer: its views and colourings, what environments add to their turns, `show_source`, and the
+exported page in a real headless Chromium (the live widget in JupyterLab: test_viewer_live.py)."""
+import html
+import re
 from pathlib import Path
 
 import gymnasium as gym
 import pytest
 
 import agentic_lab.envs  # noqa: F401
+from agentic_lab import viz
+from agentic_lab.envs import KeyDoorEnv
+from agentic_lab.eval import play_tasks
 from agentic_lab.rollout import group_seeds, rollout
+from agentic_lab.tasks import sample_tasks
+from agentic_lab.trajectory import load_trajectories, save_trajectories
 from agentic_lab.viz import TrajectoryViewer
-
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.browser import launch, sync_api
 
 
 @pytest.fixture(scope="module")
@@ -22,53 +29,151 @@ def runs(tiny):
 
 def test_group_advantages_are_centred_within_each_group(runs, tiny):
     viewer = TrajectoryViewer(runs, tiny[1])
+    assert viewer.size == 4
     for name, advantages in viewer.advantages.items():
         for g in range(3):
             assert abs(sum(advantages[4 * g: 4 * g + 4])) < 1e-6
 
 
-def test_widget_and_views(runs, tiny):
+def test_views_turns_and_the_shared_prompt(runs, tiny):
     viewer = TrajectoryViewer(runs, tiny[1])
-    box = viewer.widget()
-    assert "alv-turn" in box.children[-1].value
-    assert viewer.html("group", "before", 0).count('class="alv-ep on"') == 4
+    assert "alv-turn" in viewer.widget().children[-1].value
+    group = viewer.html("group", "before", 5)
+    assert group.count('class="alv-ep on"') == 4 and "#4 " in group and "#7 " in group  # the members of 5's group
+    assert group.count('class="alv-prompt"') == 1  # the task they share, shown once above them
     assert viewer.html("compare", "before", 0).count('class="alv-ep on"') == 2
     longest = max(range(viewer.n), key=lambda i: len(runs["before"][i].turns))
     assert len(runs["before"][longest].turns) > 1  # search questions take a tool call and an answer
-    assert 'class="alv-turn off"' in viewer.html("episode", "before", longest, step=0)
+    # turns count from 1, as the panes say: turn=1 shows the first turn only
+    first_only = viewer.html("episode", "before", longest, turn=1)
+    assert 'class="alv-turn" data-turn="1"' in first_only and 'class="alv-turn off" data-turn="2"' in first_only
+    assert 'class="alv-turn off"' not in viewer.html("episode", "before", longest)
+
+
+def test_the_viewer_opens_on_the_group_with_a_spread(runs, tiny):
+    """Notebook 06's group viewer opened on a group where all eight failed: nothing to see in its colours."""
+    viewer = TrajectoryViewer(runs, tiny[1])
+    returns = [t.total_reward for t in runs["before"]]
+    spreads = [max(returns[g:g + 4]) - min(returns[g:g + 4]) for g in range(0, 12, 4)]
+    start = viewer.opening()
+    assert spreads[start // 4] == max(spreads)
+    assert returns[start] == max(returns[start - start % 4:start - start % 4 + 4])  # its best member
+
+
+def test_without_groups_there_is_no_advantage_colouring(runs, tiny):
+    """Before/after on distinct seeds: every advantage would be 0, so the mode is not offered; the legend says why."""
+    singles = {name: ts[::4] for name, ts in runs.items()}  # one episode per seed
+    viewer = TrajectoryViewer(singles, tiny[1])
+    assert viewer.modes == ("mask", "logprob") and viewer.views == ("episode", "compare")
+    assert "not GRPO groups" in viewer.html("compare") and "advantage +" not in viewer.html("compare")
+    with pytest.raises(ValueError, match="colourings"):
+        viewer.widget(mode="advantage")
+
+
+def test_the_filter_never_leaves_a_filtered_out_episode_on_screen(runs, tiny):
+    viewer = TrajectoryViewer(runs["before"], tiny[1])
+    box = viewer.widget()
+    show, episode = box.children[0].children[:2]
+    out = box.children[-1]
+    assert episode.value == viewer.start  # never blank (ipywidgets 8 leaves it None when options come later)
+    for choice in ("success", "failure"):
+        show.value = choice
+        allowed = viewer.allowed(choice)
+        if allowed:
+            assert episode.value in allowed and [i for _, i in episode.options] == allowed
+            assert f"#{episode.value} " in out.value
+        else:
+            assert episode.value is None and "No episode" in out.value
+
+
+def test_episodes_given_their_task_are_not_labelled_with_a_seed(tiny):
+    """Notebook 00 played tasks handed to the environment, and every one said `seed 0`."""
+    played = play_tasks(*tiny, sample_tasks("arithmetic", 2, seed=5, split="test"), max_turns=1)
+    assert all(t.seed is None for t in played)
+    assert "seed" not in viz.format_trajectory(played[0]).splitlines()[0]
+    assert TrajectoryViewer(played, tiny[1]).size == 1  # not a GRPO group
+
+
+class MappedKeyDoor(KeyDoorEnv):
+    """KeyDoor that shows the viewer the whole map at every turn, which the agent never sees."""
+    def info(self) -> dict:
+        grid = "\n".join("".join(self.cell(r, c) for c in range(self.SIZE)) for r in range(self.SIZE))
+        return super().info() | {"show": {"map": grid}}
+
+
+def test_an_environment_adds_what_its_turns_show(tiny, tmp_path):
+    """The extension point: info["show"] from reset and step is kept with the trajectory and drawn under its
+    turn, by default as text, or by a renderer the environment registers with `viz.shows`."""
+    model, tokenizer = tiny
+    played = rollout(model, tokenizer, [MappedKeyDoor(max_turns=2) for _ in range(2)], seeds=[3, 3],
+                     temperature=1.0, seed=0)
+    played = load_trajectories(save_trajectories(played, tmp_path / "keydoor.jsonl"))  # it survives a save
+    assert "A" in played[0].info["show"]["map"] and all("map" in turn.show for turn in played[0].turns)
+    viewer = TrajectoryViewer(played, tokenizer)
+    page = viewer.html("episode", index=0)
+    assert page.count('<div class="alv-show-name">map</div>') == 1 + len(played[0].turns)  # the prompt and each turn
+    assert html.escape(played[0].turns[0].show["map"]) in page
+    last_turn = page[page.rindex('data-turn="'):]
+    assert "alv-show" in last_turn  # drawn inside its turn, so stepping back hides it with the turn
+    try:
+        viz.shows("map")(lambda grid: f'<table class="grid">{grid.count("#")} walls</table>')
+        redrawn = TrajectoryViewer(played, tokenizer).html("episode", index=0)
+        assert '<table class="grid">' in redrawn and '<pre class="alv-pre">' not in redrawn
+    finally:
+        viz.ENTRY_RENDERERS.pop("map")
+    assert viz.show_entry("data:image/png;base64,AAAA").startswith("<img")
+    assert html.escape('"k": [') in viz.show_entry({"k": [1]})  # JSON for what is neither text nor image
+
+
+def test_show_source_is_highlighted_and_never_wraps_mid_word():
+    listing = viz.source_html(viz.show_source)
+    assert "white-space:pre;" in listing and "word-break:normal" in listing and "overflow-x:auto" in listing
+    assert "agentic_lab.viz" in listing and "def</span>" in listing
 
 
 @pytest.mark.browser
 def test_exported_page_in_a_real_browser(runs, tiny, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (make test installs it when run as root)")
+    api = sync_api()
     viewer = TrajectoryViewer(runs, tiny[1])
-    path = Path(viewer.to_html(tmp_path / "viewer.html"))
+    path = Path(viewer.to_html(tmp_path / "new folder" / "viewer.html"))  # creates its folder
     assert "http" not in path.read_text().replace("http-equiv", "")  # self-contained: nothing to fetch
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page()
+    assert not list(path.parent.glob(".*.tmp"))  # written atomically, nothing left behind
+    longest = max(range(viewer.n), key=lambda i: len(runs["before"][i].turns))
+    with api.sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(path.as_uri())
         shown = page.locator(".alv-ep.on")
-        assert shown.count() == 1
+        assert shown.count() == 1 and page.locator(".c-episode").input_value() == str(viewer.start)
+        assert f"#{viewer.start} " in shown.locator(".alv-head").inner_text()
         assert shown.locator(".alv-turn").count() >= 1
         policy_token = shown.locator('.t[title^="written by the policy"]').first
         mask_colour = policy_token.evaluate("e => getComputedStyle(e).backgroundColor")
         assert mask_colour not in ("rgba(0, 0, 0, 0)", "transparent")
-        # step control: one turn back hides the last turn (when there is more than one)
-        page.select_option(".c-episode", index=max(range(viewer.n), key=lambda i: len(runs["before"][i].turns)))
+        # the filter keeps the selection when it can, and what is on screen is always the selection
+        for choice in ("success", "failure", "all"):
+            page.select_option(".c-filter", choice)
+            options = page.locator(".c-episode option").all_inner_texts()
+            if options:
+                selected = page.locator(".c-episode").input_value()
+                assert f"#{selected} " in page.locator(".alv-ep.on .alv-head").inner_text()
+                assert choice == "all" or all(("✓" in o) == (choice == "success") for o in options)
+        # step control: turns count from 1; one turn back hides the last turn
+        page.select_option(".c-episode", str(longest))
+        assert page.locator(".c-step").inner_text().strip() == f"turn {viewer.max_turns} of {viewer.max_turns}"
         visible = page.locator(".alv-ep.on .alv-turn:not(.off)").count()
         page.click(".c-prev")
-        assert page.locator(".alv-ep.on .alv-turn:not(.off)").count() == max(1, visible - 1)
-        assert page.locator(".c-step").inner_text().strip().startswith("turn")
+        assert page.locator(".alv-ep.on .alv-turn:not(.off)").count() == visible - 1
+        assert re.fullmatch(r"turn \d+ of \d+", page.locator(".c-step").inner_text().strip())
+        page.click(".c-next")
         # colouring by log-prob changes the policy tokens' colour
         page.select_option(".c-mode", "logprob")
         assert "mode-logprob" in page.locator(".alv").first.get_attribute("class")
-        # a GRPO group side by side; two runs side by side
+        # a GRPO group, one row per member, their shared prompt once above; two runs side by side
         page.select_option(".c-view", "group")
-        assert page.locator(".alv-ep.on").count() == 4
+        assert page.locator(".alv-ep.on").count() == 4 and "shared" in page.locator(".alv").first.get_attribute("class")
+        assert page.locator(".alv-shared .alv-prompt").count() == 1
+        assert page.locator(".alv").first.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
         page.select_option(".c-view", "compare")
         assert page.locator(".alv-ep.on").count() == 2
         page.screenshot(path=str(tmp_path / "viewer.png"), full_page=True)
