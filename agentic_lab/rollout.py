@@ -4,9 +4,10 @@
                            seeds=group_seeds(n_groups=2, group_size=4), temperature=1.0)
 
 Each turn, every unfinished episode writes one assistant message: the contexts are left-padded into one
-batch, prefilled once, then decoded token by token with a KV cache; a row stops writing when it emits a
-stop token (`<|end|>`, or the model's own end-of-turn tokens). The message goes to its environment's
-`step`; the observation comes back as tokens rendered by the tokenizer's chat template.
+batch, prefilled once (a prompt shared by a GRPO group only once), then decoded token by token with a
+KV cache; a row stops writing when it emits a stop token (`<|end|>`, or the model's own end-of-turn
+tokens), and finished rows leave the batch once they are half of it. The message goes to its
+environment's `step`; the observation comes back as tokens rendered by the tokenizer's chat template.
 
 KV reuse across turns. Each unfinished episode keeps its keys and values between turns (what vLLM's
 prefix caching and SGLang's radix cache do for agents), so a turn prefills only the tokens appended since
@@ -14,7 +15,9 @@ its last one: the stop token that ended its message and the observation. Without
 the whole history and an episode of K turns pays for its prompt K times. Each turn the batch is
 re-formed from the kept caches, left-padded, with each row's positions counted over its own tokens only,
 so the model computes what a fresh prefill of the same history would (`reuse_cache=False` does that
-fresh prefill; tests check both give the same trajectories).
+fresh prefill; tests check both give the same trajectories). The price is memory: a kept cache holds
+2 · layers · kv_heads · head_dim floats per token (6 KB a token for the tiny model). It works for any
+Hugging Face decoder whose cache is keys and values per layer (Llama, Qwen, GPT-2, ...).
 
 Token in, token out. The trajectory keeps the exact ids the model sampled and never re-tokenises its
 text: decoding and re-encoding is not guaranteed to give the same ids back (a BPE tokenizer may merge

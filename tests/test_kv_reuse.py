@@ -84,3 +84,22 @@ def test_a_later_turn_prefills_only_the_tokens_appended_since(models, one_thread
     assert len(widths) >= 3 and widths[0] == prompt
     # the last sampled token (not fed yet when its message stopped) and the observation after it
     assert all(width <= 1 + observation for width in widths[1:]), (widths, observation)
+
+
+@pytest.mark.parametrize("name", ["tiny", "llama", "gpt2"])
+def test_recorded_logprobs_are_those_of_one_forward_over_the_whole_episode(models, name, one_thread):
+    """An independent check of everything the engine does with caches (a group's prompt prefilled once and
+    copied, caches kept across turns, rows leaving mid-turn): the log-prob it recorded for each sampled token
+    is the one a single forward over the finished episode gives."""
+    model, tokenizer = models[name]
+    seeds = [3] * 4 + [4] * 4                                     # two groups of four
+    envs = [gym.make("agentic_lab/KeyDoor-v0", max_turns=4) for _ in seeds]
+    trajectories = rollout(model, tokenizer, envs, seeds, temperature=1.0, max_new_tokens=24, seed=1)
+    assert len({tuple(t.token_ids) for t in trajectories[:4]}) > 1   # the members did diverge
+    for t in trajectories:
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([t.token_ids])).logits[0, :-1]     # predicts tokens 1..T-1
+        logp = torch.log_softmax(logits.float(), -1).gather(1, torch.tensor(t.token_ids[1:])[:, None]).squeeze(1)
+        sampled = torch.tensor(t.loss_mask[1:], dtype=torch.bool)
+        gap = (logp[sampled] - torch.tensor(t.logprobs[1:])[sampled]).abs().max().item()
+        assert gap < 1e-4, f"{name}: recorded log-probs differ from a full forward by {gap}"
