@@ -42,6 +42,7 @@ show_source(TrajectoryViewer.html)"""
 def episodes(tiny, tmp_path_factory):
     """Three GRPO groups of four Calculator episodes: all fail, one of four succeeds, all succeed (measured
     with these seeds; checked below). Episode 0 fails, as in notebook 06, where the viewer opened on it."""
+    sync_api()  # skip before any work where no browser can be driven
     model, tokenizer = tiny
     seeds = group_seeds(n_groups=3, group_size=4, base_seed=500)
     played = rollout(model, tokenizer, [gym.make("agentic_lab/Calculator-v0") for _ in seeds], seeds,
