@@ -8,7 +8,7 @@ gold of the sampled answers (first and last fifth of the run, and the change). T
 mean ± standard error over the steps of a window (one seed; each step is a fresh batch of 32 answers); with
 --seeds > 1, windows are averaged per run and the spread is over seeds.
 
-    python experiments/02_critic.py                 # 1 seed x 40 steps per setting: ~15 min on 2 idle cores
+    python experiments/02_critic.py                 # 1 seed x 40 steps per setting: ~3 CPU-minutes a setting
     python experiments/02_critic.py --seeds 3 --only "λ = 1"
 """
 import argparse
