@@ -220,6 +220,14 @@ def _register_all() -> None:
         evaluation.pass_at_k)
     exercise("format_reward", "1.0 if the text is exactly <think>…</think><answer>…</answer>, both non-empty",
              _response_text)(rewards.format_reward)
+    # answers of different lengths, log-probs left on the padding: log π(y) is the masked sum, not a mean
+    exercise("reinforce_surrogate", "L = -1/N Σ_i (R_i - b_i) Σ_t m_t log π(y_i,t), a scalar",
+             _reinforce_inputs,
+             hard_cases=({"token_logprobs": torch.tensor([[-1.0, -2, -3, -4], [-0.5, -0.5, -7, -7]], dtype=torch.float64),
+                          "mask": torch.tensor([[1.0, 1, 1, 1], [1, 1, 0, 0]], dtype=torch.float64),
+                          "rewards": torch.tensor([1.0, 0.0], dtype=torch.float64),
+                          "baseline": torch.tensor([0.0, 1.0], dtype=torch.float64)},))(
+        policy_gradient.reinforce_surrogate)
 
 
 def _gae_inputs(g):
@@ -235,6 +243,13 @@ def _ppo_inputs(g):
     logprobs = _normal(g, b, t) * 0.1 - 1
     return {"logprobs": logprobs, "old_logprobs": logprobs + _normal(g, b, t) * 0.3,
             "advantages": _normal(g, b, t), "mask": _right_padded_mask(g, b, t), "clip_eps": 0.2}
+
+
+def _reinforce_inputs(g):
+    n, t = _int(g, 1, 6), _int(g, 1, 6)
+    baseline = _normal(g, n) if torch.rand(1, generator=g) < 0.5 else float(torch.rand(1, generator=g))
+    return {"token_logprobs": -torch.rand(n, t, generator=g, dtype=torch.float64) * 3,   # padding included
+            "mask": _right_padded_mask(g, n, t), "rewards": _normal(g, n) + 1, "baseline": baseline}
 
 
 _register_all()

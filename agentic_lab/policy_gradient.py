@@ -120,3 +120,75 @@ def last_masked_token(mask: torch.Tensor) -> torch.Tensor:
     end = torch.zeros_like(mask, dtype=torch.float)
     end[torch.arange(mask.shape[0]), last] = 1.0
     return end * mask.bool().any(dim=1, keepdim=True)
+
+
+# --- The REINFORCE estimator, measured (notebook 02, section 1) ---------------------------------------------------
+def reinforce_surrogate(token_logprobs: torch.Tensor, mask: torch.Tensor, rewards: torch.Tensor,
+                        baseline: torch.Tensor | float = 0.0) -> torch.Tensor:
+    """The REINFORCE loss from per-token log-probs, one scalar reward per answer:
+
+        L = -1/N Σ_i (R_i - b_i) Σ_t m_t log π_θ(y_i,t)
+
+    token_logprobs, mask: (N, T), right-padded (log π_θ(y_i) is the masked *sum*: the answer's probability is
+    the product of its tokens'); rewards (N,); baseline b: a number or (N,). -∇L is the estimate ĝ."""
+    return reinforce_loss((token_logprobs * mask).sum(1), rewards - baseline)
+
+
+def leave_one_out_baseline(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
+    """b_i = mean reward of the other G-1 answers to the same prompt; rewards (K·G,), grouped consecutively."""
+    groups = rewards.view(-1, group_size)                                         # (K, G)
+    return ((groups.sum(1, keepdim=True) - groups) / (group_size - 1)).reshape(-1)
+
+
+def gradient_variance(model, batch: dict[str, torch.Tensor], rewards: torch.Tensor, group_size: int,
+                      baselines: list[float], blocks: int = 4) -> dict[str, torch.Tensor]:
+    """How noisy is the REINFORCE estimate ĝ = -∇ reinforce_surrogate, with no baseline, a constant one, or the
+    leave-one-out baseline?
+
+    batch: collate_trajectories of K·G answers, G = group_size consecutive rows per prompt; each prompt's G answers
+    are one small batch, so there are K independent estimates ĝ_1..ĝ_K of the same gradient. Their noise, summed
+    over every parameter of the model, is the trace of ĝ's covariance, Var[ĝ] = E‖ĝ - E ĝ‖². A constant baseline b
+    changes ĝ_k by -b s_k, with s_k = 1/G Σ_i ∇log π_θ(y_i), so Var[ĝ(b)] = A - 2bB + b²C is a parabola in b, known
+    for every b from three traces (A = Var[ĝ(0)], B = Cov[ĝ(0), s], C = Var[s]); its minimum is at b* = B / C.
+
+    Returns tensors: "variance" (len(baselines),) = Var[ĝ(b)] at each constant b, "loo" () = Var[ĝ] with the
+    leave-one-out baseline, "best_b" () = b*, each with a standard error ("variance_se", "loo_se", "best_b_se")
+    from the spread over `blocks` disjoint blocks of prompts (each block's traces are unbiased: k/(k-1) times the
+    mean of ‖x‖² minus ‖mean x‖²). The K gradients are never stored: each block keeps running sums."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    K = len(rewards) // group_size
+    if K < 2 * blocks:
+        raise ValueError(f"need at least {2 * blocks} prompts for {blocks} blocks, got {K}")
+    loo = leave_one_out_baseline(rewards, group_size)
+    stats = [dict(n=0, u=0.0, s=0.0, l=0.0, uu=0.0, us=0.0, ss=0.0, ll=0.0) for _ in range(blocks)]
+    for k in range(K):
+        rows = slice(k * group_size, (k + 1) * group_size)
+        logprobs = token_logprobs(model, batch["input_ids"][rows], batch["attention_mask"][rows])   # (G, T-1)
+
+        def estimate(baseline):  # ĝ_k, flat over all parameters (float64)
+            loss = reinforce_surrogate(logprobs, batch["loss_mask"][rows], rewards[rows], baseline)
+            grads = torch.autograd.grad(loss, params, retain_graph=True)
+            return -torch.cat([g.reshape(-1) for g in grads]).double()
+
+        u = estimate(0.0)                                   # ĝ_k(0)
+        s = u - estimate(1.0)                               # s_k = ĝ_k(0) - ĝ_k(1)
+        l = estimate(loo[rows])                             # ĝ_k(leave-one-out)
+        st = stats[k * blocks // K]
+        st["n"] += 1
+        st["u"], st["s"], st["l"] = st["u"] + u, st["s"] + s, st["l"] + l
+        st["uu"] += u.dot(u).item(); st["us"] += u.dot(s).item(); st["ss"] += s.dot(s).item()
+        st["ll"] += l.dot(l).item()
+    b = torch.tensor(baselines, dtype=torch.float64)
+    per_block = {"variance": [], "loo": [], "best_b": []}
+    for st in stats:
+        n = st["n"]
+        cov = lambda xy, x, y: n / (n - 1) * (st[xy] / n - (st[x] / n).dot(st[y] / n).item())
+        A, B, C = cov("uu", "u", "u"), cov("us", "u", "s"), cov("ss", "s", "s")
+        per_block["variance"].append(A - 2 * b * B + b ** 2 * C)
+        per_block["loo"].append(torch.tensor(cov("ll", "l", "l"), dtype=torch.float64))
+        per_block["best_b"].append(torch.tensor(B / C, dtype=torch.float64))
+    result = {}
+    for name, values in per_block.items():
+        values = torch.stack(values)                        # (blocks, ...)
+        result[name], result[name + "_se"] = values.mean(0), values.std(0) / blocks ** 0.5
+    return result

@@ -75,6 +75,13 @@ PLAUSIBLE_WRONG = {
     "rloo_advantages": _rloo_including_self,
     "pass_at_k": _pass_at_k_with_replacement,
     "format_reward": lambda text: float(bool(re.search(r"<think>.+</think><answer>.+</answer>", text))),  # search
+    "reinforce_surrogate": [
+        lambda token_logprobs, mask, rewards, baseline:                      # a mean over tokens, not log π(y)
+        -((rewards - baseline) * (token_logprobs * mask).sum(1) / mask.sum(1)).mean(),
+        lambda token_logprobs, mask, rewards, baseline:                      # the padding counted
+        -((rewards - baseline) * token_logprobs.sum(1)).mean(),
+        lambda token_logprobs, mask, rewards, baseline:                      # ascent, not a loss
+        ((rewards - baseline) * (token_logprobs * mask).sum(1)).mean()],
 }
 
 

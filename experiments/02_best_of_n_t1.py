@@ -1,0 +1,48 @@
+"""Best-of-n at T = 1, the temperature PPO samples at (notebook 02, section 6 runs it at the labelling temperature).
+
+The same proxy as notebook 02 (`proxy_reward(reference, tokenizer, n_tasks=1200, seed=0)`), the same 200 held-out
+prompts and answer seed; only the sampling temperature differs. Prints, per n: KL(π_BoN ‖ π), the proxy and gold of
+the kept answer, gold minus gold at n = 1 paired per prompt (± its standard error), correct and well-formed.
+
+    python experiments/02_best_of_n_t1.py            # about 3 min on 2 idle cores
+"""
+import argparse
+
+import torch
+
+from agentic_lab import load_model
+from agentic_lab import reward_model as rm_lib
+from agentic_lab.tasks import sample_tasks
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--prompts", type=int, default=200)
+    parser.add_argument("--answers", type=int, default=64)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    reference, tokenizer = load_model()
+    proxy = rm_lib.proxy_reward(reference, tokenizer, n_tasks=1200, seed=0)
+    P, M = args.prompts, args.answers
+    tasks = sample_tasks("word_problem", P, seed=3, split="test")
+    answers = rm_lib.sample_responses(reference, tokenizer, tasks, n=M, temperature=args.temperature, seed=5)
+    flat_tasks, flat_answers = [t for t in tasks for _ in range(M)], [a for group in answers for a in group]
+    proxy_scores = proxy(flat_tasks, flat_answers).view(P, M)
+    gold_scores = rm_lib.gold_scores(flat_tasks, flat_answers).view(P, M)
+    parts = [rm_lib.gold_parts(t, a) for t, a in zip(flat_tasks, flat_answers)]
+    correct = torch.tensor([float(x["correct"]) for x in parts]).view(P, M)
+    well_formed = torch.tensor([float(x["well_formed"]) for x in parts]).view(P, M)
+    print(f"best-of-n at T = {args.temperature}: {P} held-out prompts, {M} answers each")
+    kept_1 = rm_lib.best_of_n(proxy_scores, gold_scores, 1)[1]
+    for n in (n for n in (1, 2, 4, 8, 16, 32, 64) if n <= M):
+        kept_proxy, kept_gold = rm_lib.best_of_n(proxy_scores, gold_scores, n)
+        gap = kept_gold - kept_1
+        print(f"n = {n:2d}   KL {rm_lib.best_of_n_kl(n):.2f}   proxy {kept_proxy.mean():+.2f}   "
+              f"gold {kept_gold.mean():.3f}   gold - gold(n=1) {gap.mean():+.3f} ± {gap.std() / P ** 0.5:.3f}   "
+              f"correct {rm_lib.best_of_n(proxy_scores, correct, n)[1].mean():.2f}   "
+              f"well-formed {rm_lib.best_of_n(proxy_scores, well_formed, n)[1].mean():.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
