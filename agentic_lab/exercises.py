@@ -207,6 +207,20 @@ def _register_all() -> None:
                         "pi_rejected_avg": -torch.rand(6, generator=g, dtype=torch.float64) * 3,
                         "beta": 2.0, "gamma": float(torch.rand(1, generator=g))},
              solution=preference.simpo_loss)(lambda **kw: preference.simpo_loss(**kw)[0])
+    exercise("ipo_loss", "(h - 1/(2β))², h = (log π_c - log π_ref,c) - (log π_r - log π_ref,r) on token means",
+             lambda g: {"pi_chosen_avg": _normal(g, 6) - 1, "pi_rejected_avg": _normal(g, 6) - 1,
+                        "ref_chosen_avg": _normal(g, 6) - 1, "ref_rejected_avg": _normal(g, 6) - 1,
+                        "beta": float(torch.rand(1, generator=g)) + 0.05})(preference.ipo_loss)
+    # z0 is an estimate of a KL, which cannot be negative: when the mismatched pairs' log-ratios average below 0,
+    # the reference point is 0 (TRL clamps it too); and β multiplies the log-ratio once
+    negative_kl = {"pi_logps": torch.tensor([-4.0, -9.0, -6.0, -3.0], dtype=torch.float64),
+                   "ref_logps": torch.tensor([-5.0, -7.0, -6.5, -4.0], dtype=torch.float64),
+                   "desirable": torch.tensor([True, False, True, False]),
+                   "kl_pi_logps": torch.tensor([-12.0, -10.0, -11.0, -9.0], dtype=torch.float64),
+                   "kl_ref_logps": torch.tensor([-10.0, -9.0, -10.0, -8.0], dtype=torch.float64), "beta": 0.5}
+    exercise("kto_loss", "1 - σ(β(r - z0)) if desirable else 1 - σ(β(z0 - r)), r = log π - log π_ref, "
+             "z0 = max(0, mean KL estimate)", _kto_inputs, hard_cases=(negative_kl,),
+             solution=preference.kto_loss)(lambda **kw: preference.kto_loss(**kw)[0])
     # a group whose rewards are all equal (std 0: the 1e-4 keeps A at 0, not NaN), and groups of two
     exercise("group_advantages", "A_i = (r_i - mean of its group) / (std of its group + 1e-4)", _grouped_rewards,
              hard_cases=({"rewards": torch.tensor([1.0, 1, 1, 1, 0, 1, 0, 0], dtype=torch.float64), "group_size": 4},
@@ -236,6 +250,15 @@ def _gae_inputs(g):
     # values past the end are whatever the value head outputs there: a correct GAE never uses them
     return {"rewards": _normal(g, b, t) * mask, "values": _normal(g, b, t), "mask": mask,
             "gamma": float(torch.rand(1, generator=g)) * 0.5 + 0.5, "lam": float(torch.rand(1, generator=g))}
+
+
+def _kto_inputs(g):
+    n = _int(g, 2, 8)
+    pi = _normal(g, n) * 3 - 10
+    kl_pi = _normal(g, n) * 3 - 12
+    return {"pi_logps": pi, "ref_logps": pi + _normal(g, n), "desirable": torch.rand(n, generator=g) < 0.5,
+            "kl_pi_logps": kl_pi, "kl_ref_logps": kl_pi - _normal(g, n).abs() - 0.5,   # KL estimate above 0
+            "beta": float(torch.rand(1, generator=g)) * 0.5 + 0.05}
 
 
 def _ppo_inputs(g):

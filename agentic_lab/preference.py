@@ -17,7 +17,9 @@ DPO (Rafailov et al. 2023) skips both the reward model and the RL loop, in five 
 
 The rest of the family changes one piece: IPO a squared loss with a fixed target margin, SimPO a reference-free
 reward (length-normalised log π), KTO unpaired good/bad labels against a KL reference point, ORPO an odds-ratio
-term added to plain SFT, RPO plain SFT added to DPO.
+term added to plain SFT, RPO plain SFT added to DPO. "nll" is that SFT term alone (fine-tuning on the chosen
+answers, rejection-sampling fine-tuning when they are the policy's own right answers): the ablation that tells
+which term of ORPO or RPO does the work (notebook 03, `experiments/03_which_term.py`).
 
 Inputs are per-example log-probabilities of whole completions, shape (B,), from `sequence_logprobs`: the sum
 log π(y|x) = Σ_t log π(y_t|x, y_<t) for DPO, RPO and KTO, the token mean (`average=True`) for IPO, SimPO and ORPO,
@@ -132,8 +134,13 @@ def orpo_loss(pi_chosen_avg: torch.Tensor, pi_rejected_avg: torch.Tensor, beta: 
         log odds(y) = log p/(1 - p) = pi_avg - log(1 - exp(pi_avg))
         L_OR = -β log σ(log odds(y_c) - log odds(y_r))
 
-    inputs (B,). ORPO has no reference model: it is SFT plus this term, L_ORPO = L_NLL + mean(L_OR), where TRL's
-    ORPOTrainer takes L_NLL as the token-mean cross-entropy of the chosen sequences, prompt tokens included.
+    inputs (B,). ORPO has no reference model: it is SFT plus this term, L_ORPO = L_NLL + mean(L_OR).
+
+    Our L_NLL differs from TRL's. `preference_loss("orpo")` takes it on the completion only, as the paper's Eq. 3:
+    each chosen answer's token-mean NLL, averaged over answers. TRL's ORPOTrainer takes the token-mean
+    cross-entropy of the whole chosen sequences, prompt tokens included, one mean over the batch's tokens: it also
+    trains the model to write the prompts. The odds-ratio term is the same; `tests/test_preference.py` checks that
+    ours with TRL's NLL equals TRL's whole loss on one batch, and that ours differs by exactly the two NLLs.
     Returns (losses, log_odds_ratio), each (B,)."""
     def log_odds(avg_logp):
         return avg_logp - torch.log(-torch.expm1(avg_logp))    # log(1 - e^a) = log(-expm1(a)): exact near a = 0
@@ -156,7 +163,7 @@ def rpo_loss(pi_chosen: torch.Tensor, pi_rejected: torch.Tensor, ref_chosen: tor
 
 
 # --- training on preference pairs ---------------------------------------------------------------------------
-LOSSES = ("dpo", "ipo", "simpo", "orpo", "kto", "rpo")
+LOSSES = ("dpo", "ipo", "simpo", "orpo", "kto", "rpo", "nll")
 
 
 def encode_pairs(tokenizer, prompts: list[list[dict]], chosen: list[str], rejected: list[str],
@@ -187,8 +194,13 @@ def encode_pairs(tokenizer, prompts: list[list[dict]], chosen: list[str], reject
 
 def preference_loss(loss: str, policy, reference, batch: dict[str, torch.Tensor], beta: float) -> tuple:
     """One of the family's losses on an `encode_pairs` batch. Returns (mean loss, chosen rewards, rejected rewards),
-    the rewards being each method's implicit reward (for ORPO, the log-odds), for plotting."""
+    the rewards being each method's implicit reward (for ORPO and "nll", the token-mean log-prob; "nll" never looks
+    at the rejected answers, whose reward is NaN), for plotting."""
     n = batch["input_ids"].shape[0] // 2
+    if loss == "nll":     # ORPO's supervised term alone; the wrong answers play no part, so only the chosen rows run
+        pi = sequence_logprobs(policy, *(batch[k][:n] for k in ("input_ids", "attention_mask", "completion_mask")),
+                               average=True)
+        return -pi.mean(), pi.detach(), torch.full_like(pi, float("nan")).detach()
     average = loss in ("ipo", "simpo", "orpo")                   # these use token-mean log-probs (as TRL)
     pi = sequence_logprobs(policy, batch["input_ids"], batch["attention_mask"], batch["completion_mask"], average)
     if reference is not None:
@@ -207,7 +219,7 @@ def preference_loss(loss: str, policy, reference, batch: dict[str, torch.Tensor]
         losses, r_c, r_r = simpo_loss(pi[:n], pi[n:], beta)
     elif loss == "orpo":
         odds, _ = orpo_loss(pi[:n], pi[n:], beta)
-        nll = -pi[:n]                                            # SFT on the chosen answers (token mean)
+        nll = -pi[:n]                   # SFT on each chosen answer's completion tokens (token mean); TRL differs
         losses, r_c, r_r = nll + odds, pi[:n].detach(), pi[n:].detach()
     elif loss == "kto":
         # unpaired: every chosen answer is "desirable", every rejected one not; the KL reference point uses

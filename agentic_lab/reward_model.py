@@ -162,15 +162,17 @@ def pairwise_accuracy(r_chosen: torch.Tensor, r_rejected: torch.Tensor) -> torch
     return (r_chosen > r_rejected).double().mean()
 
 
-def evaluate_pairs(reward_model, tokenizer, pairs: list[Pair]) -> dict[str, float]:
-    """Accuracy against the noisy labels, and against gold itself (pairs whose gold margin is not zero)."""
+def evaluate_pairs(reward_model, tokenizer, pairs: list[Pair]) -> dict:
+    """Accuracy against the noisy labels, and against gold itself (pairs whose gold margin is not zero).
+    `gold_agrees` lists, for each of those pairs in order, 1.0 if the reward model ranks them as gold does, else 0.0:
+    two reward models evaluated on the same pairs give lists ready for a paired comparison (`eval.paired_gain`)."""
     tasks = [p.task for p in pairs]
     r_c = rewards(reward_model, tokenizer, tasks, [p.chosen for p in pairs])
     r_r = rewards(reward_model, tokenizer, tasks, [p.rejected for p in pairs])
     margin = torch.tensor([p.gold_margin for p in pairs])
-    agrees = (r_c - r_r) * margin.sign() > 0
-    return {"label_accuracy": pairwise_accuracy(r_c, r_r).item(),
-            "gold_accuracy": agrees[margin != 0].double().mean().item()}
+    agrees = ((r_c - r_r) * margin.sign() > 0)[margin != 0].double()
+    return {"label_accuracy": pairwise_accuracy(r_c, r_r).item(), "gold_accuracy": agrees.mean().item(),
+            "gold_agrees": agrees.tolist()}
 
 
 def train_reward_model(reward_model, tokenizer, pairs: list[Pair], epochs: int = 2, batch_size: int = 32,

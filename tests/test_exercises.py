@@ -54,6 +54,18 @@ def _pass_at_k_with_replacement(n, c, k):
     return 1 - (1 - c / n) ** k
 
 
+def _kto_beta_twice(pi_logps, ref_logps, desirable, kl_pi_logps, kl_ref_logps, beta):
+    """Takes r as the implicit reward β log π/π_ref, then multiplies by β again inside σ."""
+    r, z0 = beta * (pi_logps - ref_logps), (kl_pi_logps - kl_ref_logps).mean().clamp(min=0)
+    return torch.where(desirable, 1 - torch.sigmoid(beta * (r - z0)), 1 - torch.sigmoid(beta * (z0 - r)))
+
+
+def _kto_unclamped_reference_point(pi_logps, ref_logps, desirable, kl_pi_logps, kl_ref_logps, beta):
+    """Uses the batch KL estimate as it comes, negative or not."""
+    r, z0 = pi_logps - ref_logps, (kl_pi_logps - kl_ref_logps).mean()
+    return torch.where(desirable, 1 - torch.sigmoid(beta * (r - z0)), 1 - torch.sigmoid(beta * (z0 - r)))
+
+
 # Each exercise's plausible wrong answers: the first is the classic slip, the others the regime its hard cases test.
 PLAUSIBLE_WRONG = {
     "bradley_terry_loss": [lambda r_chosen, r_rejected: F.logsigmoid(r_chosen - r_rejected),     # sign
@@ -66,6 +78,9 @@ PLAUSIBLE_WRONG = {
                  -F.logsigmoid(beta * (pi_chosen - pi_rejected)),
                  lambda pi_chosen, pi_rejected, ref_chosen, ref_rejected, beta:                    # σ underflows
                  -torch.log(torch.sigmoid(beta * ((pi_chosen - ref_chosen) - (pi_rejected - ref_rejected))))],
+    "ipo_loss": lambda pi_chosen_avg, pi_rejected_avg, ref_chosen_avg, ref_rejected_avg, beta:     # target 1/β
+        ((pi_chosen_avg - ref_chosen_avg) - (pi_rejected_avg - ref_rejected_avg) - 1 / beta) ** 2,
+    "kto_loss": [_kto_beta_twice, _kto_unclamped_reference_point],
     "simpo_loss": lambda pi_chosen_avg, pi_rejected_avg, beta, gamma:                           # γ inside β
         -F.logsigmoid(beta * (pi_chosen_avg - pi_rejected_avg - gamma)),
     "group_advantages": [_group_advantages_population_std,
@@ -105,7 +120,7 @@ def test_checker_rejects_a_plausible_wrong_answer(name):
         assert not check(name, wrong, verbose=False)
 
 
-@pytest.mark.parametrize("name", ["bradley_terry_loss", "gae", "dpo_loss"])
+@pytest.mark.parametrize("name", ["bradley_terry_loss", "gae", "dpo_loss", "kto_loss"])
 def test_hard_cases_catch_what_random_inputs_miss(name):
     """log(sigmoid(x)) is right on moderate inputs and GAE that stops at every 0 of the mask is right on single-turn
     masks: only the hard cases (huge margins in float32, a two-turn mask) reject them."""

@@ -222,6 +222,49 @@ def test_orpo_matches_trl_odds_ratio_loss(models, trl_env, tmp_path_factory):
     assert_close(log_odds_ratio.mean(), trl_mean_log_odds)
 
 
+def test_orpo_whole_loss_is_trls_with_trls_nll_and_ours_differs_only_there(models, trl_env, tmp_path_factory):
+    """The whole ORPO loss on one batch. TRL's supervised term is the token-mean cross-entropy of the chosen
+    *sequences*, prompt tokens included, one mean over the batch's tokens; ours (`preference_loss("orpo")`) is the
+    token-mean NLL of each chosen *completion*, averaged over answers. With TRL's NLL in place of ours, our odds-ratio
+    term gives TRL's `compute_loss` exactly; with ours, the loss differs, by exactly the difference of the two NLLs."""
+    from trl.experimental.orpo import ORPOConfig, ORPOTrainer
+    from agentic_lab.policy_gradient import token_logprobs
+    from agentic_lab.preference import preference_loss
+    policy, _, tokenizer = models
+    trainer = ORPOTrainer(model=policy, args=config(ORPOConfig, tmp_path_factory, beta=0.1,
+                                                   per_device_train_batch_size=len(PAIRS["prompt"])),
+                          train_dataset=Dataset.from_dict(PAIRS), processing_class=tokenizer)
+    batch = first_batch(trainer)
+    with torch.no_grad():
+        trl_loss = trainer.compute_loss(policy, batch)
+        chosen, rejected = (sequence_logprobs(policy, batch[f"{side}_input_ids"], batch[f"{side}_attention_mask"],
+                                              batch[f"{side}_labels"] != -100, average=True)
+                            for side in ("chosen", "rejected"))
+        odds_term = orpo_loss(chosen, rejected, beta=0.1)[0].mean()
+        # TRL's NLL: every real token of prompt + chosen answer after the first, one token mean over the batch
+        scored = batch["chosen_attention_mask"][:, 1:].double()
+        trl_nll = -(token_logprobs(policy, batch["chosen_input_ids"], batch["chosen_attention_mask"]) * scored).sum() \
+            / scored.sum()
+        our_nll = -chosen.mean()                              # completion tokens only, a mean of per-answer means
+        ours = preference_loss("orpo", policy, None, _as_our_batch(batch), beta=0.1)[0]   # the training loss
+    assert_close(trl_nll + odds_term, trl_loss)
+    assert_close(ours, our_nll + odds_term)
+    assert (ours - trl_loss).abs() > 0.1, "the two supervised terms should differ on this batch"
+    assert_close(ours - trl_loss, our_nll - trl_nll)
+
+
+def _as_our_batch(batch):
+    """TRL's ORPO batch in `encode_pairs`'s layout: rows [chosen; rejected], right-padded to one width, with the
+    completion mask where TRL's labels are not -100."""
+    width = max(batch["chosen_input_ids"].shape[1], batch["rejected_input_ids"].shape[1])
+    def stack(chosen, rejected):
+        pad = lambda x: torch.nn.functional.pad(x, (0, width - x.shape[1]))
+        return torch.cat([pad(chosen), pad(rejected)])
+    return {"input_ids": stack(batch["chosen_input_ids"], batch["rejected_input_ids"]),
+            "attention_mask": stack(batch["chosen_attention_mask"], batch["rejected_attention_mask"]),
+            "completion_mask": stack((batch["chosen_labels"] != -100).long(), (batch["rejected_labels"] != -100).long())}
+
+
 # Hand-computed cases.
 
 def test_dpo_at_equal_logratios_is_log2_with_zero_rewards():
