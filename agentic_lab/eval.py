@@ -80,3 +80,16 @@ def evaluate_families(model, tokenizer, families: list[str] | None = None, n: in
         p, se = success_rate(trajectories[k * n:(k + 1) * n])
         results[name] = {"success": p, "stderr": se, "n": n}
     return results
+
+
+def called_tool(trajectory: Trajectory) -> bool:
+    """Whether the agent called a tool at least once in this episode."""
+    return any(turn.action.kind == "tool_call" for turn in trajectory.turns)
+
+
+def success_by(trajectories: list[Trajectory], key) -> dict:
+    """Success split by `key(trajectory)`: {value: (p, stderr, n)}, for the values that occur."""
+    groups: dict = {}
+    for t in trajectories:
+        groups.setdefault(key(t), []).append(t)
+    return {value: (*success_rate(ts), len(ts)) for value, ts in groups.items()}

@@ -64,6 +64,28 @@ def _kto_unclamped_reference_point(pi_logps, ref_logps, desirable, kl_pi_logps, 
     """Uses the batch KL estimate as it comes, negative or not."""
     r, z0 = pi_logps - ref_logps, (kl_pi_logps - kl_ref_logps).mean()
     return torch.where(desirable, 1 - torch.sigmoid(beta * (r - z0)), 1 - torch.sigmoid(beta * (z0 - r)))
+def _weights_on_observations_too(advantages, mask):
+    """A_i on every token after the prompt, tool observations included."""
+    after_prompt = (mask.cumsum(1) > 0).double()
+    return after_prompt * advantages[:, None] / (mask.shape[0] * after_prompt.sum(1, keepdim=True))
+
+
+def _weights_on_the_last_turn_only(advantages, mask):
+    """Credits only the turn that answered: the earlier turns (the tool call) get nothing."""
+    before_last_gap = torch.flip(torch.cummax(torch.flip(1 - mask, [1]) * (torch.flip(mask, [1]).cumsum(1) > 0), 1)
+                                 .values, [1])
+    last = mask * (1 - before_last_gap)
+    return last * advantages[:, None] / (mask.shape[0] * last.sum(1, keepdim=True))
+
+
+def _weights_over_all_positions(advantages, mask):
+    """Divides by the row's width (prompt and observations included) instead of the tokens the policy wrote."""
+    return mask * advantages[:, None] / (mask.shape[0] * mask.shape[1])
+
+
+def _success_rate_sample_std(successes):
+    """sd with n - 1 (torch's default) over sqrt(n): not the binomial sqrt(p(1-p)/n); NaN at n = 1."""
+    return successes.mean(), successes.std() / math.sqrt(len(successes))
 
 
 # Each exercise's plausible wrong answers: the first is the classic slip, the others the regime its hard cases test.
@@ -97,6 +119,11 @@ PLAUSIBLE_WRONG = {
         -((rewards - baseline) * token_logprobs.sum(1)).mean(),
         lambda token_logprobs, mask, rewards, baseline:                      # ascent, not a loss
         ((rewards - baseline) * (token_logprobs * mask).sum(1)).mean()],
+    "success_rate": [_success_rate_sample_std,
+                     lambda successes: (successes.mean(), successes.mean() * (1 - successes.mean()) / len(successes)),  # no sqrt
+                     lambda successes: (successes.mean(), (successes.mean() * (1 - successes.mean())) ** 0.5 / len(successes))],
+    "grpo_token_weights": [lambda advantages, mask: mask * advantages[:, None] / mask.sum(1, keepdim=True),  # no 1/B
+                           _weights_on_observations_too, _weights_over_all_positions, _weights_on_the_last_turn_only],
 }
 
 
@@ -159,3 +186,12 @@ def test_a_crash_in_the_learners_code_is_reported(capsys):
 def test_diagnosis_names_the_sign_error(capsys):
     check("bradley_terry_loss", PLAUSIBLE_WRONG["bradley_terry_loss"][0])
     assert "sign is flipped" in capsys.readouterr().out
+
+
+def test_the_revealed_solutions_pass_their_own_checkers():
+    """Where the reference is a wrapper (success_rate over episodes, GRPO's weights by autograd through
+    algorithms.grpo_loss), the readable solution that `reveal` shows gives the same answers."""
+    from agentic_lab.exercises import grpo_token_weights
+    assert check("grpo_token_weights", grpo_token_weights, verbose=False)
+    assert check("success_rate", lambda successes: (successes.mean(), (successes.mean() * (1 - successes.mean())
+                                                                       / len(successes)).sqrt()), verbose=False)
