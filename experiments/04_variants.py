@@ -20,7 +20,7 @@ from agentic_lab.rl import RLConfig, grpo_train
 from agentic_lab.tasks import sample_tasks
 
 FAMILY = "navigation"
-COMMON = dict(n_groups=8, group_size=8, lr=1e-4, max_new_tokens=12, num_iterations=2)
+COMMON = dict(n_groups=6, group_size=8, lr=1e-4, max_new_tokens=12, num_iterations=2)
 
 
 def variants() -> dict[str, RLConfig]:
@@ -36,8 +36,8 @@ def variants() -> dict[str, RLConfig]:
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=16)
-    parser.add_argument("--n-eval", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--n-eval", type=int, default=80)
     parser.add_argument("--k", type=int, default=4)
     args = parser.parse_args()
     start = time.time()
