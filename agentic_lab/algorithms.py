@@ -131,26 +131,39 @@ def grpo_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: to
             kl = ratio * kl
         per_token = per_token + beta * kl
         metrics["kl"] = masked_mean(kl, mask).item()
-    per_token = per_token * mask        # (B, T); a sequence-level (B, 1) loss is counted once per token
-    if loss_type == "grpo":
-        loss = (per_token.sum(1) / mask.sum(1).clamp(min=1)).mean()
-    elif loss_type == "bnpo":
-        loss = per_token.sum() / mask.sum().clamp(min=1)
-    elif loss_type == "dr_grpo":
-        if max_completion_length is None:
-            raise ValueError("loss_type='dr_grpo' divides by B * max_completion_length: pass max_completion_length")
-        loss = per_token.sum() / (per_token.shape[0] * max_completion_length)
-    elif loss_type == "dapo":
-        tokens = mask.sum() if num_items_in_batch is None else torch.as_tensor(num_items_in_batch)
-        loss = per_token.sum() / tokens.clamp(min=1)
-    else:
-        raise ValueError(f"loss_type must be one of {LOSS_TYPES}, not {loss_type!r}")
+    per_token = per_token.expand_as(mask)   # (B, T); a sequence-level (B, 1) loss is counted once per token
+    loss = aggregate_loss(per_token, mask, loss_type, max_completion_length, num_items_in_batch)
 
     def fraction(flags):                # a per-sequence flag (B, 1) counts each sequence once
         flags = flags.to(mask.dtype)
         return (flags.mean() if flags.shape[1] == 1 else masked_mean(flags, mask)).item()
     metrics.update(clip_low=fraction(low), clip_high=fraction(high), clip_region=fraction(low | high))
     return loss, metrics
+
+
+def aggregate_loss(per_token_loss: torch.Tensor, mask: torch.Tensor, loss_type: str = "grpo",
+                   max_completion_length: int | None = None, num_items_in_batch: float | None = None) -> torch.Tensor:
+    """Average per-token losses ℓ (B, T) over the completion tokens, m (B, T) the mask, |o_i| = Σ_t m_{i,t}:
+
+        "grpo"     L = 1/B Σ_i 1/|o_i| Σ_t m ℓ        each sequence weighs the same, long ones' tokens less
+        "bnpo"     L = Σ_i Σ_t m ℓ / Σ_i |o_i|         each token weighs the same
+        "dr_grpo"  L = Σ_i Σ_t m ℓ / (B · max_completion_length)    a constant: no dependence on lengths
+        "dapo"     L = Σ_i Σ_t m ℓ / N                 N = num_items_in_batch (default Σ_i |o_i|)
+
+    Padding may hold anything (it is masked out), and a completion with no tokens adds 0, never 0/0."""
+    masked = per_token_loss * mask
+    if loss_type == "grpo":
+        return (masked.sum(1) / mask.sum(1).clamp(min=1)).mean()
+    if loss_type == "bnpo":
+        return masked.sum() / mask.sum().clamp(min=1)
+    if loss_type == "dr_grpo":
+        if max_completion_length is None:
+            raise ValueError("loss_type='dr_grpo' divides by B * max_completion_length: pass max_completion_length")
+        return masked.sum() / (masked.shape[0] * max_completion_length)
+    if loss_type == "dapo":
+        tokens = mask.sum() if num_items_in_batch is None else torch.as_tensor(num_items_in_batch)
+        return masked.sum() / tokens.clamp(min=1)
+    raise ValueError(f"loss_type must be one of {LOSS_TYPES}, not {loss_type!r}")
 
 
 def rloo_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,

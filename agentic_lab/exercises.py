@@ -242,6 +242,16 @@ def _register_all() -> None:
                           "rewards": torch.tensor([1.0, 0.0], dtype=torch.float64),
                           "baseline": torch.tensor([0.0, 1.0], dtype=torch.float64)},))(
         policy_gradient.reinforce_surrogate)
+    # notebook 04: a completion with no tokens (the 1/|o_i| of "grpo" must not be 0/0), and padding holding
+    # large losses that only the mask keeps out
+    empty_row = {"per_token_loss": torch.tensor([[0.5, -1.0, 2.0], [3.0, 3.0, 3.0]], dtype=torch.float64),
+                 "mask": torch.tensor([[1.0, 1, 0], [0, 0, 0]], dtype=torch.float64), "loss_type": "grpo",
+                 "max_completion_length": 3}
+    full_row = {"per_token_loss": torch.tensor([[1.0, 2.0, 1e3, 1e3], [1.0, 1.0, 1.0, 1.0]], dtype=torch.float64),
+                "mask": torch.tensor([[1.0, 1, 0, 0], [1, 1, 1, 1]], dtype=torch.float64), "loss_type": "bnpo",
+                "max_completion_length": 4}
+    exercise("aggregate_loss", "average per-token losses (B, T) over the mask as loss_type 'grpo', 'bnpo' or "
+             "'dr_grpo' does", _aggregation_inputs, hard_cases=(empty_row, full_row))(algorithms.aggregate_loss)
 
 
 def _gae_inputs(g):
@@ -259,6 +269,14 @@ def _kto_inputs(g):
     return {"pi_logps": pi, "ref_logps": pi + _normal(g, n), "desirable": torch.rand(n, generator=g) < 0.5,
             "kl_pi_logps": kl_pi, "kl_ref_logps": kl_pi - _normal(g, n).abs() - 0.5,   # KL estimate above 0
             "beta": float(torch.rand(1, generator=g)) * 0.5 + 0.05}
+
+
+def _aggregation_inputs(g):
+    b, t = _int(g, 1, 4), _int(g, 1, 8)
+    loss_type = ("grpo", "bnpo", "dr_grpo")[_int(g, 0, 2)]
+    # padding holds nonzero losses, as a real per-token loss does there before masking
+    return {"per_token_loss": _normal(g, b, t), "mask": _right_padded_mask(g, b, t), "loss_type": loss_type,
+            "max_completion_length": t + _int(g, 0, 4)}
 
 
 def _ppo_inputs(g):

@@ -82,11 +82,13 @@ def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, co
                                    max_new_tokens=cfg.max_new_tokens, seed=seed * 1_000_003 + draw)
             rewards = torch.tensor([reward_fn(t) for t in trajectories])
             lengths = torch.tensor([sum(t.loss_mask) for t in trajectories], dtype=torch.float)
-            if cfg.overlong_cache:
-                rewards = rewards + overlong_penalty(lengths, cfg.max_new_tokens, cfg.overlong_cache)
+            penalty = overlong_penalty(lengths, cfg.max_new_tokens, cfg.overlong_cache) if cfg.overlong_cache else 0
+            rewards = rewards + penalty
             flat = zero_spread_groups(rewards, cfg.group_size)            # (n_groups,)
             if k == 0:                           # the first rollout is sampled alike by every variant
                 record, first = diagnostics(trajectories, rewards, lengths, flat), trajectories
+                if cfg.overlong_cache:           # DAPO: the share of answers the overlong penalty reached
+                    record["overlong_penalised"] = (penalty < 0).float().mean().item()
             keep = ~flat.repeat_interleave(cfg.group_size) if cfg.dynamic_sampling else torch.ones(len(rewards), dtype=bool)
             kept_trajectories += [t for t, kept in zip(trajectories, keep) if kept]
             kept_rewards.append(rewards[keep])

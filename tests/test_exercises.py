@@ -89,6 +89,28 @@ def _success_rate_sample_std(successes):
 
 
 # Each exercise's plausible wrong answers: the first is the classic slip, the others the regime its hard cases test.
+def _aggregate_every_type_as_token_mean(per_token_loss, mask, loss_type, max_completion_length):
+    return (per_token_loss * mask).sum() / mask.sum()                    # "grpo" and "dr_grpo" as "bnpo"
+
+
+def _aggregate_without_mask(per_token_loss, mask, loss_type, max_completion_length):
+    lengths = mask.sum(1)                                               # padding's losses leak in
+    if loss_type == "grpo":
+        return (per_token_loss.sum(1) / lengths).mean()
+    if loss_type == "bnpo":
+        return per_token_loss.sum() / lengths.sum()
+    return per_token_loss.sum() / (len(mask) * max_completion_length)
+
+
+def _aggregate_grpo_dividing_by_zero(per_token_loss, mask, loss_type, max_completion_length):
+    masked = per_token_loss * mask                                      # right, except an empty completion: 0/0
+    if loss_type == "grpo":
+        return (masked.sum(1) / mask.sum(1)).mean()
+    if loss_type == "bnpo":
+        return masked.sum() / mask.sum()
+    return masked.sum() / (len(mask) * max_completion_length)
+
+
 PLAUSIBLE_WRONG = {
     "bradley_terry_loss": [lambda r_chosen, r_rejected: F.logsigmoid(r_chosen - r_rejected),     # sign
                            lambda r_chosen, r_rejected: -torch.log(torch.sigmoid(r_chosen - r_rejected))],  # -inf
@@ -124,6 +146,7 @@ PLAUSIBLE_WRONG = {
                      lambda successes: (successes.mean(), (successes.mean() * (1 - successes.mean())) ** 0.5 / len(successes))],
     "grpo_token_weights": [lambda advantages, mask: mask * advantages[:, None] / mask.sum(1, keepdim=True),  # no 1/B
                            _weights_on_observations_too, _weights_over_all_positions, _weights_on_the_last_turn_only],
+    "aggregate_loss": [_aggregate_every_type_as_token_mean, _aggregate_without_mask, _aggregate_grpo_dividing_by_zero],
 }
 
 
@@ -147,7 +170,7 @@ def test_checker_rejects_a_plausible_wrong_answer(name):
         assert not check(name, wrong, verbose=False)
 
 
-@pytest.mark.parametrize("name", ["bradley_terry_loss", "gae", "dpo_loss", "kto_loss"])
+@pytest.mark.parametrize("name", ["bradley_terry_loss", "gae", "dpo_loss", "kto_loss", "aggregate_loss"])
 def test_hard_cases_catch_what_random_inputs_miss(name):
     """log(sigmoid(x)) is right on moderate inputs and GAE that stops at every 0 of the mask is right on single-turn
     masks: only the hard cases (huge margins in float32, a two-turn mask) reject them."""

@@ -12,7 +12,7 @@ from trl import GRPOConfig, GRPOTrainer, RLOOConfig, RLOOTrainer
 from trl.rewards import get_soft_overlong_punishment
 
 from agentic_lab import load_model
-from agentic_lab.algorithms import (grpo_loss, group_advantages, overlong_penalty, rloo_advantages, rloo_loss,
+from agentic_lab.algorithms import (aggregate_loss, grpo_loss, group_advantages, overlong_penalty, rloo_advantages, rloo_loss,
                                     zero_spread_groups)
 from agentic_lab.policy_gradient import token_logprobs
 
@@ -302,3 +302,49 @@ def test_overlong_penalty_by_hand_and_as_trl():
     assert overlong_penalty(lengths, max_len=100, cache_len=20).tolist() == pytest.approx(expected)
     trl_penalty = get_soft_overlong_punishment(max_completion_len=100, soft_punish_cache=20)
     assert trl_penalty([[0] * n for n in lengths.tolist()]) == pytest.approx(expected)
+
+
+def test_length_bias_in_numbers():
+    """Notebook 04's hand-built group: two short right answers (4 tokens), two long wrong ones (12). Under "grpo"
+    each wrong token is pushed down a third as hard as each right token is pushed up; "bnpo" and "dr_grpo" push every
+    token alike, so the whole long wrong answer takes three times the push of a short right one."""
+    lengths = torch.tensor([4, 4, 12, 12])
+    mask = (torch.arange(12)[None, :] < lengths[:, None]).float()
+    advantages = group_advantages(torch.tensor([1.0, 1.0, 0.0, 0.0]), 4)
+    def push(loss_type):
+        logprobs = torch.zeros(4, 12, requires_grad=True)
+        grpo_loss(logprobs, torch.zeros(4, 12), advantages, mask, loss_type=loss_type, max_completion_length=12)[0].backward()
+        return -logprobs.grad
+    grpo = push("grpo")
+    assert grpo[2, 0] / grpo[0, 0] == pytest.approx(-1 / 3) and grpo[2].sum() == pytest.approx(-grpo[0].sum())
+    for loss_type in ["bnpo", "dr_grpo"]:
+        w = push(loss_type)
+        assert w[2, 0] == pytest.approx(-w[0, 0]) and w[2].sum() == pytest.approx(-3 * w[0].sum())
+
+
+def test_aggregate_loss_keeps_an_empty_completion_at_zero():
+    per_token = torch.tensor([[1.0, 3.0, 99.0], [5.0, 5.0, 5.0]])
+    mask = torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    assert aggregate_loss(per_token, mask, "grpo").item() == pytest.approx(1.0)          # (2 + 0) / 2
+    assert aggregate_loss(per_token, mask, "bnpo").item() == pytest.approx(2.0)
+    assert aggregate_loss(per_token, mask, "dr_grpo", max_completion_length=4).item() == pytest.approx(0.5)
+
+
+@pytest.mark.slow
+def test_dapo_fills_the_batch_and_its_overlong_penalty_binds_at_notebook_04s_settings(tiny):
+    """Notebook 04's headline for DAPO, at its own settings (Navigation, 6 groups of 8, max_new_tokens=12,
+    overlong_cache=4, mu = 2, lr 1e-4), over its first 4 steps: dynamic sampling trains on more informative groups than
+    one rollout holds, filling the batch on every step, and the overlong penalty reaches a real share of answers."""
+    import copy
+    from agentic_lab.envs import TaskEnv
+    from agentic_lab.rl import RLConfig, grpo_train
+    model, tokenizer = tiny
+    config = RLConfig(n_groups=6, group_size=8, lr=1e-4, max_new_tokens=12, num_iterations=2, loss_type="dapo",
+                      epsilon_high=0.28, dynamic_sampling=True, overlong_cache=4)
+    history = grpo_train(copy.deepcopy(model), tokenizer, lambda: TaskEnv("navigation", max_turns=1), steps=4,
+                         config=config, seed=0, progress=False)
+    informative_in_one_round = sum(6 * (1 - h["zero_spread"]) for h in history) / 4
+    kept = sum(h["kept_groups"] for h in history) / 4
+    assert all(h["kept_groups"] == 6 for h in history) and kept > informative_in_one_round   # refilled every step
+    assert any(h["sampling_rounds"] > 1 for h in history)
+    assert sum(h["overlong_penalised"] for h in history) / 4 > 0.05
