@@ -79,8 +79,25 @@ def _show(inputs: dict) -> str:
     return ", ".join(f"{k}={short(v)}" for k, v in inputs.items())
 
 
+class Verdict:
+    """What `check` returns: true when the attempt passed. It displays nothing, so an exercise cell that ends with
+    `check(...)` shows check's message and not a stray `True`/`False` under it."""
+
+    def __init__(self, passed: bool):
+        self.passed = passed
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return f"Verdict(passed={self.passed})"
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
 def check(name: str, fn: Callable, trials: int = 20, seed: int = 0, verbose: bool = True,
-          reveal: bool = False) -> bool:
+          reveal: bool = False) -> Verdict:
     """Compare `fn` with the reference answer of exercise `name` on its hard cases and `trials` random inputs.
     Shows the solution when the attempt passes, or with `reveal=True` whatever happened."""
     passed = _compare(EXERCISES[name], fn, trials, seed, print if verbose else (lambda *a: None))
@@ -88,7 +105,7 @@ def check(name: str, fn: Callable, trials: int = 20, seed: int = 0, verbose: boo
         from agentic_lab.viz import show_source
         print("The course's solution:" if passed else "The course's solution (you asked to see it):")
         show_source(EXERCISES[name].solution or EXERCISES[name].reference)
-    return passed
+    return Verdict(passed)
 
 
 def _compare(ex: Exercise, fn: Callable, trials: int, seed: int, say: Callable) -> bool:

@@ -218,3 +218,17 @@ def test_the_revealed_solutions_pass_their_own_checkers():
     assert check("grpo_token_weights", grpo_token_weights, verbose=False)
     assert check("success_rate", lambda successes: (successes.mean(), (successes.mean() * (1 - successes.mean())
                                                                        / len(successes)).sqrt()), verbose=False)
+
+
+def test_a_cell_ending_in_check_displays_nothing_but_the_message():
+    """Notebook 04 showed a stray `False` under each exercise: the verdict is truthy but has no display."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    shell = InteractiveShell.instance()
+    with capture_output() as captured:
+        shell.run_cell("from agentic_lab.exercises import check\n"
+                       "def not_yet(**kwargs):\n    raise NotImplementedError\n"
+                       "check('kl_k3', not_yet)")
+    assert "not attempted yet" in captured.stdout
+    assert "False" not in captured.stdout and not captured.outputs
+    assert not check("kl_k3", PLAUSIBLE_WRONG["kl_k3"], verbose=False)
