@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from agentic_lab import reward_model as rm_lib
+from agentic_lab.eval import paired_gain
 from agentic_lab.tasks import sample_tasks
 
 TASK = sample_tasks("word_problem", 1, seed=0, split="test")[0]
@@ -38,20 +39,21 @@ def test_reward_is_read_at_the_last_token_whatever_the_padding(tiny):
 
 
 @pytest.mark.slow
-def test_training_beats_chance_on_held_out_pairs_by_more_than_noise(tiny):
-    """Notebook 01's claim at its own scale (1,500 training prompts; measured 0.639 on 263 decided pairs; with 800
-    prompts it was 0.586, just under the bar of 0.594)."""
+def test_training_beats_the_untrained_head_on_the_same_held_out_pairs(tiny):
+    """Notebook 01's claim at its own scale (1,500 training prompts): the trained reward model agrees with gold on
+    more of the held-out pairs than the untrained head does on the very same pairs. The untrained head is not a coin
+    flip (it agreed on 0.570 of them), so the comparison is paired, against it, not against 0.5."""
     policy, tokenizer = tiny
     train = sample_tasks("word_problem", 1500, seed=1, split="train")
     test = sample_tasks("word_problem", 400, seed=1, split="test")
     train_pairs = rm_lib.labelled_pairs(policy, tokenizer, train, seed=0)
     test_pairs = rm_lib.labelled_pairs(policy, tokenizer, test, seed=1)
     reward_model, _ = rm_lib.load_reward_model(seed=0)
+    before = rm_lib.evaluate_pairs(reward_model, tokenizer, test_pairs)["gold_agrees"]
     rm_lib.train_reward_model(reward_model, tokenizer, train_pairs, epochs=2, progress=False)
-    accuracy = rm_lib.evaluate_pairs(reward_model, tokenizer, test_pairs)["gold_accuracy"]
-    decided = sum(p.gold_margin != 0 for p in test_pairs)
-    noise = math.sqrt(0.25 / decided)  # standard error of a coin-flip accuracy on the pairs gold decides
-    assert accuracy > 0.5 + 3 * noise, (accuracy, noise, decided)
+    after = rm_lib.evaluate_pairs(reward_model, tokenizer, test_pairs)["gold_agrees"]
+    gain, stderr = paired_gain(before, after)
+    assert gain > 2 * stderr, (gain, stderr, len(after))  # not yet measured with this paired standard error
 
 
 def test_best_of_n_keeps_the_proxy_favourite_of_each_disjoint_group():
