@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from agentic_lab.policy_gradient import clipped_surrogate, kl_k3, masked_mean
+from agentic_lab.policy_gradient import clipped_surrogate, kl_k3, leave_one_out_baseline, masked_mean
 
 
 def group_advantages(rewards: torch.Tensor, group_size: int, scale: str | bool = "group",
@@ -49,9 +49,7 @@ def rloo_advantages(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
         A_i = r_i - (Σ_j r_j - r_i) / (G - 1)  =  G/(G-1) (r_i - mean_group(r))
 
     rewards: (B,), groups adjacent. Returns (B,)."""
-    grouped = rewards.view(-1, group_size)                                  # (n_groups, G)
-    baseline = (grouped.sum(dim=1, keepdim=True) - grouped) / (group_size - 1)
-    return (grouped - baseline).reshape(-1)
+    return rewards - leave_one_out_baseline(rewards, group_size)
 
 
 def zero_spread_groups(rewards: torch.Tensor, group_size: int) -> torch.Tensor:

@@ -16,9 +16,14 @@ def success_rate(trajectories: list[Trajectory]) -> tuple[float, float]:
     return p, math.sqrt(p * (1 - p) / n)
 
 
+def called_tool(trajectory: Trajectory) -> bool:
+    """Whether the agent called a tool at least once in this episode."""
+    return any(turn.action.kind == "tool_call" for turn in trajectory.turns)
+
+
 def call_rate(trajectories: list[Trajectory]) -> float:
     """Share of the episodes in which the agent called a tool at least once."""
-    return sum(any(turn.action.kind == "tool_call" for turn in t.turns) for t in trajectories) / len(trajectories)
+    return sum(map(called_tool, trajectories)) / len(trajectories)
 
 
 def paired_gain(before: list[float], after: list[float]) -> tuple[float, float]:
@@ -80,11 +85,6 @@ def evaluate_families(model, tokenizer, families: list[str] | None = None, n: in
         p, se = success_rate(trajectories[k * n:(k + 1) * n])
         results[name] = {"success": p, "stderr": se, "n": n}
     return results
-
-
-def called_tool(trajectory: Trajectory) -> bool:
-    """Whether the agent called a tool at least once in this episode."""
-    return any(turn.action.kind == "tool_call" for turn in trajectory.turns)
 
 
 def success_by(trajectories: list[Trajectory], key) -> dict:

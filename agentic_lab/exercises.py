@@ -190,6 +190,51 @@ def _grouped_rewards(g):
     return {"rewards": rewards + 0.1 * _normal(g, len(rewards)), "group_size": group_size}
 
 
+# notebook 00: the error bar of a success rate; notebook 06: a multi-turn episode's token weights
+def _successes(g):
+    n = _int(g, 1, 64)
+    return {"successes": (torch.rand(n, generator=g) < torch.rand(1, generator=g)).to(torch.float64)}
+
+
+def _success_rate_of(successes: torch.Tensor) -> tuple[float, float]:
+    """eval.success_rate on episodes whose outcomes are `successes` (1 = success)."""
+    from types import SimpleNamespace
+    from agentic_lab.eval import success_rate
+    return success_rate([SimpleNamespace(success=bool(s)) for s in successes.tolist()])
+
+
+def grpo_token_weights(advantages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """How hard GRPO pushes each token's log-prob, -∂L/∂log π_θ(y_{i,t}) at ρ = 1 (one step per batch):
+
+        w_{i,t} = m_{i,t} A_i / (B Σ_t m_{i,t})
+
+    the episode's one advantage A_i on every token the policy wrote, in every turn; 0 on the prompt and on
+    tool observations (m = 0). advantages (B,), mask (B, T) -> (B, T)."""
+    return mask * advantages[:, None] / (mask.shape[0] * mask.sum(1, keepdim=True).clamp(min=1))
+
+
+def _grpo_weights_by_autograd(advantages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The reference: the gradient of the package's own loss (algorithms.grpo_loss), not a second formula."""
+    from agentic_lab.algorithms import grpo_loss
+    logprobs = torch.zeros_like(mask, requires_grad=True)
+    loss, _ = grpo_loss(logprobs, logprobs.detach(), advantages, mask)
+    (grad,) = torch.autograd.grad(loss, logprobs)
+    return -grad
+
+
+def _episodes_with_turns(g):
+    """Prompt tokens (0), then one to three turns of policy tokens (1) separated by observations (0), then padding."""
+    b, rows = _int(g, 1, 4), []
+    for _ in range(b):
+        row = [0] * _int(g, 1, 3)
+        for turn in range(_int(g, 1, 3)):
+            row += [0] * (_int(g, 1, 3) if turn else 0) + [1] * _int(g, 1, 4)
+        rows.append(row)
+    width = max(map(len, rows)) + _int(g, 0, 2)
+    mask = torch.tensor([r + [0] * (width - len(r)) for r in rows], dtype=torch.float64)
+    return {"advantages": _normal(g, b), "mask": mask}
+
+
 # --- the exercises, notebook by notebook --------------------------------------------------------------------
 # The references live where the course uses them; registering here only names them as answers.
 def _register_all() -> None:
@@ -269,6 +314,16 @@ def _register_all() -> None:
                 "max_completion_length": 4}
     exercise("aggregate_loss", "average per-token losses (B, T) over the mask as loss_type 'grpo', 'bnpo' or "
              "'dr_grpo' does", _aggregation_inputs, hard_cases=(empty_row, full_row))(algorithms.aggregate_loss)
+    exercise("success_rate", "success rate p of 0/1 outcomes and its standard error sqrt(p(1-p)/n)", _successes,
+             hard_cases=({"successes": torch.ones(5, dtype=torch.float64)},       # p = 1: no spread, SE 0
+                         {"successes": torch.tensor([0.0, 1.0])}),                # n = 2: n, not n - 1
+             solution=evaluation.success_rate)(_success_rate_of)
+    # two turns with a tool observation between them: both turns get A_i, the observation gets 0
+    two_turn_weights = {"advantages": torch.tensor([1.5, -0.5], dtype=torch.float64),
+                        "mask": torch.tensor([[0, 0, 1, 1, 0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 1, 1, 1, 0, 0, 0]],
+                                             dtype=torch.float64)}
+    exercise("grpo_token_weights", "w_{i,t} = m_{i,t} A_i / (B Σ_t m_{i,t}): each token's push in GRPO's gradient",
+             _episodes_with_turns, hard_cases=(two_turn_weights,), solution=grpo_token_weights)(_grpo_weights_by_autograd)
 
 
 def _gae_inputs(g):
@@ -311,65 +366,3 @@ def _reinforce_inputs(g):
 
 
 _register_all()
-
-
-# --- notebook 00: the error bar of a success rate; notebook 06: a multi-turn episode's token weights --------
-def _successes(g):
-    n = _int(g, 1, 64)
-    return {"successes": (torch.rand(n, generator=g) < torch.rand(1, generator=g)).to(torch.float64)}
-
-
-def _success_rate_of(successes: torch.Tensor) -> tuple[float, float]:
-    """eval.success_rate on episodes whose outcomes are `successes` (1 = success)."""
-    from types import SimpleNamespace
-    from agentic_lab.eval import success_rate
-    return success_rate([SimpleNamespace(success=bool(s)) for s in successes.tolist()])
-
-
-def grpo_token_weights(advantages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """How hard GRPO pushes each token's log-prob, -∂L/∂log π_θ(y_{i,t}) at ρ = 1 (one step per batch):
-
-        w_{i,t} = m_{i,t} A_i / (B Σ_t m_{i,t})
-
-    the episode's one advantage A_i on every token the policy wrote, in every turn; 0 on the prompt and on
-    tool observations (m = 0). advantages (B,), mask (B, T) -> (B, T)."""
-    return mask * advantages[:, None] / (mask.shape[0] * mask.sum(1, keepdim=True).clamp(min=1))
-
-
-def _grpo_weights_by_autograd(advantages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The reference: the gradient of the package's own loss (algorithms.grpo_loss), not a second formula."""
-    from agentic_lab.algorithms import grpo_loss
-    logprobs = torch.zeros_like(mask, requires_grad=True)
-    loss, _ = grpo_loss(logprobs, logprobs.detach(), advantages, mask)
-    (grad,) = torch.autograd.grad(loss, logprobs)
-    return -grad
-
-
-def _episodes_with_turns(g):
-    """Prompt tokens (0), then one to three turns of policy tokens (1) separated by observations (0), then padding."""
-    b, rows = _int(g, 1, 4), []
-    for _ in range(b):
-        row = [0] * _int(g, 1, 3)
-        for turn in range(_int(g, 1, 3)):
-            row += [0] * (_int(g, 1, 3) if turn else 0) + [1] * _int(g, 1, 4)
-        rows.append(row)
-    width = max(map(len, rows)) + _int(g, 0, 2)
-    mask = torch.tensor([r + [0] * (width - len(r)) for r in rows], dtype=torch.float64)
-    return {"advantages": _normal(g, b), "mask": mask}
-
-
-def _register_00_06() -> None:
-    from agentic_lab import eval as evaluation
-    exercise("success_rate", "success rate p of 0/1 outcomes and its standard error sqrt(p(1-p)/n)", _successes,
-             hard_cases=({"successes": torch.ones(5, dtype=torch.float64)},       # p = 1: no spread, SE 0
-                         {"successes": torch.tensor([0.0, 1.0])}),                # n = 2: n, not n - 1
-             solution=evaluation.success_rate)(_success_rate_of)
-    # two turns with a tool observation between them: both turns get A_i, the observation gets 0
-    two_turns = {"advantages": torch.tensor([1.5, -0.5], dtype=torch.float64),
-                 "mask": torch.tensor([[0, 0, 1, 1, 0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 1, 1, 1, 0, 0, 0]],
-                                      dtype=torch.float64)}
-    exercise("grpo_token_weights", "w_{i,t} = m_{i,t} A_i / (B Σ_t m_{i,t}): each token's push in GRPO's gradient",
-             _episodes_with_turns, hard_cases=(two_turns,), solution=grpo_token_weights)(_grpo_weights_by_autograd)
-
-
-_register_00_06()

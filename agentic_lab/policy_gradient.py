@@ -8,7 +8,7 @@ expected reward needs no derivative of R, only of log π_θ (the log-derivative 
 REINFORCE estimates it with samples. Subtracting a baseline b that does not depend on y leaves it unbiased,
 since E[b ∇log π_θ(y)] = b ∇Σ_y π_θ(y) = b ∇1 = 0, and a good b (close to E[R]) removes most of its variance:
 
-    ĝ = 1/N Σ_i (R_i - b) ∇_θ log π_θ(y_i),     A_i = R_i - b is the advantage         # reinforce_loss
+    ĝ = 1/N Σ_i (R_i - b) ∇_θ log π_θ(y_i),     A_i = R_i - b is the advantage         # reinforce_surrogate
 
 The methods of notebooks 02-06 are all this estimator with a choice of b and a guard against too large a step:
 
@@ -53,13 +53,6 @@ def logprobs_and_entropy(model, batch: dict[str, torch.Tensor],
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Σ m·x / Σ m over all tokens of the batch (0 for an empty mask)."""
     return (x * mask).sum() / mask.sum().clamp(min=1)
-
-
-def reinforce_loss(sequence_logprobs: torch.Tensor, advantages: torch.Tensor) -> torch.Tensor:
-    """L = -1/N Σ_i A_i log π_θ(y_i), whose gradient is minus the REINFORCE estimate ĝ above.
-
-    sequence_logprobs (N,): log π_θ(y_i) with gradient; advantages (N,): R_i - b, held fixed."""
-    return -(advantages.detach() * sequence_logprobs).mean()
 
 
 def clipped_surrogate(ratio: torch.Tensor, advantages: torch.Tensor, epsilon_low: float,
@@ -130,8 +123,9 @@ def reinforce_surrogate(token_logprobs: torch.Tensor, mask: torch.Tensor, reward
         L = -1/N Σ_i (R_i - b_i) Σ_t m_t log π_θ(y_i,t)
 
     token_logprobs, mask: (N, T), right-padded (log π_θ(y_i) is the masked *sum*: the answer's probability is
-    the product of its tokens'); rewards (N,); baseline b: a number or (N,). -∇L is the estimate ĝ."""
-    return reinforce_loss((token_logprobs * mask).sum(1), rewards - baseline)
+    the product of its tokens'); rewards (N,); baseline b: a number or (N,), held fixed. -∇L is the estimate ĝ."""
+    advantages = torch.as_tensor(rewards - baseline).detach()
+    return -(advantages * (token_logprobs * mask).sum(1)).mean()
 
 
 def leave_one_out_baseline(rewards: torch.Tensor, group_size: int) -> torch.Tensor:

@@ -86,7 +86,9 @@ def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, co
             rewards = rewards + penalty
             flat = zero_spread_groups(rewards, cfg.group_size)            # (n_groups,)
             if k == 0:                           # the first rollout is sampled alike by every variant
-                record, first = diagnostics(trajectories, rewards, lengths, flat), trajectories
+                record = diagnostics(trajectories, rewards, lengths, flat)
+                if cfg.dynamic_sampling:         # before the update, as update() measures the other variants'
+                    first_entropy = policy_entropy(model, tokenizer, trajectories, cfg.temperature)
                 if cfg.overlong_cache:           # DAPO: the share of answers the overlong penalty reached
                     record["overlong_penalised"] = (penalty < 0).float().mean().item()
             keep = ~flat.repeat_interleave(cfg.group_size) if cfg.dynamic_sampling else torch.ones(len(rewards), dtype=bool)
@@ -100,8 +102,8 @@ def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, co
             record |= {"sampling_rounds": k + 1, "kept_groups": len(trajectories) / cfg.group_size}
         if trajectories:
             record |= update(model, reference, optimizer, tokenizer, trajectories, rewards, cfg)
-        if cfg.dynamic_sampling:                 # entropy on the first rollout, as the other variants measure it
-            record["entropy"] = policy_entropy(model, tokenizer, first, cfg.temperature)
+        if cfg.dynamic_sampling:                 # not the kept groups' entropy: the first rollout's, measured above
+            record["entropy"] = first_entropy
         history.append({"step": step, **record})
     model.eval()
     return history

@@ -10,8 +10,8 @@ from agentic_lab.envs import TaskEnv
 from agentic_lab.eval import call_rate, correct_per_task, paired_gain
 from agentic_lab.ppo import PolicyWithValue, ppo_train
 from agentic_lab.rewards import outcome_reward
-from agentic_lab.rl import RLConfig, grpo_train
-from agentic_lab.rollout import rollout
+from agentic_lab.rl import RLConfig, grpo_train, policy_entropy
+from agentic_lab.rollout import group_seeds, rollout
 from agentic_lab.tasks import sample_tasks
 
 PROMPT = [{"role": "user", "content": "What is 2+2?"}]
@@ -105,14 +105,18 @@ def test_dynamic_sampling_refills_the_batch_with_informative_groups(tiny):
     def reward(trajectory):                       # a group has spread only when its task seed is even
         calls.append(trajectory.seed)
         return float(trajectory.seed % 2 == 0 and len(calls) % 2 == 0)
-    config = RLConfig(n_groups=4, group_size=2, dynamic_sampling=True, max_sampling_rounds=4, max_new_tokens=16)
-    history = grpo_train(copy.deepcopy(model), tokenizer, lambda: TaskEnv("word_problem", max_turns=1), steps=1,
-                         config=config, reward_fn=reward, progress=False)
+    config = RLConfig(n_groups=4, group_size=2, dynamic_sampling=True, max_sampling_rounds=4, max_new_tokens=16,
+                      lr=1e-2)                                 # a large step: entropy after it would differ
+    make_env = lambda: TaskEnv("word_problem", max_turns=1)
+    history = grpo_train(copy.deepcopy(model), tokenizer, make_env, steps=1, config=config, reward_fn=reward,
+                         progress=False)
     record = history[0]
     assert record["zero_spread"] == 0.5                        # half the groups of the first rollout are flat
     assert record["sampling_rounds"] == 2 and record["kept_groups"] == 4   # so a second rollout fills the batch
     assert len(calls) == 2 * 4 * 2 and len(set(calls)) == 8    # two rollouts, each with its own 4 tasks
-    assert record["entropy"] > 0
+    seeds = group_seeds(4, 2)                                  # the first rollout again, under the policy that sampled it
+    first = rollout(model, tokenizer, [make_env() for _ in seeds], seeds, max_new_tokens=16, seed=0)
+    assert record["entropy"] == pytest.approx(policy_entropy(model, tokenizer, first), abs=1e-5)
 
 
 def test_grpo_dynamic_sampling_skips_flat_groups(tiny):
