@@ -13,7 +13,8 @@
 An episode is anything an environment defines: one answer to a prompt (`TaskEnv(family, max_turns=1)`,
 notebooks 04 and 05) or many turns of tool calls (notebook 06 onwards). The loss mask covers exactly the
 tokens the policy wrote, so prompts, observations and tool outputs are never trained on. Log-probs are taken
-at the sampling temperature T, so π_old is the distribution the tokens were really drawn from.
+at the sampling temperature T, so π_old is the distribution the tokens were really drawn from. π_old costs no
+forward of its own: the first gradient forward, detached, is π_old (the weights have not moved yet).
 
 Each step also records the diagnostics that tell the variants apart: policy entropy (on the first rollout of the
 step, the same footing for every variant), the mean length of right and of wrong answers, the fraction of
@@ -32,7 +33,7 @@ from tqdm.auto import tqdm
 from agentic_lab.algorithms import (group_advantages, grpo_loss, overlong_penalty, rloo_advantages, rloo_loss,
                                     zero_spread_groups)
 from agentic_lab.policy_gradient import (collate_trajectories, kl_k1, logprobs_and_entropy, masked_mean,
-                                         token_logprobs)
+                                         next_token_logprobs, token_logprobs)
 from agentic_lab.rollout import group_seeds, rollout
 from agentic_lab.trajectory import Trajectory
 
@@ -105,7 +106,6 @@ def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, co
         if cfg.dynamic_sampling:                 # not the kept groups' entropy: the first rollout's, measured above
             record["entropy"] = first_entropy
         history.append({"step": step, **record})
-    model.eval()
     return history
 
 
@@ -121,8 +121,16 @@ def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory
     gap between the log-probs the sampler recorded and the trainer's π_old (0 up to float error when they agree)."""
     batch = collate_trajectories(trajectories, tokenizer.pad_token_id)
     mask = batch["loss_mask"]
-    # π_old is the policy that sampled, softmax(logits / T): every log-prob takes the sampler's temperature
-    old_logprobs, entropy = logprobs_and_entropy(model, batch, cfg.temperature)
+    # Dropout off (eval mode) in every forward: π_old and π_θ must be the same function of θ.
+    model.eval()
+    # The first gradient forward is also π_old's: the update runs right after the rollout with the sampler's
+    # weights, so before the first step π_θ = π_old and its detached log-probs stand in for a separate no-grad
+    # forward (TRL does the same when μ = 1). π_old is softmax(logits / T), the sampler's temperature.
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits   # (B, T, V)
+    logprobs, next_token_logp = next_token_logprobs(logits, batch["input_ids"], cfg.temperature)
+    old_logprobs = logprobs.detach()
+    with torch.no_grad():
+        entropy = -(next_token_logp.exp() * next_token_logp).sum(-1)                                  # (B, T-1)
     ref_logprobs = logprobs_and_entropy(reference, batch, cfg.temperature)[0] if reference is not None else None
     if cfg.loss_type == "rloo":                  # TRL's RLOOTrainer: the KL is a penalty on the reward, r - β Σ_t k1
         if ref_logprobs is not None:
@@ -130,10 +138,10 @@ def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory
         advantages = rloo_advantages(rewards, cfg.group_size)
     else:
         advantages = group_advantages(rewards, cfg.group_size, scale=cfg.scale_rewards)
-    model.train()
     sums: dict[str, float] = {}
-    for _ in range(cfg.num_iterations):
-        logprobs = token_logprobs(model, batch["input_ids"], batch["attention_mask"], cfg.temperature)
+    for iteration in range(cfg.num_iterations):
+        if iteration > 0:
+            logprobs = token_logprobs(model, batch["input_ids"], batch["attention_mask"], cfg.temperature)
         if cfg.loss_type == "rloo":
             loss, metrics = rloo_loss(logprobs, old_logprobs, advantages, mask, cfg.epsilon_low, cfg.epsilon_high)
         else:
@@ -147,7 +155,6 @@ def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory
         optimizer.zero_grad(set_to_none=True)
         for key, value in {"loss": loss.item(), **metrics}.items():
             sums[key] = sums.get(key, 0.0) + value / cfg.num_iterations
-    model.eval()
     sampler_gap = ((old_logprobs - batch["sampler_logprobs"]).abs() * mask).max().item()
     return {"entropy": masked_mean(entropy, mask).item(), "sampler_logprob_gap": sampler_gap, **sums}
 

@@ -10,7 +10,9 @@ from agentic_lab.envs import TaskEnv
 from agentic_lab.eval import call_rate, correct_per_task, paired_gain
 from agentic_lab.ppo import PolicyWithValue, ppo_train
 from agentic_lab.rewards import outcome_reward
-from agentic_lab.rl import RLConfig, grpo_train, policy_entropy
+from agentic_lab.algorithms import group_advantages, grpo_loss
+from agentic_lab.policy_gradient import collate_trajectories, logprobs_and_entropy, token_logprobs
+from agentic_lab.rl import RLConfig, grpo_train, policy_entropy, update
 from agentic_lab.rollout import group_seeds, rollout
 from agentic_lab.tasks import sample_tasks
 
@@ -85,6 +87,33 @@ def test_grpo_trainer_log_probs_are_the_sampler_log_probs_at_its_temperature(tin
         history = grpo_train(copy.deepcopy(model), tokenizer, lambda: TaskEnv("word_problem", max_turns=1), steps=1,
                              config=config, reward_fn=lambda t: float(len(t.turns[0].text)), progress=False)
         assert history[0]["sampler_logprob_gap"] < 1e-4, (loss_type, history[0])
+
+
+def test_update_takes_pi_old_from_its_first_gradient_forward(tiny):
+    """π_old is the first gradient forward, detached, not a forward of its own: the step must be the one a separate
+    no-grad π_old forward gives (the textbook order), parameter for parameter."""
+    model, tokenizer = tiny
+    config = RLConfig(n_groups=2, group_size=4, lr=1e-3, max_new_tokens=24, temperature=1.3)
+    seeds = group_seeds(2, 4)
+    trajectories = rollout(model, tokenizer, [TaskEnv("word_problem", max_turns=1) for _ in seeds], seeds,
+                           temperature=1.3, max_new_tokens=24, seed=0)
+    rewards = torch.tensor([0.0, 1.0, 0.0, 2.0, 1.0, 1.0, 0.0, 3.0])                # a spread in both groups
+    ours = copy.deepcopy(model)
+    update(ours, None, torch.optim.AdamW(ours.parameters(), lr=1e-3, weight_decay=0.0), tokenizer, trajectories,
+           rewards, config)
+    textbook = copy.deepcopy(model)
+    optimizer = torch.optim.AdamW(textbook.parameters(), lr=1e-3, weight_decay=0.0)
+    batch = collate_trajectories(trajectories, tokenizer.pad_token_id)
+    old_logprobs = logprobs_and_entropy(textbook, batch, 1.3)[0]
+    logprobs = token_logprobs(textbook, batch["input_ids"], batch["attention_mask"], 1.3)
+    loss, _ = grpo_loss(logprobs, old_logprobs, group_advantages(rewards, 4), batch["loss_mask"],
+                        max_completion_length=24)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(textbook.parameters(), 1.0)
+    optimizer.step()
+    moved = max((a - b).abs().max().item() for a, b in zip(textbook.parameters(), model.parameters()))
+    gap = max((a - b).abs().max().item() for a, b in zip(ours.parameters(), textbook.parameters()))
+    assert moved > 1e-4 and gap < 1e-6, (moved, gap)
 
 
 def test_rloo_trains_through_trl_rloo_loss_with_sequence_clip_fractions(tiny):
