@@ -73,8 +73,8 @@ def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, co
     reference = copy.deepcopy(model).eval() if cfg.beta else None
     rounds = cfg.max_sampling_rounds if cfg.dynamic_sampling else 1
     history = []
+    model.eval()                                 # no dropout in the sampler or in the update (see update)
     for step in tqdm(range(steps), desc="grpo", disable=not progress):
-        model.eval()
         kept_trajectories, kept_rewards = [], []
         for k in range(rounds):                  # each (step, round) plays its own block of tasks and random seeds
             draw = step * rounds + k

@@ -6,12 +6,12 @@ import pytest
 import torch
 
 from agentic_lab import preference, reward_model as rm_lib
+from agentic_lab.algorithms import group_advantages, grpo_loss
 from agentic_lab.envs import TaskEnv
 from agentic_lab.eval import call_rate, correct_per_task, paired_gain
+from agentic_lab.policy_gradient import collate_trajectories, logprobs_and_entropy, token_logprobs
 from agentic_lab.ppo import PolicyWithValue, ppo_train
 from agentic_lab.rewards import outcome_reward
-from agentic_lab.algorithms import group_advantages, grpo_loss
-from agentic_lab.policy_gradient import collate_trajectories, logprobs_and_entropy, token_logprobs
 from agentic_lab.rl import RLConfig, grpo_train, policy_entropy, update
 from agentic_lab.rollout import group_seeds, rollout
 from agentic_lab.tasks import sample_tasks
