@@ -27,6 +27,7 @@ token (including the stop token that ends a message), 0 for prompts, observation
 """
 from __future__ import annotations
 
+import math
 from functools import partial
 
 import gymnasium as gym
@@ -78,16 +79,41 @@ KV = list[tuple[torch.Tensor, torch.Tensor]]
 """One episode's KV cache: per layer (keys, values), each (heads, c, head_dim) for its first c tokens, no padding."""
 
 
+class BufferPool:
+    """Memory for the batch's KV buffers, handed from turn to turn. A fresh buffer of tens of MB costs about
+    five times its filling in page faults (the allocator gives large blocks back to the OS when freed), so a
+    turn takes the blocks the previous one released; a new block has 50% headroom, as histories grow."""
+
+    def __init__(self):
+        self.free: list[torch.Tensor] = []
+        self.taken: list[torch.Tensor] = []
+
+    def take(self, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+        size = math.prod(shape)
+        fits = [k for k, block in enumerate(self.free) if block.numel() >= size and block.dtype == like.dtype]
+        if fits:
+            block = self.free.pop(fits[0])
+        else:                                   # outgrown: let the small blocks go, take a bigger one
+            self.free, block = [], like.new_empty(size * 3 // 2)
+        self.taken.append(block)
+        return block[:size].view(shape)
+
+    def release(self) -> None:
+        """The turn is over: its blocks may be written again (what the episodes keep was copied out)."""
+        self.free, self.taken = self.taken + self.free, []
+
+
 class TurnLayer(DynamicLayer):
-    """One layer of the batch's KV cache during a turn: buffers (n, heads, capacity, head_dim) allocated once,
+    """One layer of the batch's KV cache during a turn: buffers (n, heads, capacity, head_dim) taken once,
     sized for the whole turn, that each forward writes its new columns into. HF's DynamicLayer appends with
     torch.cat, which copies the whole cache on every token: O(T) per token, as much memory traffic as the
     attention itself. `keys` and `values` are views of the first `length` columns, all attention sees."""
 
-    def __init__(self, capacity: int, key_buffer: torch.Tensor | None = None,
+    def __init__(self, capacity: int, pool: BufferPool, key_buffer: torch.Tensor | None = None,
                  value_buffer: torch.Tensor | None = None, length: int = 0):
         super().__init__()
-        self.capacity, self.key_buffer, self.value_buffer, self.length = capacity, key_buffer, value_buffer, length
+        self.capacity, self.pool, self.length = capacity, pool, length
+        self.key_buffer, self.value_buffer = key_buffer, value_buffer
         if key_buffer is not None:
             self.device, self.is_initialized = key_buffer.device, True
             self.keys, self.values = key_buffer[:, :, :length], value_buffer[:, :, :length]
@@ -95,8 +121,9 @@ class TurnLayer(DynamicLayer):
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
         if not self.is_initialized:                 # first forward of a turn with nothing cached: now we know the shapes
             n, heads, _, head_dim = key_states.shape
-            self.key_buffer = key_states.new_empty((n, heads, self.capacity, head_dim))   # filled as it goes
-            self.value_buffer = value_states.new_empty((n, value_states.shape[1], self.capacity, value_states.shape[3]))
+            self.key_buffer = self.pool.take((n, heads, self.capacity, head_dim), key_states)   # filled as it goes
+            self.value_buffer = self.pool.take((n, value_states.shape[1], self.capacity, value_states.shape[3]),
+                                               value_states)
             self.device, self.is_initialized = key_states.device, True
         end = self.length + key_states.shape[-2]
         self.key_buffer[:, :, self.length:end] = key_states
@@ -106,11 +133,22 @@ class TurnLayer(DynamicLayer):
         return self.keys, self.values
 
     def batch_select_indices(self, indices: torch.Tensor) -> None:
-        self.key_buffer, self.value_buffer = self.key_buffer[indices], self.value_buffer[indices]
+        """Keep rows `indices`. Rows leaving (ascending indices) move the others up in place, no new buffer."""
+        if len(indices) <= len(self.key_buffer) and bool((indices.diff() > 0).all()):
+            for new, old in enumerate(indices.tolist()):
+                if new != old:
+                    self.key_buffer[new, :, :self.length] = self.key_buffer[old, :, :self.length]
+                    self.value_buffer[new, :, :self.length] = self.value_buffer[old, :, :self.length]
+            self.key_buffer, self.value_buffer = self.key_buffer[:len(indices)], self.value_buffer[:len(indices)]
+        else:                                        # e.g. a shared prompt's row copied to its group
+            keys = self.pool.take((len(indices), *self.key_buffer.shape[1:]), self.key_buffer)
+            values = self.pool.take((len(indices), *self.value_buffer.shape[1:]), self.value_buffer)
+            self.key_buffer = torch.index_select(self.key_buffer, 0, indices, out=keys)
+            self.value_buffer = torch.index_select(self.value_buffer, 0, indices, out=values)
         self.keys, self.values = self.key_buffer[:, :, :self.length], self.value_buffer[:, :, :self.length]
 
 
-def batch_caches(caches: list[KV | None], capacity: int) -> tuple[DynamicCache, torch.Tensor]:
+def batch_caches(caches: list[KV | None], capacity: int, pool: BufferPool) -> tuple[DynamicCache, torch.Tensor]:
     """The episodes' caches as one batched cache with room for `capacity` tokens, left-padded as HF generate
     pads prompts: row i is zeros in its first width - c_i columns, masked out. Returns the cache and its
     attention mask (n, width), width = max c_i."""
@@ -121,18 +159,18 @@ def batch_caches(caches: list[KV | None], capacity: int) -> tuple[DynamicCache, 
         mask[i, width - c:] = 1
     cache = DynamicCache()
     if width == 0:      # nothing cached: the layers are made on the first forward
-        cache.layer_class_to_replicate = partial(TurnLayer, capacity)
+        cache.layer_class_to_replicate = partial(TurnLayer, capacity, pool)
         return cache, mask
     template = next(kv for kv in caches if kv is not None)
     cache.layers = []
     for layer, (keys, values) in enumerate(template):
-        key_buffer = keys.new_empty((n, keys.shape[0], capacity, keys.shape[2]))    # (n, heads, capacity, head_dim)
-        value_buffer = values.new_empty((n, values.shape[0], capacity, values.shape[2]))
+        key_buffer = pool.take((n, keys.shape[0], capacity, keys.shape[2]), keys)   # (n, heads, capacity, head_dim)
+        value_buffer = pool.take((n, values.shape[0], capacity, values.shape[2]), values)
         for i, (kv, c) in enumerate(zip(caches, lengths)):
             key_buffer[i, :, :width - c], value_buffer[i, :, :width - c] = 0.0, 0.0   # padding: masked, but finite
             if c:
                 key_buffer[i, :, width - c:width], value_buffer[i, :, width - c:width] = kv[layer]
-        cache.layers.append(TurnLayer(capacity, key_buffer, value_buffer, length=width))
+        cache.layers.append(TurnLayer(capacity, pool, key_buffer, value_buffer, length=width))
     return cache, mask
 
 
@@ -142,14 +180,14 @@ def row_cache(cache: DynamicCache, row: int, attention_row: torch.Tensor) -> KV:
     return [(layer.keys[row][:, real], layer.values[row][:, real]) for layer in cache.layers]
 
 
-def prefill(model, contexts: list[list[int]], caches: list[KV | None], pad_id: int, room: int):
+def prefill(model, contexts: list[list[int]], caches: list[KV | None], pad_id: int, room: int, pool: BufferPool):
     """One forward over what each context has not cached yet, with room for `room` more tokens in the cache.
     Returns the last position's logits (n, vocab), the batched cache, its attention mask (n, width) and the
     position of each row's next token (n,)."""
     cached = [0 if kv is None else kv[0][0].shape[1] for kv in caches]                  # c_i
     pending = [context[c:] for context, c in zip(contexts, cached)]                      # n_i = len(pending[i])
     n, width = len(contexts), max(len(p) for p in pending)
-    cache, attention = batch_caches(caches, capacity=max(cached) + width + room)
+    cache, attention = batch_caches(caches, max(cached) + width + room, pool)
     # The pending tokens are left-padded too, so the batch looks like  [pad | cached | pad | pending]  per row:
     # padding in the middle is masked out like padding on the left, and each row's last column is real.
     input_ids = torch.full((n, width), pad_id, dtype=torch.long)
@@ -168,22 +206,23 @@ def prefill(model, contexts: list[list[int]], caches: list[KV | None], pad_id: i
 
 @torch.no_grad()
 def generate_turn(model, contexts: list[list[int]], caches: list[KV | None] | None, pad_id: int,
-                  stop_ids: list[int], max_new_tokens: int, temperature: float, generator: torch.Generator
-                  ) -> tuple[list[list[int]], list[list[float]], list[KV | None]]:
+                  stop_ids: list[int], max_new_tokens: int, temperature: float, generator: torch.Generator,
+                  pool: BufferPool | None = None) -> tuple[list[list[int]], list[list[float]], list[KV | None]]:
     """One message per context. caches[i] holds the keys and values of the first c_i tokens of contexts[i]
     (None: c_i = 0), so only the rest, the n_i tokens appended since, is prefilled; then one batched forward
     per new token. `caches=None`: nothing cached and nothing kept (the whole context is prefilled). Returns
     each row's new ids (up to and including its stop token), their log-probs, and each row's cache of its
     context and new ids but the last, which is not fed to the model yet (the next turn prefills it with
     the observation)."""
-    n, given = len(contexts), caches or [None] * len(contexts)
+    n, given, pool = len(contexts), caches or [None] * len(contexts), pool or BufferPool()
     # Rows with the same context and nothing cached (a GRPO group on its first turn) are prefilled once and copied
     keys = [tuple(context) if kv is None else i for i, (context, kv) in enumerate(zip(contexts, given))]
     first_row: dict = {}
     for i, key in enumerate(keys):
         first_row.setdefault(key, i)
     logits, cache, attention, next_position = prefill(model, [contexts[i] for i in first_row.values()],
-                                                      [given[i] for i in first_row.values()], pad_id, max_new_tokens)
+                                                      [given[i] for i in first_row.values()], pad_id, max_new_tokens,
+                                                      pool)
     if len(first_row) < n:
         index = {key: j for j, key in enumerate(first_row)}
         source = torch.tensor([index[key] for key in keys])           # (n,): the prefilled row each row copies
@@ -221,6 +260,7 @@ def generate_turn(model, contexts: list[list[int]], caches: list[KV | None] | No
         logits = model(input_ids=fed[:, None], attention_mask=attention, position_ids=next_position[:, None],
                        cache=cache, use_cache=True).logits[:, -1]
         next_position = next_position + 1
+    pool.release()
     return new_ids, logprobs, kept
 
 
@@ -246,6 +286,7 @@ def rollout(model, tokenizer, envs: list[gym.Env], seeds: list[int], options: li
             trajectories[-1].info["show"] = info["show"]
         last_observation.append(observation)
     caches: list[KV | None] = [None] * len(envs)    # episode i's keys and values, kept between its turns
+    pool = BufferPool()                              # the batch's KV memory, reused from turn to turn
     active = list(range(len(envs)))
     bar = tqdm(total=len(envs), desc="episodes", disable=not progress)
     while active:
@@ -253,7 +294,7 @@ def rollout(model, tokenizer, envs: list[gym.Env], seeds: list[int], options: li
             chunk = active[start:start + batch_size]
             new_ids, logprobs, kept = generate_turn(
                 model, [trajectories[i].token_ids for i in chunk], [caches[i] for i in chunk] if reuse_cache else None,
-                tokenizer.pad_token_id, stop_ids, max_new_tokens, temperature, generator)
+                tokenizer.pad_token_id, stop_ids, max_new_tokens, temperature, generator, pool)
             for i, ids, lps, kv in zip(chunk, new_ids, logprobs, kept):
                 _record_turn(trajectories[i], envs[i], last_observation, i, ids, lps, tokenizer, stop_ids)
                 caches[i] = kv
