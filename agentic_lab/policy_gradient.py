@@ -23,6 +23,7 @@ temperature T means the policy that acts is softmax(logits / T), so every log-pr
 from __future__ import annotations
 
 import torch
+from transformers import DynamicCache
 
 
 def next_token_logprobs(logits: torch.Tensor, token_ids: torch.Tensor,
@@ -41,12 +42,53 @@ def token_logprobs(model, token_ids: torch.Tensor, attention_mask: torch.Tensor,
     return next_token_logprobs(logits, token_ids, temperature)[0]
 
 
+def batch_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Logits (B, T, V) over every row of a `collate_trajectories` batch, with gradient.
+
+    The G episodes of a GRPO group start from the same prompt, often most of each sequence. When the batch was
+    collated with group_size G, each group's common prefix (batch["prefix_length"], P_k tokens) is forwarded once
+    and its keys and values are repeated for the group's rows, whose own tokens are then forwarded on top of it,
+    as the rollout's prefill does with a shared prompt. The logits equal one plain forward over every row (the
+    test checks them and their gradients); the forward and backward skip G-1 of every G copies of the prefix.
+    Row layout of the two forwards, W = max P_k, S = the longest row's own part:
+
+        prefix forward (K, W):      [pad | prefix_k]              positions 0..P_k-1, pads masked
+        rows' forward (B, S):       [own tokens | pad]            positions P_k.., attending to [pad | prefix_k]
+    """
+    ids, attention = batch["input_ids"], batch["attention_mask"]
+    prefix = batch.get("prefix_length")                                         # (B,), or absent
+    if prefix is None or int(prefix.min()) == 0:
+        return model(input_ids=ids, attention_mask=attention).logits
+    G = batch["group_size"]
+    (B, T), K = ids.shape, ids.shape[0] // G
+    P = prefix[::G]                                                             # (K,) P_k
+    W, S = int(P.max()), T - int(P.min())
+    prefix_ids = torch.zeros((K, W), dtype=torch.long)         # padding: masked out, any id will do
+    prefix_mask = torch.zeros((K, W), dtype=torch.long)
+    for k, p in enumerate(P.tolist()):
+        prefix_ids[k, W - p:], prefix_mask[k, W - p:] = ids[k * G, :p], 1
+    cache = DynamicCache()
+    prefix_logits = model(input_ids=prefix_ids, attention_mask=prefix_mask, cache=cache, use_cache=True,
+                          position_ids=(prefix_mask.cumsum(-1) - 1).clamp(min=0)).logits          # (K, W, V)
+    cache.batch_repeat_interleave(G)                                            # (K, ...) -> (B, ...) keys, values
+    lengths = attention.sum(1)                                                  # (B,) real tokens per row
+    own_ids = torch.zeros((B, S), dtype=torch.long)
+    own_mask = torch.zeros((B, S), dtype=torch.long)
+    for i, (p, n) in enumerate(zip(prefix.tolist(), lengths.tolist())):
+        own_ids[i, :n - p], own_mask[i, :n - p] = ids[i, p:n], 1
+    own_logits = model(input_ids=own_ids, attention_mask=torch.cat([prefix_mask.repeat_interleave(G, 0), own_mask], 1),
+                       position_ids=prefix[:, None] + torch.arange(S), cache=cache, use_cache=True).logits  # (B, S, V)
+    joined = torch.cat([prefix_logits.repeat_interleave(G, 0), own_logits], 1)    # (B, W + S, V)
+    # Row i's tokens sit at columns W - P_i .. W - P_i + n_i - 1 of `joined`: shift each row to start at 0.
+    columns = ((W - prefix)[:, None] + torch.arange(T)).clamp(max=W + S - 1)    # (B, T)
+    return joined.gather(1, columns[:, :, None].expand(-1, -1, joined.shape[2]))
+
+
 @torch.no_grad()
 def logprobs_and_entropy(model, batch: dict[str, torch.Tensor],
                          temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-token log π(x_t) and entropy H(π(·|x_<t)) = -Σ_v π(v) log π(v): both (B, T-1), no gradient."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    chosen, logp = next_token_logprobs(logits, batch["input_ids"], temperature)    # (B, T-1), (B, T-1, V)
+    chosen, logp = next_token_logprobs(batch_logits(model, batch), batch["input_ids"], temperature)  # (B, T-1), (B, T-1, V)
     return chosen, -(logp.exp() * logp).sum(-1)
 
 
@@ -85,11 +127,13 @@ def kl_k3(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tensor:
     return torch.exp(log_r) - 1 - log_r
 
 
-def collate_trajectories(trajectories, pad_id: int) -> dict[str, torch.Tensor]:
+def collate_trajectories(trajectories, pad_id: int, group_size: int = 1) -> dict[str, torch.Tensor]:
     """Right-pad: input_ids and attention_mask (B, T); aligned with the predictions of x_1..x_T, each (B, T-1):
     loss_mask; sampler_logprobs, the log-probs the sampler recorded (0 where it did not sample); and episode_end,
     1 at the last token the policy wrote in each episode (the end signal GAE needs: a 0 in the loss mask is an
-    observation between turns, not the end of the episode)."""
+    observation between turns, not the end of the episode). With group_size G > 1 (G consecutive episodes per
+    task), also prefix_length (B,): the number of first tokens all of the row's group share, which
+    `batch_logits` forwards once per group (at most the group's shortest length - 1: each row keeps a token)."""
     width = max(len(t.token_ids) for t in trajectories)
     ids = torch.full((len(trajectories), width), pad_id, dtype=torch.long)
     attention = torch.zeros_like(ids)
@@ -102,8 +146,23 @@ def collate_trajectories(trajectories, pad_id: int) -> dict[str, torch.Tensor]:
         if t.logprobs is not None:
             sampler[i, :len(t.logprobs)] = torch.tensor(t.logprobs, dtype=torch.float)
     loss_mask = mask[:, 1:]
-    return {"input_ids": ids, "attention_mask": attention, "loss_mask": loss_mask,
-            "sampler_logprobs": sampler[:, 1:], "episode_end": last_masked_token(loss_mask)}
+    batch = {"input_ids": ids, "attention_mask": attention, "loss_mask": loss_mask,
+             "sampler_logprobs": sampler[:, 1:], "episode_end": last_masked_token(loss_mask)}
+    if group_size > 1:
+        batch["group_size"] = group_size
+        batch["prefix_length"] = torch.tensor([common_prefix_length([t.token_ids for t in trajectories[k:k + group_size]])
+                                               for k in range(0, len(trajectories), group_size)]
+                                              ).repeat_interleave(group_size)
+    return batch
+
+
+def common_prefix_length(sequences: list[list[int]]) -> int:
+    """How many first tokens all sequences share, at most the shortest length - 1."""
+    shortest = min(len(s) for s in sequences) - 1
+    n = 0
+    while n < shortest and all(s[n] == sequences[0][n] for s in sequences):
+        n += 1
+    return n
 
 
 def last_masked_token(mask: torch.Tensor) -> torch.Tensor:

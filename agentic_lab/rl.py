@@ -32,8 +32,8 @@ from tqdm.auto import tqdm
 
 from agentic_lab.algorithms import (group_advantages, grpo_loss, overlong_penalty, rloo_advantages, rloo_loss,
                                     zero_spread_groups)
-from agentic_lab.policy_gradient import (collate_trajectories, kl_k1, logprobs_and_entropy, masked_mean,
-                                         next_token_logprobs, token_logprobs)
+from agentic_lab.policy_gradient import (batch_logits, collate_trajectories, kl_k1, logprobs_and_entropy, masked_mean,
+                                         next_token_logprobs)
 from agentic_lab.rollout import group_seeds, rollout
 from agentic_lab.trajectory import Trajectory
 
@@ -89,7 +89,7 @@ def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, co
             if k == 0:                           # the first rollout is sampled alike by every variant
                 record = diagnostics(trajectories, rewards, lengths, flat)
                 if cfg.dynamic_sampling:         # before the update, as update() measures the other variants'
-                    first_entropy = policy_entropy(model, tokenizer, trajectories, cfg.temperature)
+                    first_entropy = policy_entropy(model, tokenizer, trajectories, cfg.temperature, cfg.group_size)
                 if cfg.overlong_cache:           # DAPO: the share of answers the overlong penalty reached
                     record["overlong_penalised"] = (penalty < 0).float().mean().item()
             keep = ~flat.repeat_interleave(cfg.group_size) if cfg.dynamic_sampling else torch.ones(len(rewards), dtype=bool)
@@ -109,9 +109,10 @@ def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, co
     return history
 
 
-def policy_entropy(model, tokenizer, trajectories: list[Trajectory], temperature: float = 1.0) -> float:
+def policy_entropy(model, tokenizer, trajectories: list[Trajectory], temperature: float = 1.0,
+                   group_size: int = 1) -> float:
     """Mean entropy per token the policy wrote, H(π(·|x_<t)) at temperature T, over these episodes."""
-    batch = collate_trajectories(trajectories, tokenizer.pad_token_id)
+    batch = collate_trajectories(trajectories, tokenizer.pad_token_id, group_size)
     return masked_mean(logprobs_and_entropy(model, batch, temperature)[1], batch["loss_mask"]).item()
 
 
@@ -119,15 +120,15 @@ def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory
            cfg: RLConfig) -> dict[str, float]:
     """μ gradient steps on one batch of groups; returns the mean entropy, loss and clip fractions, and the largest
     gap between the log-probs the sampler recorded and the trainer's π_old (0 up to float error when they agree)."""
-    batch = collate_trajectories(trajectories, tokenizer.pad_token_id)
+    batch = collate_trajectories(trajectories, tokenizer.pad_token_id, cfg.group_size)   # kept whole groups
     mask = batch["loss_mask"]
     # Dropout off (eval mode) in every forward: π_old and π_θ must be the same function of θ.
     model.eval()
     # The first gradient forward is also π_old's: the update runs right after the rollout with the sampler's
     # weights, so before the first step π_θ = π_old and its detached log-probs stand in for a separate no-grad
     # forward (TRL does the same when μ = 1). π_old is softmax(logits / T), the sampler's temperature.
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits   # (B, T, V)
-    logprobs, next_token_logp = next_token_logprobs(logits, batch["input_ids"], cfg.temperature)
+    # Each group's shared prompt is forwarded once (batch_logits), not G times.
+    logprobs, next_token_logp = next_token_logprobs(batch_logits(model, batch), batch["input_ids"], cfg.temperature)
     old_logprobs = logprobs.detach()
     with torch.no_grad():
         entropy = -(next_token_logp.exp() * next_token_logp).sum(-1)                                  # (B, T-1)
@@ -141,7 +142,7 @@ def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory
     sums: dict[str, float] = {}
     for iteration in range(cfg.num_iterations):
         if iteration > 0:
-            logprobs = token_logprobs(model, batch["input_ids"], batch["attention_mask"], cfg.temperature)
+            logprobs = next_token_logprobs(batch_logits(model, batch), batch["input_ids"], cfg.temperature)[0]
         if cfg.loss_type == "rloo":
             loss, metrics = rloo_loss(logprobs, old_logprobs, advantages, mask, cfg.epsilon_low, cfg.epsilon_high)
         else:

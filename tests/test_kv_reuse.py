@@ -12,6 +12,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausa
 
 import agentic_lab.envs  # noqa: F401 - registers the environments
 from agentic_lab import load_model
+from agentic_lab.policy_gradient import batch_logits, collate_trajectories
 from agentic_lab.rollout import rollout
 from agentic_lab.tokenizer import VOCAB_SIZE, build_tokenizer
 from agentic_lab.trajectory import mask_runs
@@ -103,3 +104,34 @@ def test_recorded_logprobs_are_those_of_one_forward_over_the_whole_episode(model
         sampled = torch.tensor(t.loss_mask[1:], dtype=torch.bool)
         gap = (logp[sampled] - torch.tensor(t.logprobs[1:])[sampled]).abs().max().item()
         assert gap < 1e-4, f"{name}: recorded log-probs differ from a full forward by {gap}"
+
+
+@pytest.mark.parametrize("name", ["tiny", "llama", "gpt2"])
+def test_a_groups_shared_prefix_forwarded_once_gives_the_logits_and_gradients_of_one_forward(models, name,
+                                                                                             one_thread):
+    """`batch_logits` on a grouped batch (each group's common prefix forwarded once, its keys and values repeated
+    for the rows) against one plain forward over every row: same logits on every real token, same gradients.
+    Two groups of four KeyDoor episodes (several turns, different lengths; one group's prompt is longer) and a
+    group whose members share more than the prompt (greedy: identical first turns)."""
+    model, tokenizer = models[name]
+    sampled = rollout(model, tokenizer, [gym.make("agentic_lab/KeyDoor-v0", max_turns=4) for _ in range(8)],
+                      [3] * 4 + [4] * 4, temperature=1.0, max_new_tokens=24, seed=1)
+    greedy = rollout(model, tokenizer, [gym.make("agentic_lab/Calculator-v0") for _ in range(4)], [5] * 4,
+                     temperature=0.0, max_new_tokens=24, seed=1)
+    for trajectories in (sampled, sampled[:4] + greedy):
+        batch = collate_trajectories(trajectories, tokenizer.pad_token_id, group_size=4)
+        assert batch["prefix_length"].min() > 0
+        real = batch["attention_mask"].bool()
+        weights = torch.randn(batch["input_ids"].shape + (VOCAB_SIZE,))       # a loss that reads every logit
+        results = []
+        for logits_of in (lambda: model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
+                          lambda: batch_logits(model, batch)):
+            model.zero_grad()
+            logits = logits_of()[..., :VOCAB_SIZE]
+            (logits * weights * real[..., None]).sum().backward()
+            results.append((logits.detach()[real], [p.grad.clone() for p in model.parameters()]))
+        (plain, plain_grads), (shared, shared_grads) = results
+        assert (plain - shared).abs().max() < 1e-4, name
+        for a, b in zip(plain_grads, shared_grads):
+            assert (a - b).abs().max() <= 1e-4 * (1 + a.abs().max()), name
+    model.zero_grad()

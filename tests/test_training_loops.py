@@ -99,10 +99,11 @@ def test_update_takes_pi_old_from_its_first_gradient_forward(tiny):
                            temperature=1.3, max_new_tokens=24, seed=0)
     rewards = torch.tensor([0.0, 1.0, 0.0, 2.0, 1.0, 1.0, 0.0, 3.0])                # a spread in both groups
     ours = copy.deepcopy(model)
-    update(ours, None, torch.optim.AdamW(ours.parameters(), lr=1e-3, weight_decay=0.0), tokenizer, trajectories,
-           rewards, config)
+    # Plain SGD at lr 1: the step is the clipped gradient itself. (Adam's first step is lr·sign(g), so float noise
+    # on a parameter whose gradient is ~0 would move it by a whole lr in one order and not in the other.)
+    update(ours, None, torch.optim.SGD(ours.parameters(), lr=1.0), tokenizer, trajectories, rewards, config)
     textbook = copy.deepcopy(model)
-    optimizer = torch.optim.AdamW(textbook.parameters(), lr=1e-3, weight_decay=0.0)
+    optimizer = torch.optim.SGD(textbook.parameters(), lr=1.0)
     batch = collate_trajectories(trajectories, tokenizer.pad_token_id)
     old_logprobs = logprobs_and_entropy(textbook, batch, 1.3)[0]
     logprobs = token_logprobs(textbook, batch["input_ids"], batch["attention_mask"], 1.3)
@@ -113,7 +114,7 @@ def test_update_takes_pi_old_from_its_first_gradient_forward(tiny):
     optimizer.step()
     moved = max((a - b).abs().max().item() for a, b in zip(textbook.parameters(), model.parameters()))
     gap = max((a - b).abs().max().item() for a, b in zip(ours.parameters(), textbook.parameters()))
-    assert moved > 1e-4 and gap < 1e-6, (moved, gap)
+    assert moved > 1e-3 and gap < 1e-5 * moved, (moved, gap)
 
 
 def test_rloo_trains_through_trl_rloo_loss_with_sequence_clip_fractions(tiny):
