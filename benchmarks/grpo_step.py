@@ -33,8 +33,7 @@ N_GROUPS, GROUP_SIZE, MAX_NEW_TOKENS, LR, FAMILY = 8, 8, 48, 3e-5, "word_problem
 # The phases of a step: (file, function) of the code that runs each; the profile gives their cumulative seconds
 PHASES = {
     "ours": {"rollout (agentic_lab.rollout)": ("rollout.py", "rollout"),
-             "old log-probs + entropy, no grad": ("rl.py", "logprobs_and_entropy"),
-             "forward with grad": ("algorithms.py", "token_logprobs"),
+             "forward with grad (π_old = it, detached)": ("policy_gradient.py", "batch_logits"),
              "backward": ("", "<method 'run_backward'"), "optimizer step": ("torch/optim/", "step")},
     "TRL": {"generate (transformers)": ("generation/utils.py", "generate"),
             "reward function": ("trl_bridge.py", "task_reward"),
