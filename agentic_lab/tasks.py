@@ -8,6 +8,9 @@ Later notebooks add their own families the same way, without touching these:
     @family("my_family", tools=("calc",), description="...")
     def my_family(rng: random.Random) -> Task: ...
 
+A family's tools are names in the shared registry (`agentic_lab.tools.TOOLS`) or `Tool` objects of its
+own, for a tool that shares a name with a registered one (the search agent's `search` over a corpus).
+
 Every task belongs to the train or the test split by a hash of its `split_keys` (the prompt, or for
 questions about the fictional world, the entities asked about), so held-out tasks are never trained on.
 """
@@ -21,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from agentic_lab import world
-from agentic_lab.tools import TOOLS
+from agentic_lab.tools import TOOLS, Tool
 
 TEST_FRACTION = 0.2
 
@@ -63,7 +66,7 @@ class Task:
         return self.messages() + list(self.solution)
 
     def tool_schemas(self) -> list[dict] | None:
-        return [TOOLS[name].schema() for name in self.tools] or None
+        return [FAMILIES[self.family].tools[name].schema() for name in self.tools] or None
 
     @property
     def split(self) -> str:
@@ -92,7 +95,7 @@ def exact_match(task: Task, predicted: str) -> bool:
 class TaskFamily:
     name: str
     description: str
-    tools: tuple[str, ...]
+    tools: dict[str, Tool]  # name -> tool, the tools its tasks may offer
     sample: Callable[[random.Random], Task]
     check: Callable[[Task, str], bool]
 
@@ -100,11 +103,14 @@ class TaskFamily:
 FAMILIES: dict[str, TaskFamily] = {}
 
 
-def family(name: str, description: str, tools: tuple[str, ...] = (),
+def family(name: str, description: str, tools: tuple[str | Tool, ...] = (),
            check: Callable[[Task, str], bool] = exact_match):
-    """Register a task family: `sample(rng) -> Task`, checked by `check(task, predicted)`."""
+    """Register a task family: `sample(rng) -> Task`, checked by `check(task, predicted)`; `tools` are
+    registered tool names or Tool objects."""
+    toolbox = {t.name: t for t in (TOOLS[t] if isinstance(t, str) else t for t in tools)}
+
     def register(sample: Callable[[random.Random], Task]):
-        FAMILIES[name] = TaskFamily(name, description, tools, sample, check)
+        FAMILIES[name] = TaskFamily(name, description, toolbox, sample, check)
         return sample
     return register
 
@@ -262,3 +268,39 @@ def search_qa(rng: random.Random) -> Task:
         prompt, gold, steps, keys = f"What is the {attribute} of the country where {person.name} lives?", \
             getattr(country, attribute), look_up_person + look_up_country, (person.name, country.name)
     return Task("search_qa", prompt, gold, steps + (answer(gold),), tools=("search",), split_keys=keys)
+
+
+# Notebook 08: one family, three kinds of task, and the agent must tell them apart. `info["needs"]` says
+# which: "none", a small sum done in the head (a call only costs); "calc", a product too big for the head
+# (only a tool gets it right); "lookup", a fact of the world (only the fact table knows it, calc cannot
+# help). Both tools are on offer in every task, so calling on a "none" task and calling the wrong tool
+# are both measurable.
+NEEDS = ("none", "calc", "lookup")
+_LOOKUP_QUESTIONS = {"capital": "What is the capital of {}?", "river": "Which river flows through {}?",
+                     "language": "What language is spoken in {}?", "founded": "In which year was {} founded?",
+                     "country": "In which country does {} live?", "job": "What is the job of {}?",
+                     "born_in": "In which country was {} born?", "born": "In which year was {} born?"}
+
+
+@family("tool_choice", "Sums for the head, products for calc, facts for lookup: call the right tool, or none.",
+        tools=("calc", "lookup"))
+def tool_choice(rng: random.Random) -> Task:
+    needs = rng.choice(NEEDS)
+    if needs == "none":
+        a, b = rng.randint(1, 20), rng.randint(1, 9)
+        prompt, gold, steps, keys = f"What is {a}+{b}?", str(a + b), (), ()
+    elif needs == "calc":
+        expr = f"{_number(rng, 3)}*{_number(rng, 2)}"
+        gold = str(eval(expr))  # our own template of integers, never model text
+        prompt, steps, keys = f"What is {expr}?", (assistant(tool="calc", expr=expr), observation(gold)), ()
+    else:
+        w = world.build_world()
+        entity = rng.choice(w.countries + w.people)
+        facts = world.fact_table()[entity.name.lower()]
+        field = rng.choice(list(facts))
+        gold = facts[field]
+        prompt = _LOOKUP_QUESTIONS[field].format(entity.name)
+        steps = (assistant(tool="lookup", name=entity.name, field=field), observation(gold))
+        keys = (entity.name,)  # held-out entities are never asked about in training
+    return Task("tool_choice", prompt, gold, steps + (answer(gold),), tools=("calc", "lookup"), split_keys=keys,
+                info={"needs": needs})
