@@ -188,3 +188,5 @@ ENV_IDS = {
 for _name, (_family,) in ENV_IDS.items():
     gym.register(f"agentic_lab/{_name}", entry_point=TaskEnv, kwargs={"family": _family})
 gym.register("agentic_lab/KeyDoor-v0", entry_point=KeyDoorEnv)
+
+import agentic_lab.search  # noqa: E402,F401 - registers SearchAgent-v0; the search agent's module holds its env
