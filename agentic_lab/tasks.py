@@ -276,7 +276,7 @@ def search_qa(rng: random.Random) -> Task:
 # help). Both tools are on offer in every task, so calling on a "none" task and calling the wrong tool
 # are both measurable.
 NEEDS = ("none", "calc", "lookup")
-_LOOKUP_QUESTIONS = {"capital": "What is the capital of {}?", "river": "Which river flows through {}?",
+FACT_QUESTIONS = {"capital": "What is the capital of {}?", "river": "Which river flows through {}?",
                      "language": "What language is spoken in {}?", "founded": "In which year was {} founded?",
                      "country": "In which country does {} live?", "job": "What is the job of {}?",
                      "born_in": "In which country was {} born?", "born": "In which year was {} born?"}
@@ -299,7 +299,7 @@ def tool_choice(rng: random.Random) -> Task:
         facts = world.fact_table()[entity.name.lower()]
         field = rng.choice(list(facts))
         gold = facts[field]
-        prompt = _LOOKUP_QUESTIONS[field].format(entity.name)
+        prompt = FACT_QUESTIONS[field].format(entity.name)
         steps = (assistant(tool="lookup", name=entity.name, field=field), observation(gold))
         keys = (entity.name,)  # held-out entities are never asked about in training
     return Task("tool_choice", prompt, gold, steps + (answer(gold),), tools=("calc", "lookup"), split_keys=keys,
