@@ -12,7 +12,8 @@ penalty, never an exception. `info` carries what a trainer and a viewer need: th
 
 Two kinds ship here:
 - `TaskEnv`: one task of a registered family per episode (`agentic_lab.tasks`); call tools, then answer.
-  Registered as Arithmetic-v0, Calculator-v0, WordProblem-v0, Navigation-v0, SearchQA-v0, ToolChoice-v0.
+  Registered as Arithmetic-v0, Calculator-v0, WordProblem-v0, Navigation-v0, SearchQA-v0; ToolChoice-v0
+  (agentic_lab.tool_use) and SearchAgent-v0 (agentic_lab.search) are TaskEnvs of their capability's module.
 - `KeyDoorEnv`: a small grid walked one move per turn, seen only through a 3x3 window; the door opens
   only if the key was picked up first, so an early action decides a later reward.
 """
@@ -183,10 +184,12 @@ class KeyDoorEnv(TextEnv):
 
 ENV_IDS = {
     "Arithmetic-v0": ("arithmetic",), "Calculator-v0": ("calculator",), "WordProblem-v0": ("word_problem",),
-    "Navigation-v0": ("navigation",), "SearchQA-v0": ("search_qa",), "ToolChoice-v0": ("tool_choice",),
+    "Navigation-v0": ("navigation",), "SearchQA-v0": ("search_qa",),
 }
 for _name, (_family,) in ENV_IDS.items():
     gym.register(f"agentic_lab/{_name}", entry_point=TaskEnv, kwargs={"family": _family})
 gym.register("agentic_lab/KeyDoor-v0", entry_point=KeyDoorEnv)
-
-import agentic_lab.search  # noqa: E402,F401 - registers SearchAgent-v0; the search agent's module holds its env
+# A capability's environment lives in its own module with its task family (notebooks 08 and 10), imported by
+# gym.make on first use: until then FAMILIES lists only the families the tiny model was trained on.
+gym.register("agentic_lab/ToolChoice-v0", entry_point="agentic_lab.tool_use:ToolChoiceEnv")
+gym.register("agentic_lab/SearchAgent-v0", entry_point="agentic_lab.search:SearchAgentEnv")

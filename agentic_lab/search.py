@@ -20,7 +20,8 @@ writes for the `search_qa` family. Its observation lists the top-k documents, "[
 Questions (family `search_agent`): single-hop ("In which year was Zibo born?": one document answers it)
 and two-hop ("What is the capital of the country where Zibo lives?": the second query needs the first
 answer). Train and test are split by entity as in `tasks.search_qa`: a test question always involves a
-held-out entity, and no training question involves one.
+held-out entity, and no training question involves one. The family registers when this module is imported
+(gym.make of the environment imports it), not with `agentic_lab.tasks`, whose families are the tiny model's.
 
 The environment's `info["retrieved"]` gives the character spans of the observation that are corpus text
 (not the "[i] " markers, not error messages), so a trainer can find the retrieved tokens and mask them out
@@ -35,11 +36,10 @@ from functools import cache
 from typing import Literal
 
 import bm25s
-import gymnasium as gym
 
 from agentic_lab import world
 from agentic_lab.envs import TaskEnv
-from agentic_lab.tasks import FACT_QUESTIONS, Task, answer, assistant, family, observation
+from agentic_lab.tasks import Task, answer, assistant, family, observation
 from agentic_lab.tools import Tool, ToolError
 
 # --- the corpus -----------------------------------------------------------------------------------
@@ -205,11 +205,11 @@ def search_agent(rng: random.Random) -> Task:
         entity = rng.choice(w.countries + w.people)
         fact = rng.choice(COUNTRY_FACTS if isinstance(entity, world.Country) else PERSON_FACTS)
         hops = [(entity.name, fact)]
-        prompt = FACT_QUESTIONS[fact].format(entity.name)
+        prompt = world.FACT_QUESTIONS[fact].format(entity.name)
     else:
         person, relation, fact = rng.choice(w.people), rng.choice(list(RELATIONS)), rng.choice(COUNTRY_FACTS)
         hops = [(person.name, relation), (getattr(person, relation), fact)]
-        prompt = FACT_QUESTIONS[fact].format(f"the country where {person.name} {RELATIONS[relation]}")
+        prompt = world.FACT_QUESTIONS[fact].format(f"the country where {person.name} {RELATIONS[relation]}")
     gold = facts[hops[-1][0].lower()][hops[-1][1]]
     steps = tuple(message for hop in hops for message in _hop(*hop))
     info = {"hops": len(hops), "gold_documents": [gold_documents()[hop].id for hop in hops]}
@@ -248,5 +248,3 @@ class SearchAgentEnv(TaskEnv):
     def info(self) -> dict:
         return super().info() | {"retrieved": self.retrieved}
 
-
-gym.register("agentic_lab/SearchAgent-v0", entry_point=SearchAgentEnv)

@@ -269,38 +269,3 @@ def search_qa(rng: random.Random) -> Task:
             getattr(country, attribute), look_up_person + look_up_country, (person.name, country.name)
     return Task("search_qa", prompt, gold, steps + (answer(gold),), tools=("search",), split_keys=keys)
 
-
-# Notebook 08: one family, three kinds of task, and the agent must tell them apart. `info["needs"]` says
-# which: "none", a small sum done in the head (a call only costs); "calc", a product too big for the head
-# (only a tool gets it right); "lookup", a fact of the world (only the fact table knows it, calc cannot
-# help). Both tools are on offer in every task, so calling on a "none" task and calling the wrong tool
-# are both measurable.
-NEEDS = ("none", "calc", "lookup")
-FACT_QUESTIONS = {"capital": "What is the capital of {}?", "river": "Which river flows through {}?",
-                     "language": "What language is spoken in {}?", "founded": "In which year was {} founded?",
-                     "country": "In which country does {} live?", "job": "What is the job of {}?",
-                     "born_in": "In which country was {} born?", "born": "In which year was {} born?"}
-
-
-@family("tool_choice", "Sums for the head, products for calc, facts for lookup: call the right tool, or none.",
-        tools=("calc", "lookup"))
-def tool_choice(rng: random.Random) -> Task:
-    needs = rng.choice(NEEDS)
-    if needs == "none":
-        a, b = rng.randint(1, 20), rng.randint(1, 9)
-        prompt, gold, steps, keys = f"What is {a}+{b}?", str(a + b), (), ()
-    elif needs == "calc":
-        expr = f"{_number(rng, 3)}*{_number(rng, 2)}"
-        gold = str(eval(expr))  # our own template of integers, never model text
-        prompt, steps, keys = f"What is {expr}?", (assistant(tool="calc", expr=expr), observation(gold)), ()
-    else:
-        w = world.build_world()
-        entity = rng.choice(w.countries + w.people)
-        facts = world.fact_table()[entity.name.lower()]
-        field = rng.choice(list(facts))
-        gold = facts[field]
-        prompt = FACT_QUESTIONS[field].format(entity.name)
-        steps = (assistant(tool="lookup", name=entity.name, field=field), observation(gold))
-        keys = (entity.name,)  # held-out entities are never asked about in training
-    return Task("tool_choice", prompt, gold, steps + (answer(gold),), tools=("calc", "lookup"), split_keys=keys,
-                info={"needs": needs})

@@ -22,6 +22,13 @@ _ONSETS = ["b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z",
 _VOWELS = ["a", "e", "i", "o", "u"]
 
 
+# How each fact is asked, for a country (the first four) or a person (the last four).
+FACT_QUESTIONS = {"capital": "What is the capital of {}?", "river": "Which river flows through {}?",
+                  "language": "What language is spoken in {}?", "founded": "In which year was {} founded?",
+                  "country": "In which country does {} live?", "job": "What is the job of {}?",
+                  "born_in": "In which country was {} born?", "born": "In which year was {} born?"}
+
+
 @dataclass(frozen=True)
 class Country:
     name: str

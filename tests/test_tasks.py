@@ -60,6 +60,7 @@ def test_a_new_family_registers_without_touching_the_others():
 
 
 def test_tool_choice_mixes_head_calc_and_lookup_tasks_and_says_which():
+    import agentic_lab.tool_use  # noqa: F401 - registers the family
     tasks = sample_tasks("tool_choice", 300, seed=0)
     assert {t.info["needs"] for t in tasks} == {"none", "calc", "lookup"}
     for task in tasks:
