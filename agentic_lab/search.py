@@ -2,9 +2,10 @@
 
     import gymnasium as gym, agentic_lab.envs
     env = gym.make("agentic_lab/SearchAgent-v0")        # also k=..., retriever="random" or "empty"
-    observation, info = env.reset(seed=0)               # "What is the capital of the country where Zibo lives?"
-    env.step('<tool_call>{"name": "search", "arguments": {"query": "Zibo lives"}}</tool_call>')
-    # -> "[1] Zibo lives in Dradabu.\n[2] ...", info["retrieved"] = [[4, 25], ...]
+    observation, info = env.reset(seed=0)               # "In which country does Keso live?"
+    env.step('<tool_call>{"name": "search", "arguments": {"query": "Keso lives"}}</tool_call>')
+    # -> "[1] Dradabu is where Keso lives.\n[2] Keso has a job as a miner.\n[3] Keso was born in Brubru."
+    #    with info["retrieved"] = [[4, 32], [37, 63], [68, 92]]
 
 The corpus states every fact of the world (`world.build_world`, four facts per country and per person) as
 one short document each, in one of two phrasings, plus look-alike entities (names one vowel away from a
@@ -108,6 +109,8 @@ def gold_documents(seed: int = SEED) -> dict[tuple[str, str], Document]:
 
 
 # --- the retriever --------------------------------------------------------------------------------
+K = 3      # documents per search: about 100 tokens (a tenth of the tiny model's context), the agent's call 60
+MAX_K = 8
 STOPWORDS = frozenset("a an and as at by for from has in is it its of on or the their there this to was were "
                       "what when where which who whom why with does did do how".split())
 MAX_QUERY_WORDS = 32
@@ -132,7 +135,7 @@ def query_words(query: str) -> list[str]:
     return words
 
 
-def search(query: str, k: int = 3) -> list[Document]:
+def search(query: str, k: int = K) -> list[Document]:
     """The k best documents for `query` by BM25, best first; only documents sharing a word with it."""
     words = query_words(query)
     ids, scores = build_index().retrieve([words], k=k, show_progress=False)
@@ -141,8 +144,6 @@ def search(query: str, k: int = 3) -> list[Document]:
 
 
 # --- the tool and its observation -----------------------------------------------------------------
-K = 3                 # documents per search: about 130 characters, a tenth of the tiny model's context
-MAX_K = 8
 _RESULT_LINE = re.compile(r"^\[\d+\] (.+)$", re.MULTILINE)
 
 
