@@ -3,11 +3,13 @@
 One module per concept, read in this order:
     tokenizer  the tiny model's character tokenizer and chat template
     models     the tiny model's config and `load_model` (tiny, Hub id, or local folder)
-    tools      tools an agent can call (calc, search), declared once
+    tools      tools an agent can call (calc, search, lookup), declared once; a failing tool is an observation
     world      the fictional world the search tool looks things up in
     tasks      task families: seeded generators of problems, solutions and checkers
     actions    parse model text into a tool call, an answer, or an invalid action
     envs       Gymnasium text environments (agentic_lab/Calculator-v0, KeyDoor-v0, ...)
+    tool_use   tasks that need no tool, calc, or lookup, and ToolChoice-v0 (08)
+    search     the search agent: a 7,200-document corpus of the world, BM25, questions, SearchAgent-v0 (10)
     trajectory what an agent did, token by token; saved and loaded atomically
     rollout    the batched multi-turn engine: N environments in lock-step, token in and token out
     sft        supervised fine-tuning from scratch

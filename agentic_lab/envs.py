@@ -12,7 +12,8 @@ penalty, never an exception. `info` carries what a trainer and a viewer need: th
 
 Two kinds ship here:
 - `TaskEnv`: one task of a registered family per episode (`agentic_lab.tasks`); call tools, then answer.
-  Registered as Arithmetic-v0, Calculator-v0, WordProblem-v0, Navigation-v0, SearchQA-v0.
+  Registered as Arithmetic-v0, Calculator-v0, WordProblem-v0, Navigation-v0, SearchQA-v0; ToolChoice-v0
+  (agentic_lab.tool_use) and SearchAgent-v0 (agentic_lab.search) are TaskEnvs of their capability's module.
 - `KeyDoorEnv`: a small grid walked one move per turn, seen only through a 3x3 window; the door opens
   only if the key was picked up first, so an early action decides a later reward.
 """
@@ -25,7 +26,7 @@ from gymnasium.spaces import Text
 
 from agentic_lab.actions import MAX_ACTION_CHARS, Action, parse_action
 from agentic_lab.tasks import FAMILIES, MOVES, Task, sample_tasks
-from agentic_lab.tools import TOOLS, Tool, call_tool
+from agentic_lab.tools import Tool, call_tool
 
 CHARSET = "\n" + "".join(chr(c) for c in range(32, 127))
 MAX_OBSERVATION_CHARS = 4096
@@ -87,7 +88,7 @@ class TaskEnv(TextEnv):
     with reward 1 if correct, else 0. `reset(options={"task": task})` plays a given task."""
 
     def __init__(self, family: str, split: str = "train", max_turns: int = 4, render_mode: str | None = None):
-        super().__init__({name: TOOLS[name] for name in FAMILIES[family].tools}, max_turns, render_mode)
+        super().__init__(dict(FAMILIES[family].tools), max_turns, render_mode)
         self.family, self.split = family, split
         self.name = f"agentic_lab/task:{family}"  # for environments made without gym.make
         self.task: Task | None = None
@@ -106,7 +107,7 @@ class TaskEnv(TextEnv):
         if action.kind == "answer":
             self.success = self.task.check(action.answer)
             return ("Correct." if self.success else "Wrong."), float(self.success), True
-        return call_tool(action.tool, action.arguments), 0.0, False
+        return call_tool(action.tool, action.arguments, self.tools), 0.0, False
 
     def info(self) -> dict:
         hidden = {"family": self.task.family, "answer": self.task.answer, **self.task.info}
@@ -188,3 +189,7 @@ ENV_IDS = {
 for _name, (_family,) in ENV_IDS.items():
     gym.register(f"agentic_lab/{_name}", entry_point=TaskEnv, kwargs={"family": _family})
 gym.register("agentic_lab/KeyDoor-v0", entry_point=KeyDoorEnv)
+# A capability's environment lives in its own module with its task family (notebooks 08 and 10), imported by
+# gym.make on first use: until then FAMILIES lists only the families the tiny model was trained on.
+gym.register("agentic_lab/ToolChoice-v0", entry_point="agentic_lab.tool_use:ToolChoiceEnv")
+gym.register("agentic_lab/SearchAgent-v0", entry_point="agentic_lab.search:SearchAgentEnv")

@@ -8,6 +8,9 @@ Later notebooks add their own families the same way, without touching these:
     @family("my_family", tools=("calc",), description="...")
     def my_family(rng: random.Random) -> Task: ...
 
+A family's tools are names in the shared registry (`agentic_lab.tools.TOOLS`) or `Tool` objects of its
+own, for a tool that shares a name with a registered one (the search agent's `search` over a corpus).
+
 Every task belongs to the train or the test split by a hash of its `split_keys` (the prompt, or for
 questions about the fictional world, the entities asked about), so held-out tasks are never trained on.
 """
@@ -21,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from agentic_lab import world
-from agentic_lab.tools import TOOLS
+from agentic_lab.tools import TOOLS, Tool
 
 TEST_FRACTION = 0.2
 
@@ -63,7 +66,7 @@ class Task:
         return self.messages() + list(self.solution)
 
     def tool_schemas(self) -> list[dict] | None:
-        return [TOOLS[name].schema() for name in self.tools] or None
+        return [FAMILIES[self.family].tools[name].schema() for name in self.tools] or None
 
     @property
     def split(self) -> str:
@@ -92,7 +95,7 @@ def exact_match(task: Task, predicted: str) -> bool:
 class TaskFamily:
     name: str
     description: str
-    tools: tuple[str, ...]
+    tools: dict[str, Tool]  # name -> tool, the tools its tasks may offer
     sample: Callable[[random.Random], Task]
     check: Callable[[Task, str], bool]
 
@@ -100,11 +103,14 @@ class TaskFamily:
 FAMILIES: dict[str, TaskFamily] = {}
 
 
-def family(name: str, description: str, tools: tuple[str, ...] = (),
+def family(name: str, description: str, tools: tuple[str | Tool, ...] = (),
            check: Callable[[Task, str], bool] = exact_match):
-    """Register a task family: `sample(rng) -> Task`, checked by `check(task, predicted)`."""
+    """Register a task family: `sample(rng) -> Task`, checked by `check(task, predicted)`; `tools` are
+    registered tool names or Tool objects."""
+    toolbox = {t.name: t for t in (TOOLS[t] if isinstance(t, str) else t for t in tools)}
+
     def register(sample: Callable[[random.Random], Task]):
-        FAMILIES[name] = TaskFamily(name, description, tools, sample, check)
+        FAMILIES[name] = TaskFamily(name, description, toolbox, sample, check)
         return sample
     return register
 
@@ -262,3 +268,4 @@ def search_qa(rng: random.Random) -> Task:
         prompt, gold, steps, keys = f"What is the {attribute} of the country where {person.name} lives?", \
             getattr(country, attribute), look_up_person + look_up_country, (person.name, country.name)
     return Task("search_qa", prompt, gold, steps + (answer(gold),), tools=("search",), split_keys=keys)
+

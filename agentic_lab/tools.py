@@ -3,11 +3,18 @@
 `Tool.schema()` gives the JSON schema that `tokenizer.apply_chat_template(messages, tools=[...])`
 renders into the prompt; `call_tool(name, arguments)` runs it. A tool never raises on bad input:
 it returns an error string, because in an agent loop an error is just another observation.
+
+Two kinds of error observation, told apart by their first word because an environment scores them apart:
+- "Error: ..." the agent misused the tool (unknown tool, wrong or missing arguments, a value the tool
+  refuses). The agent's fault: environments charge it a penalty.
+- "Tool error: ..." the tool itself failed: it raised, ran past its timeout or returned something that is
+  not text. Not the agent's fault: no penalty, and the episode goes on.
 """
 from __future__ import annotations
 
 import ast
 import operator
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -20,6 +27,7 @@ class Tool:
     description: str
     parameters: dict[str, tuple[type, str]]  # argument name -> (python type, description)
     function: Callable[..., str]
+    timeout: float | None = None  # seconds; a call still running then is abandoned (a "Tool error")
 
     def schema(self) -> dict:
         """OpenAI/Hugging Face function schema, as `apply_chat_template(tools=...)` expects."""
@@ -47,9 +55,13 @@ class ToolError(ValueError):
     """A tool was called wrongly; the message is shown to the agent as its observation."""
 
 
+TOOL_FAILURE = "Tool error:"
+MAX_OUTPUT_CHARS = 2000  # a longer output is garbage for a model whose whole context is 1,024 tokens
+
+
 def call_tool(name: str, arguments: dict, tools: dict[str, Tool] = TOOLS) -> str:
-    """Run a tool by name from `tools` (default: the shared registry). Returns its output, or
-    'Error: ...' for any misuse (never raises)."""
+    """Run a tool by name from `tools` (default: the shared registry). Returns its output, 'Error: ...' for
+    any misuse, or 'Tool error: ...' if the tool failed (never raises)."""
     tool = tools.get(name)
     if tool is None:
         return f"Error: unknown tool {name[:40]!r}. Known tools: {', '.join(sorted(tools))}."
@@ -63,9 +75,41 @@ def call_tool(name: str, arguments: dict, tools: dict[str, Tool] = TOOLS) -> str
         if type(arguments[arg]) is not typ:  # exact type: JSON true is not the integer 1
             return f"Error: argument {arg!r} of {name} must be {typ.__name__}."
     try:
-        return tool.function(**arguments)
+        output = _run(tool, arguments)
     except ToolError as e:
         return f"Error: {e}"
+    except TimeoutError:
+        return f"{TOOL_FAILURE} {name} did not answer within {tool.timeout:g} s."
+    except Exception as e:  # noqa: BLE001 - any bug in a tool becomes an observation, never a crashed episode
+        return f"{TOOL_FAILURE} {name} failed ({type(e).__name__}: {str(e)[:80]})."
+    if not isinstance(output, str):
+        return f"{TOOL_FAILURE} {name} returned {type(output).__name__}, not text."
+    if len(output) > MAX_OUTPUT_CHARS:
+        return f"{TOOL_FAILURE} {name} returned {len(output)} characters, more than {MAX_OUTPUT_CHARS}."
+    return output
+
+
+def _run(tool: Tool, arguments: dict):
+    """The tool's result; with a timeout, the call runs in a daemon thread that is abandoned if it is late
+    (Python cannot stop a thread, but the episode need not wait for it)."""
+    if tool.timeout is None:
+        return tool.function(**arguments)
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["output"] = tool.function(**arguments)
+        except Exception as e:  # noqa: BLE001 - re-raised in the caller's thread below
+            outcome["error"] = e
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(tool.timeout)
+    if thread.is_alive():
+        raise TimeoutError
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["output"]
 
 
 # --- calc: arithmetic without eval() -------------------------------------------------------------
@@ -112,3 +156,22 @@ CALC = register_tool(Tool("calc", "Evaluate an arithmetic expression.",
 # --- search: look up the tiny world's notes ------------------------------------------------------
 SEARCH = register_tool(Tool("search", "Find the note about a name.",
                             {"query": (str, "a country or person name")}, world.search))
+
+
+# --- lookup: one field of the world's fact table --------------------------------------------------
+# A different kind of tool from calc (knowledge, not computation) and from search (a key into a table,
+# not free text): with both calc and lookup on offer, an agent has to pick the one a task needs.
+def look_up(name: str, field: str) -> str:
+    """The value of one field of a country or a person, by exact name (any case)."""
+    entry = world.fact_table().get(name.strip().lower())
+    if entry is None:
+        raise ToolError(f"no country or person named {name[:40]!r}")
+    if field not in entry:
+        raise ToolError(f"{name[:40]} has the fields {', '.join(entry)}")
+    return entry[field]
+
+
+LOOKUP = register_tool(Tool("lookup", "Look up one fact about a country or a person.",
+                            {"name": (str, "a country or person name"),
+                             "field": (str, "country: capital, river, language, founded; "
+                                            "person: country, job, born_in, born")}, look_up))

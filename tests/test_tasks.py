@@ -57,3 +57,15 @@ def test_a_new_family_registers_without_touching_the_others():
         assert {t.family for t in tasks} == {"_echo", "arithmetic"} and all(t.check(t.answer) for t in tasks)
     finally:
         del FAMILIES["_echo"]
+
+
+def test_tool_choice_mixes_head_calc_and_lookup_tasks_and_says_which():
+    import agentic_lab.tool_use  # noqa: F401 - registers the family
+    tasks = sample_tasks("tool_choice", 300, seed=0)
+    assert {t.info["needs"] for t in tasks} == {"none", "calc", "lookup"}
+    for task in tasks:
+        called = [m["tool_calls"][0]["function"]["name"] for m in task.solution if m.get("tool_calls")]
+        assert called == ([] if task.info["needs"] == "none" else [task.info["needs"]])
+    held_out = {e.name for e in build_world().countries + build_world().people if task_split((e.name,)) == "test"}
+    assert not any(held_out & set(t.split_keys) for t in tasks)
+    assert any(held_out & set(t.split_keys) for t in sample_tasks("tool_choice", 100, seed=0, split="test"))

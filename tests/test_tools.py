@@ -1,7 +1,9 @@
+import time
+
 import pytest
 
-from agentic_lab.tools import TOOLS, call_tool
-from agentic_lab.world import build_world
+from agentic_lab.tools import TOOL_FAILURE, TOOLS, Tool, call_tool
+from agentic_lab.world import build_world, fact_table
 
 
 @pytest.mark.parametrize("expr, result", [("347*28", "9716"), ("(3+4)*2", "14"), ("7/2", "3"), ("-5+2", "-3"),
@@ -34,3 +36,41 @@ def test_tool_schemas_are_what_chat_templates_expect():
     for tool in TOOLS.values():
         schema = tool.schema()["function"]
         assert schema["name"] == tool.name and set(schema["parameters"]["properties"]) == set(tool.parameters)
+
+
+def test_lookup_reads_every_field_of_the_fact_table():
+    world = build_world()
+    country, person = world.countries[0], world.people[0]
+    assert call_tool("lookup", {"name": country.name, "field": "capital"}) == country.capital
+    assert call_tool("lookup", {"name": person.name.upper(), "field": "born"}) == str(person.born)
+    for name, facts in list(fact_table().items())[::50]:
+        assert all(call_tool("lookup", {"name": name, "field": f}) == value for f, value in facts.items())
+
+
+@pytest.mark.parametrize("arguments", [{"name": "Qqq", "field": "capital"}, {"name": "Zibo", "field": "capital"},
+                                       {"name": "Zibo"}, {"name": "Zibo", "field": 3}])
+def test_lookup_refuses_unknown_names_and_fields(arguments):
+    assert call_tool("lookup", arguments).startswith("Error:")
+
+
+def _sleep(seconds: int) -> str:
+    time.sleep(seconds)
+    return "late"
+
+
+@pytest.mark.parametrize("tool", [
+    Tool("t", "raises", {"x": (int, "")}, lambda x: str(1 // x)),                    # ZeroDivisionError
+    Tool("t", "times out", {"x": (int, "")}, _sleep, timeout=0.05),
+    Tool("t", "raises in its thread", {"x": (int, "")}, lambda x: str(1 // x), timeout=1.0),
+    Tool("t", "returns no text", {"x": (int, "")}, lambda x: {"x": x}),
+    Tool("t", "returns a flood", {"x": (int, "")}, lambda x: "a" * 10**6),
+])
+def test_a_failing_tool_gives_a_tool_error_not_an_exception(tool):
+    start = time.perf_counter()
+    observation = call_tool("t", {"x": 0 if "raises" in tool.description else 2}, {"t": tool})
+    assert observation.startswith(TOOL_FAILURE) and time.perf_counter() - start < 0.5, observation
+
+
+def test_a_tool_with_a_timeout_answers_when_it_is_in_time():
+    tool = Tool("t", "fast", {"x": (int, "")}, lambda x: str(x + 1), timeout=1.0)
+    assert call_tool("t", {"x": 1}, {"t": tool}) == "2"
