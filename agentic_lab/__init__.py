@@ -8,6 +8,7 @@ One module per concept, read in this order:
     tasks      task families: seeded generators of problems, solutions and checkers
     actions    parse model text into a tool call, an answer, or an invalid action
     envs       Gymnasium text environments (agentic_lab/Calculator-v0, KeyDoor-v0, ...)
+    planning   a grid world whose optimal plan length is a dial, BabyAI levels as text, plan fidelity (07)
     trajectory what an agent did, token by token; saved and loaded atomically
     rollout    the batched multi-turn engine: N environments in lock-step, token in and token out
     sft        supervised fine-tuning from scratch

@@ -15,6 +15,8 @@ Two kinds ship here:
   Registered as Arithmetic-v0, Calculator-v0, WordProblem-v0, Navigation-v0, SearchQA-v0.
 - `KeyDoorEnv`: a small grid walked one move per turn, seen only through a 3x3 window; the door opens
   only if the key was picked up first, so an early action decides a later reward.
+Notebook 07's planning world (PlanGrid-v0) and BabyAI levels live in `agentic_lab.planning`, imported at the
+end of this module so that importing it registers them too.
 """
 from __future__ import annotations
 
@@ -188,3 +190,5 @@ ENV_IDS = {
 for _name, (_family,) in ENV_IDS.items():
     gym.register(f"agentic_lab/{_name}", entry_point=TaskEnv, kwargs={"family": _family})
 gym.register("agentic_lab/KeyDoor-v0", entry_point=KeyDoorEnv)
+
+import agentic_lab.planning  # noqa: E402,F401 - registers PlanGrid-v0 and the BabyAI levels (it builds on TextEnv)
