@@ -107,7 +107,8 @@ class ActionWordEnv(TextEnv):
 def demonstration(env: gym.Env, seed: int | None = None, options: dict | None = None) -> list[dict]:
     """The expert's episode as a conversation: the first observation as the user's message, then each action
     (with the whole plan on the first one when the environment wants a plan first) and what came back, as a
-    rollout would record it: the last observation, after the episode ended, is not part of it."""
+    rollout would record it: the last observation, after the episode ended, is not part of it. Whether the
+    expert succeeded (the BabyAI bot can run out of turns) is `env.unwrapped.success` afterwards."""
     env = env.unwrapped
     first, _ = env.reset(seed=seed, options=options)
     expert = env.expert_actions()
@@ -261,7 +262,7 @@ class PlanGridEnv(ActionWordEnv):
         self.new_episode()
         self.state: State = (self.world.start, False)
         self.optimal = solve(self.world)
-        rules = " Step on K to take the key: D opens only for it." if self.world.find("K") else ""
+        rules = " Take K to pass D." if self.world.find("K") else ""
         self.last_observation = f"Reach G. Moves: U D L R.{rules}\n{self.world.text()}"
         return self.last_observation, self.info()
 
@@ -312,7 +313,7 @@ class BabyAIEnv(ActionWordEnv):
     def __init__(self, level: str = "BabyAI-GoToLocal-v0", max_turns: int | None = None, plan_first: bool = False,
                  render_mode: str | None = None):
         import minigrid  # noqa: F401 - registers the BabyAI levels; imported here, as it takes a while (pygame)
-        super().__init__(max_turns or BABYAI_LEVELS.get(level, 32), plan_first, render_mode)
+        super().__init__(max_turns or BABYAI_LEVELS.get(level, 32), plan_first, render_mode)  # any BabyAI level works
         self.level = gym.make(level, disable_env_checker=True).unwrapped
         self.name = f"agentic_lab/{level}"  # for environments made without gym.make
         self.minigrid_reward = 0.0
