@@ -124,7 +124,7 @@ def demonstration(env: gym.Env, seed: int | None = None, options: dict | None = 
 
 
 # --- the course's planning world ------------------------------------------------------------------
-SIZE, N_WALLS = 6, 9  # 6x6 with a quarter of it walls: optimal plans of 1 to about 14 moves
+SIZE, N_WALLS = 6, 9  # 6x6 with a quarter of it walls: optimal plans of 1 to about 16 moves
 MAX_TRIES = 10_000    # maps drawn for one length before giving up (a key and a door need at least 3 moves)
 Cell = tuple[int, int]
 State = tuple[Cell, bool]  # where the agent is, and whether it holds the key
