@@ -8,6 +8,7 @@ One module per concept, read in this order:
     tasks      task families: seeded generators of problems, solutions and checkers
     actions    parse model text into a tool call, an answer, or an invalid action
     envs       Gymnasium text environments (agentic_lab/Calculator-v0, KeyDoor-v0, ...)
+    planning   a grid world whose optimal plan length is a dial, BabyAI levels as text, plan fidelity (07)
     tool_use   tasks that need no tool, calc, or lookup, and ToolChoice-v0 (08)
     search     the search agent: a 7,200-document corpus of the world, BM25, questions, SearchAgent-v0 (10)
     trajectory what an agent did, token by token; saved and loaded atomically

@@ -1,5 +1,8 @@
 """Turn the text a model wrote into an action: a tool call, a final answer, or an invalid action.
 
+A message may also carry a plan, `<plan>...</plan>`, written before acting (notebook 07): it is kept with
+the action (`Action.plan`) for the environment to record, the way `<think>` is allowed and ignored.
+
 Whatever the model writes, `parse_action` returns an `Action` and never raises: malformed text becomes
 an `invalid` action whose `error` tells the agent what was wrong (it becomes the next observation).
 Nothing the model writes is ever evaluated; tool arguments are parsed as JSON only.
@@ -8,12 +11,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 MAX_ACTION_CHARS = 2000  # longer text is refused before any parsing
 
-_TAG = re.compile(r"<(/?)(think|tool_call|answer)>")
+_TAG = re.compile(r"<(/?)(think|plan|tool_call|answer)>")
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,7 @@ class Action:
     arguments: dict | None = None
     answer: str | None = None
     error: str | None = None
+    plan: str | None = None  # the text inside <plan>...</plan>, if the message has one
 
 
 def invalid(error: str) -> Action:
@@ -30,12 +34,12 @@ def invalid(error: str) -> Action:
 
 
 def parse_action(text: str, end_token: str = "<|end|>") -> Action:
-    """Parse one assistant message: optional <think>...</think>, then exactly one of
-    <tool_call>{"name": ..., "arguments": {...}}</tool_call> or <answer>...</answer>."""
+    """Parse one assistant message: optional <think>...</think>, at most one <plan>...</plan>, then exactly
+    one of <tool_call>{"name": ..., "arguments": {...}}</tool_call> or <answer>...</answer>."""
     if len(text) > MAX_ACTION_CHARS:
         return invalid(f"message longer than {MAX_ACTION_CHARS} characters")
     text = text.split(end_token, 1)[0] if end_token else text
-    spans: dict[str, list[str]] = {"think": [], "tool_call": [], "answer": []}
+    spans: dict[str, list[str]] = {"think": [], "plan": [], "tool_call": [], "answer": []}
     open_tag, start = None, 0
     for match in _TAG.finditer(text):
         closing, name = match.group(1) == "/", match.group(2)
@@ -50,14 +54,18 @@ def parse_action(text: str, end_token: str = "<|end|>") -> Action:
             open_tag = None
     if open_tag is not None:
         return invalid(f"<{open_tag}> is never closed")
-    calls, answers = spans["tool_call"], spans["answer"]
+    calls, answers, plans = spans["tool_call"], spans["answer"], spans["plan"]
     if len(calls) + len(answers) == 0:
         return invalid("no <tool_call> and no <answer>: write one of them")
     if len(calls) + len(answers) > 1:
         return invalid("write exactly one <tool_call> or one <answer> per turn")
+    if len(plans) > 1:
+        return invalid("write at most one <plan> per turn")
+    plan = plans[0].strip() if plans else None
     if answers:
-        return Action("answer", answer=answers[0].strip())
-    return _parse_tool_call(calls[0])
+        return Action("answer", answer=answers[0].strip(), plan=plan)
+    action = _parse_tool_call(calls[0])
+    return replace(action, plan=plan) if action.kind == "tool_call" else action
 
 
 def _parse_tool_call(body: str) -> Action:

@@ -16,6 +16,8 @@ Two kinds ship here:
   (agentic_lab.tool_use) and SearchAgent-v0 (agentic_lab.search) are TaskEnvs of their capability's module.
 - `KeyDoorEnv`: a small grid walked one move per turn, seen only through a 3x3 window; the door opens
   only if the key was picked up first, so an early action decides a later reward.
+Notebook 07's planning world (PlanGrid-v0) and BabyAI levels live in `agentic_lab.planning`, imported at the
+end of this module so that importing it registers them too.
 """
 from __future__ import annotations
 
@@ -189,7 +191,10 @@ ENV_IDS = {
 for _name, (_family,) in ENV_IDS.items():
     gym.register(f"agentic_lab/{_name}", entry_point=TaskEnv, kwargs={"family": _family})
 gym.register("agentic_lab/KeyDoor-v0", entry_point=KeyDoorEnv)
-# A capability's environment lives in its own module with its task family (notebooks 08 and 10), imported by
-# gym.make on first use: until then FAMILIES lists only the families the tiny model was trained on.
+# A capability's environments live in its own module (notebooks 07, 08, 10, ...), imported by gym.make on first
+# use: until then FAMILIES lists only the families the tiny model was trained on, and minigrid is not loaded.
 gym.register("agentic_lab/ToolChoice-v0", entry_point="agentic_lab.tool_use:ToolChoiceEnv")
 gym.register("agentic_lab/SearchAgent-v0", entry_point="agentic_lab.search:SearchAgentEnv")
+gym.register("agentic_lab/PlanGrid-v0", entry_point="agentic_lab.planning:PlanGridEnv")
+for _level in ("BabyAI-GoToLocal-v0", "BabyAI-PickupLoc-v0", "BabyAI-OpenDoor-v0", "BabyAI-GoToSeqS5R2-v0"):  # planning.BABYAI_LEVELS
+    gym.register(f"agentic_lab/{_level}", entry_point="agentic_lab.planning:BabyAIEnv", kwargs={"level": _level})

@@ -13,11 +13,20 @@ def test_well_formed_actions(text, kind, detail):
     assert action.kind == kind and detail in (action.answer, action.tool)
 
 
+def test_a_plan_travels_with_the_action():
+    assert parse_action("<plan> RRD </plan><answer>R</answer>").plan == "RRD"
+    assert parse_action('<plan>look</plan><tool_call>{"name": "search"}</tool_call>').plan == "look"
+    assert parse_action("<answer>R</answer>").plan is None
+
+
 @pytest.mark.parametrize("text, reason", [
     ("42", "no <tool_call> and no <answer>"),
     ("<answer>42", "never closed"),
     ("42</answer>", "without a matching"),
     ("<answer><answer>1</answer></answer>", "nested"),
+    ("<plan>RR<answer>R</answer></plan>", "nested"),
+    ("<plan>RR</plan>", "no <tool_call> and no <answer>"),
+    ("<plan>R</plan><plan>D</plan><answer>R</answer>", "at most one <plan>"),
     ("<answer>1</answer><answer>2</answer>", "exactly one"),
     ('<answer>1</answer><tool_call>{"name": "calc"}</tool_call>', "exactly one"),
     ("<tool_call>calc(1+2)</tool_call>", "not valid JSON"),

@@ -81,9 +81,9 @@ def test_same_seed_same_episode():
     assert [a.step(m)[:4] for m in moves] == [b.step(m)[:4] for m in moves]
 
 
-TAGS = ["<answer>", "</answer>", "<tool_call>", "</tool_call>", "<think>", "</think>", "<|end|>", '{"name": ',
-        '"arguments": ', '"calc"', '"move"', '"search"', "{", "}", "[", "]", '"', "1e999", "9" * 40, "__import__",
-        "NaN", "\\u0000", "\n"]
+TAGS = ["<answer>", "</answer>", "<tool_call>", "</tool_call>", "<think>", "</think>", "<plan>", "</plan>", "<|end|>",
+        '{"name": ', '"arguments": ', '"calc"', '"move"', '"search"', "R", "forward", "{", "}", "[", "]", '"', "1e999",
+        "9" * 40, "__import__", "NaN", "\\u0000", "\n"]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,0 +1,187 @@
+"""The planning world's planner is optimal and its tasks have the plan length asked for; the experts (BFS here,
+the BabyAI bot there) solve their tasks through our text actions; plans, fidelity and observation sizes."""
+import itertools
+from collections import Counter
+
+import gymnasium as gym
+import pytest
+
+import agentic_lab.envs  # noqa: F401 - registers the environments
+from agentic_lab import planning
+from agentic_lab.envs import INVALID_PENALTY
+from agentic_lab.planning import (BABYAI_ACTIONS, BABYAI_LEVELS, PlanGridEnv, World, demonstration, plan_fidelity,
+                                  sample_worlds, solve)
+from agentic_lab.tasks import MOVES, task_split
+from agentic_lab.tokenizer import build_tokenizer
+
+CONTEXT = 1024  # max_position_embeddings in data/tiny-agent/config.json
+
+
+def walk(world: World, moves: str):
+    state = (world.start, False)
+    for move in moves:
+        state, _ = world.move(state, move)
+    return state
+
+
+@pytest.mark.parametrize("rows, start, plan", [
+    (("...", "...", "..G"), (0, 0), "DDRR"),                 # open floor: Manhattan distance, U D L R order
+    ((".#G", ".#.", "..."), (0, 0), "DDRRUU"),               # around a wall
+    (("K#G", ".D.", ".#."), (2, 0), "UUDRRU"),               # fetch the key, back, through the door
+    (("..#G", "..#.", "...."), (0, 0), "DDRRRUU"),           # the door-less way round
+    (("..#G", "..D.", "K.#."), (0, 0), "DDURRRU"),           # down to the key, then the door
+])
+def test_bfs_finds_an_optimal_plan_on_hand_made_grids(rows, start, plan):
+    world = World(rows, start)
+    assert solve(world) == plan
+    assert world.cell(*walk(world, plan)[0]) == "G"
+
+
+def test_bfs_is_optimal_against_exhaustive_search():
+    """No shorter move sequence reaches G, on sampled worlds with and without a key."""
+    worlds = sample_worlds(6, seed=1, lengths=(1, 6)) + sample_worlds(6, seed=1, lengths=(3, 6), key_door=True)
+    for world in worlds:
+        plan = solve(world)
+        assert world.cell(*walk(world, plan)[0]) == "G"
+        shorter = itertools.chain.from_iterable(itertools.product(MOVES, repeat=n) for n in range(len(plan)))
+        assert not any(world.cell(*walk(world, moves)[0]) == "G" for moves in shorter)
+
+
+def test_unreachable_goal_has_no_plan():
+    assert solve(World((".#G", "##.", "..."), (0, 0))) is None
+    assert solve(World(("#D#", ".#G"), (1, 0))) is None    # a door, and no key anywhere
+
+
+def test_the_locked_door_needs_the_key():
+    world = World(("K#G", ".D.", ".#."), (1, 0))
+    assert world.move(((1, 0), False), "R") == (((1, 0), False), "Locked.")
+    assert world.move(((1, 0), True), "R") == (((1, 1), True), "")
+
+
+@pytest.mark.parametrize("lengths, key_door", [((1, 6), False), ((8, 12), False), ((3, 6), True), ((8, 12), True)])
+def test_sampled_worlds_have_the_optimal_plan_length_asked_for(lengths, key_door):
+    worlds = sample_worlds(40, seed=0, split="test", lengths=lengths, key_door=key_door)
+    counts = Counter(len(solve(w)) for w in worlds)
+    assert set(counts) == set(range(lengths[0], lengths[1] + 1))   # every length, and no other
+    assert all(bool(w.find("K")) == key_door for w in worlds)
+
+
+def test_lengths_a_world_cannot_offer_are_refused(monkeypatch):
+    monkeypatch.setattr(planning, "MAX_TRIES", 200)
+    with pytest.raises(ValueError, match="1 moves"):
+        sample_worlds(1, lengths=(1, 1), key_door=True)    # key, door and goal take at least 3 moves
+
+
+def test_train_and_test_worlds_are_disjoint_and_reproducible():
+    train, test = sample_worlds(150, seed=0, split="train"), sample_worlds(150, seed=0, split="test")
+    assert {w.text() for w in train}.isdisjoint(w.text() for w in test)
+    assert all(task_split((w.text(),)) == "test" for w in test)
+    assert sample_worlds(5, seed=3) == sample_worlds(5, seed=3) != sample_worlds(5, seed=4)
+
+
+@pytest.mark.parametrize("lengths, split, key_door", [((1, 6), "train", False), ((8, 12), "test", False),
+                                                      ((3, 6), "train", True), ((8, 12), "test", True)])
+def test_the_planner_solves_every_task_through_the_environment(lengths, split, key_door):
+    env = gym.make("agentic_lab/PlanGrid-v0", max_turns=12)
+    for world in sample_worlds(25, seed=2, split=split, lengths=lengths, key_door=key_door):
+        messages = demonstration(env, options={"world": world})
+        assert env.unwrapped.success and env.unwrapped.executed == list(solve(world))
+        assert [m["content"] for m in messages if m["role"] == "assistant"] == \
+            [f"<answer>{move}</answer>" for move in solve(world)]
+
+
+def test_plan_first_mode_records_the_plan_and_its_fidelity():
+    world = World(("....", ".##.", "...G"), (0, 0))    # optimal: RRRDD
+    env = PlanGridEnv(plan_first=True)
+    env.reset(options={"world": world})
+    observation, reward, *_, info = env.step("<answer>R</answer>")            # a first move with no plan
+    assert observation.startswith("Error:") and reward == -INVALID_PENALTY and env.state[0] == (0, 0)
+    *_, info = env.step("<plan>R R R D D</plan><answer>R</answer>")
+    assert info["plan"] == "R R R D D" and info["plan_fidelity"] == pytest.approx(0.2)
+    *_, info = env.step("<plan>LLL</plan><answer>D</answer>")                # a later plan is not recorded
+    assert info["plan"] == "R R R D D" and info["plan_fidelity"] == pytest.approx(0.2)
+    assert info["executed"] == ["R", "D"]
+
+
+def test_plan_first_demonstrations_carry_the_whole_plan():
+    env = gym.make("agentic_lab/PlanGrid-v0", plan_first=True)
+    messages = demonstration(env, seed=0)
+    plan = env.unwrapped.optimal
+    assert messages[1]["content"] == f"<plan>{plan}</plan><answer>{plan[0]}</answer>"
+    assert env.unwrapped.info()["plan_fidelity"] == 1.0 and env.unwrapped.success
+
+
+@pytest.mark.parametrize("plan, executed, fidelity", [
+    ("RRDD", "RRDD", 1.0),
+    ("RRDD", "RRDL", 0.75),         # abandoned at the last step
+    ("RRDD", "RDRD", 0.25),         # a deviation ends it, even if the plan is picked up again
+    ("RRDD", "DRRDD", 0.0),
+    ("RR", "RRLL", 1.0),            # what comes after the plan does not count
+    ("RRDD", "RR", 0.5),            # the episode ended half-way
+    ("", "RR", 0.0),
+    (["forward", "left", "toggle"], ["forward", "left", "forward"], 2 / 3),
+])
+def test_plan_fidelity_on_hand_made_cases(plan, executed, fidelity):
+    assert plan_fidelity(plan, executed) == pytest.approx(fidelity)
+
+
+@pytest.mark.parametrize("action", ["<answer>X</answer>", "<answer>up</answer>", "R",
+                                    '<tool_call>{"name": "move", "arguments": {"direction": "R"}}</tool_call>'])
+def test_unknown_or_malformed_actions_cost_the_penalty(action):
+    env = gym.make("agentic_lab/PlanGrid-v0")
+    env.reset(seed=0)
+    observation, reward, terminated, truncated, info = env.step(action)
+    assert observation.startswith("Error:") and reward == -INVALID_PENALTY and info["invalid"] and not terminated
+    assert info["executed"] == []
+
+
+def test_babyai_action_words_are_minigrids_actions_in_order():
+    from minigrid.core.actions import Actions
+    assert BABYAI_ACTIONS == tuple(action.name for action in Actions)
+
+
+@pytest.mark.parametrize("level", sorted(BABYAI_LEVELS))
+def test_babyai_bot_demonstrations_solve_the_level_replayed_as_text(level):
+    for seed in range(4):
+        expert_env = gym.make(f"agentic_lab/{level}")
+        expert_env.reset(seed=seed)
+        actions = expert_env.unwrapped.expert_actions()
+        env = gym.make(f"agentic_lab/{level}")      # a fresh environment, the same seed: the same level
+        env.reset(seed=seed)
+        rewards = [env.step(f"<answer>{action}</answer>")[1] for action in actions]
+        assert rewards[-1] == 1.0 and sum(rewards) == 1.0 and env.unwrapped.success, (level, seed)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return build_tokenizer()
+
+
+def tokens(tokenizer, text: str) -> list[int]:
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert tokenizer.unk_token_id not in ids and tokenizer.decode(ids) == text   # the vocabulary has every character
+    return ids
+
+
+def test_plan_grid_observations_are_short_in_the_tiny_tokenizer(tokenizer):
+    """The map once (under 90 tokens), then 3x3 windows (under 16); a whole expert episode with its plan, at the
+    longest test length and with a key, stays within a third of the context."""
+    env = gym.make("agentic_lab/PlanGrid-v0", plan_first=True, key_door=True)
+    for world in sample_worlds(10, seed=0, split="test", lengths=(12, 12), key_door=True):
+        messages = demonstration(env, options={"world": world})
+        assert len(tokens(tokenizer, messages[0]["content"])) < 90
+        assert all(len(tokens(tokenizer, m["content"])) < 16 for m in messages if m["role"] == "tool")
+        assert len(tokenizer.apply_chat_template(messages, return_dict=False)) < CONTEXT / 3
+
+
+@pytest.mark.parametrize("level", sorted(BABYAI_LEVELS))
+def test_babyai_observations_are_text_the_tiny_tokenizer_reads(level, tokenizer):
+    env = gym.make(f"agentic_lab/{level}")
+    messages = demonstration(env, seed=0)
+    assert messages[0]["content"].startswith(f"Mission: {env.unwrapped.level.mission}\n")
+    assert all(len(tokens(tokenizer, m["content"])) < 200 for m in messages if m["role"] != "assistant")
+
+
+def test_every_wrapped_babyai_level_is_registered():
+    registered = {name.removeprefix("agentic_lab/") for name in gym.registry if name.startswith("agentic_lab/BabyAI")}
+    assert registered == set(planning.BABYAI_LEVELS)
