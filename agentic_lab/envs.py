@@ -45,6 +45,7 @@ def printable(text: str, limit: int = 200) -> str:
 class TextEnv(gym.Env[str, str]):
     """Shared by all environments: text spaces, tool dispatch, invalid-action handling, turn limit."""
     metadata = {"render_modes": ["ansi"]}
+    ACTIONS: tuple[str, ...] = ("tool_call", "answer")  # the kinds of action `act` takes; others are errors
 
     def __init__(self, tools: dict[str, Tool], max_turns: int, render_mode: str | None = None):
         self.observation_space = text_space(MAX_OBSERVATION_CHARS)
@@ -59,9 +60,12 @@ class TextEnv(gym.Env[str, str]):
         self.turns += 1
         parsed = parse_action(action if isinstance(action, str) else "")
         if parsed.kind == "invalid":
-            observation, reward, terminated = f"Error: {parsed.error}", -INVALID_PENALTY, False
+            observation, reward, terminated = self.error(parsed.error), -INVALID_PENALTY, False
+        elif parsed.kind not in self.ACTIONS:
+            observation, reward, terminated = self.error(f"a {parsed.kind.replace('_', ' ')} is not an action here."), \
+                -INVALID_PENALTY, False
         elif parsed.kind == "tool_call" and parsed.tool not in self.tools:
-            observation, reward, terminated = f"Error: no tool {printable(parsed.tool, 40)!r} here.", \
+            observation, reward, terminated = self.error(f"no tool {printable(parsed.tool, 40)!r} here."), \
                 -INVALID_PENALTY, False
         else:
             observation, reward, terminated = self.act(parsed)
@@ -76,8 +80,13 @@ class TextEnv(gym.Env[str, str]):
         return self.last_observation
 
     def act(self, action: Action) -> tuple[str, float, bool]:
-        """A well-formed answer or a call of one of this environment's tools."""
+        """A well-formed action of a kind in ACTIONS (a tool call only of one of this environment's tools)."""
         raise NotImplementedError
+
+    def error(self, message: str) -> str:
+        """The observation after an action that had no effect. An environment whose every observation shows its
+        whole state (the memory bank) adds that state, so the agent needs no earlier observation."""
+        return f"Error: {message}"
 
     def info(self) -> dict:
         return {"tools": self.tool_schemas(), "turn": self.turns}
@@ -85,11 +94,13 @@ class TextEnv(gym.Env[str, str]):
 
 class TaskEnv(TextEnv):
     """One task of a family per episode: tool calls return their result, an answer ends the episode
-    with reward 1 if correct, else 0. `reset(options={"task": task})` plays a given task."""
+    with reward 1 if correct, else 0. `reset(options={"task": task})` plays a given task; `params` are the
+    family's own keyword arguments (e.g. a memory stream's length), passed to every draw."""
 
-    def __init__(self, family: str, split: str = "train", max_turns: int = 4, render_mode: str | None = None):
+    def __init__(self, family: str, split: str = "train", max_turns: int = 4, render_mode: str | None = None,
+                 params: dict | None = None):
         super().__init__(dict(FAMILIES[family].tools), max_turns, render_mode)
-        self.family, self.split = family, split
+        self.family, self.split, self.params = family, split, params or {}
         self.name = f"agentic_lab/task:{family}"  # for environments made without gym.make
         self.task: Task | None = None
 
@@ -98,7 +109,8 @@ class TaskEnv(TextEnv):
         if options and "task" in options:
             self.task = options["task"]
         else:
-            self.task = sample_tasks(self.family, 1, seed=int(self.np_random.integers(2**31)), split=self.split)[0]
+            self.task = sample_tasks(self.family, 1, seed=int(self.np_random.integers(2**31)), split=self.split,
+                                     **self.params)[0]
         self.turns, self.success = 0, False
         self.last_observation = self.task.prompt
         return self.task.prompt, self.info()
