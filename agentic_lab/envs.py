@@ -13,7 +13,8 @@ penalty, never an exception. `info` carries what a trainer and a viewer need: th
 Two kinds ship here:
 - `TaskEnv`: one task of a registered family per episode (`agentic_lab.tasks`); call tools, then answer.
   Registered as Arithmetic-v0, Calculator-v0, WordProblem-v0, Navigation-v0, SearchQA-v0; ToolChoice-v0
-  (agentic_lab.tool_use) and SearchAgent-v0 (agentic_lab.search) are TaskEnvs of their capability's module.
+  (agentic_lab.tool_use), SearchAgent-v0 (agentic_lab.search), MemoryBank-v0 and MemoryState-v0
+  (agentic_lab.memory) are TaskEnvs of their capability's module.
 - `KeyDoorEnv`: a small grid walked one move per turn, seen only through a 3x3 window; the door opens
   only if the key was picked up first, so an early action decides a later reward.
 """
@@ -62,7 +63,7 @@ class TextEnv(gym.Env[str, str]):
         if parsed.kind == "invalid":
             observation, reward, terminated = self.error(parsed.error), -INVALID_PENALTY, False
         elif parsed.kind not in self.ACTIONS:
-            observation, reward, terminated = self.error(f"a {parsed.kind.replace('_', ' ')} is not an action here."), \
+            observation, reward, terminated = self.error(f"this environment takes no {parsed.kind.replace('_', ' ')}."), \
                 -INVALID_PENALTY, False
         elif parsed.kind == "tool_call" and parsed.tool not in self.tools:
             observation, reward, terminated = self.error(f"no tool {printable(parsed.tool, 40)!r} here."), \
@@ -201,7 +202,9 @@ ENV_IDS = {
 for _name, (_family,) in ENV_IDS.items():
     gym.register(f"agentic_lab/{_name}", entry_point=TaskEnv, kwargs={"family": _family})
 gym.register("agentic_lab/KeyDoor-v0", entry_point=KeyDoorEnv)
-# A capability's environment lives in its own module with its task family (notebooks 08 and 10), imported by
+# A capability's environment lives in its own module with its task family (notebooks 08, 10, 11, 12), imported by
 # gym.make on first use: until then FAMILIES lists only the families the tiny model was trained on.
 gym.register("agentic_lab/ToolChoice-v0", entry_point="agentic_lab.tool_use:ToolChoiceEnv")
 gym.register("agentic_lab/SearchAgent-v0", entry_point="agentic_lab.search:SearchAgentEnv")
+gym.register("agentic_lab/MemoryBank-v0", entry_point="agentic_lab.memory:MemoryBankEnv")
+gym.register("agentic_lab/MemoryState-v0", entry_point="agentic_lab.memory:MemoryStateEnv")
