@@ -14,7 +14,7 @@ Two kinds ship here:
 - `TaskEnv`: one task of a registered family per episode (`agentic_lab.tasks`); call tools, then answer.
   Registered as Arithmetic-v0, Calculator-v0, WordProblem-v0, Navigation-v0, SearchQA-v0; ToolChoice-v0
   (agentic_lab.tool_use), SearchAgent-v0 (agentic_lab.search), MemoryBank-v0 and MemoryState-v0
-  (agentic_lab.memory) are TaskEnvs of their capability's module.
+  (agentic_lab.memory) and TwoAttempts-v0 (agentic_lab.reflection) are TaskEnvs of their capability's module.
 - `KeyDoorEnv`: a small grid walked one move per turn, seen only through a 3x3 window; the door opens
   only if the key was picked up first, so an early action decides a later reward.
 """
@@ -208,3 +208,4 @@ gym.register("agentic_lab/ToolChoice-v0", entry_point="agentic_lab.tool_use:Tool
 gym.register("agentic_lab/SearchAgent-v0", entry_point="agentic_lab.search:SearchAgentEnv")
 gym.register("agentic_lab/MemoryBank-v0", entry_point="agentic_lab.memory:MemoryBankEnv")
 gym.register("agentic_lab/MemoryState-v0", entry_point="agentic_lab.memory:MemoryStateEnv")
+gym.register("agentic_lab/TwoAttempts-v0", entry_point="agentic_lab.reflection:TwoAttemptsEnv")
