@@ -63,8 +63,8 @@ class TextEnv(gym.Env[str, str]):
         if parsed.kind == "invalid":
             observation, reward, terminated = self.error(parsed.error), -INVALID_PENALTY, False
         elif parsed.kind not in self.ACTIONS:
-            observation, reward, terminated = self.error(f"this environment takes no {parsed.kind.replace('_', ' ')}."), \
-                -INVALID_PENALTY, False
+            refused = f"this environment takes no {parsed.kind.replace('_', ' ')}."
+            observation, reward, terminated = self.error(refused), -INVALID_PENALTY, False
         elif parsed.kind == "tool_call" and parsed.tool not in self.tools:
             observation, reward, terminated = self.error(f"no tool {printable(parsed.tool, 40)!r} here."), \
                 -INVALID_PENALTY, False

@@ -7,8 +7,8 @@
 **The memory bank** (family `memory_bank`, `MemoryBankEnv`). Facts about the world's entities arrive one a turn,
 three words each ("Keso job miner", "Keso lives Dradabu", "Dradabu capital Kalabu"). The episode names the
 entities it will ask about (`questions` of them, one field each); facts about any other entity are distractors,
-and each kept fact is contradicted `updates` times by a later one (Keso changes job: "Keso job baker"). Every observation shows the whole bank, slots numbered from 1,
-and the fact to handle:
+and each kept fact is contradicted `updates` times by a later one (Keso changes job: "Keso job baker").
+Every observation shows the whole bank, slots numbered from 1, and the fact to handle:
 
     Keep: Keso, Dradabu
     Bank:
@@ -138,8 +138,9 @@ def apply(bank: Bank, action: Action, time: int) -> Bank:
 def answer_from(bank: Bank, entity: str, field: str) -> str | None:
     """The fixed answerer: the value in the most recently written slot that reads "<entity> <field> <value>"
     (case aside), or None if no slot does."""
+    asked = [entity.lower(), field.lower()]
     found = [(time, words[2]) for text, time in zip(bank.slots, bank.written) if text is not None
-             for words in [text.split()] if len(words) == 3 and [w.lower() for w in words[:2]] == [entity.lower(), field]]
+             for words in [text.split()] if len(words) == 3 and [w.lower() for w in words[:2]] == asked]
     return max(found)[1] if found else None
 
 
@@ -340,7 +341,8 @@ class MemoryStateEnv(TaskEnv):
 
     def __init__(self, split: str = "train", objectives: int = 2, self_contained: bool = True,
                  max_turns: int | None = None, render_mode: str | None = None):
-        super().__init__("memory_state", split, max_turns or 2 * objectives + 2, render_mode, {"objectives": objectives})
+        super().__init__("memory_state", split, max_turns or 2 * objectives + 2, render_mode,
+                         {"objectives": objectives})
         self.self_contained, self.state = self_contained, ""
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):

@@ -107,7 +107,8 @@ class TwoAttemptsEnv(TaskEnv):
             self.attempts.append(dict(self.attempts[0]))
             self.success = True
             return "Correct.", sum(self.rewards(r1, r1)), True
-        retry = {"none": RETRY, "wrong": "Wrong. Answer again.", "check": f"{check_message(self.task, action.answer)} Answer again."}
+        retry = {"none": RETRY, "wrong": "Wrong. Answer again.",
+                 "check": f"{check_message(self.task, action.answer)} Answer again."}
         return retry[self.feedback], self.rewards(r1, r1)[0], False
 
     def info(self) -> dict:
