@@ -13,11 +13,12 @@ penalty, never an exception. `info` carries what a trainer and a viewer need: th
 Two kinds ship here:
 - `TaskEnv`: one task of a registered family per episode (`agentic_lab.tasks`); call tools, then answer.
   Registered as Arithmetic-v0, Calculator-v0, WordProblem-v0, Navigation-v0, SearchQA-v0; ToolChoice-v0
-  (agentic_lab.tool_use) and SearchAgent-v0 (agentic_lab.search) are TaskEnvs of their capability's module.
+  (agentic_lab.tool_use), SearchAgent-v0 (agentic_lab.search), MemoryBank-v0 and MemoryState-v0
+  (agentic_lab.memory) and TwoAttempts-v0 (agentic_lab.reflection) are TaskEnvs of their capability's module.
 - `KeyDoorEnv`: a small grid walked one move per turn, seen only through a 3x3 window; the door opens
   only if the key was picked up first, so an early action decides a later reward.
-Notebook 07's planning world (PlanGrid-v0) and BabyAI levels live in `agentic_lab.planning`, imported at the
-end of this module so that importing it registers them too.
+Notebook 07's planning world (PlanGrid-v0) and BabyAI levels live in `agentic_lab.planning`, registered here
+like the other capability modules' environments.
 """
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ def printable(text: str, limit: int = 200) -> str:
 class TextEnv(gym.Env[str, str]):
     """Shared by all environments: text spaces, tool dispatch, invalid-action handling, turn limit."""
     metadata = {"render_modes": ["ansi"]}
+    ACTION_KINDS: tuple[str, ...] = ("tool_call", "answer")  # what `act` takes; other kinds are errors
 
     def __init__(self, tools: dict[str, Tool], max_turns: int, render_mode: str | None = None):
         self.observation_space = text_space(MAX_OBSERVATION_CHARS)
@@ -61,9 +63,12 @@ class TextEnv(gym.Env[str, str]):
         self.turns += 1
         parsed = parse_action(action if isinstance(action, str) else "")
         if parsed.kind == "invalid":
-            observation, reward, terminated = f"Error: {parsed.error}", -INVALID_PENALTY, False
+            observation, reward, terminated = self.error(parsed.error), -INVALID_PENALTY, False
+        elif parsed.kind not in self.ACTION_KINDS:
+            refused = f"this environment takes no {parsed.kind.replace('_', ' ')}."
+            observation, reward, terminated = self.error(refused), -INVALID_PENALTY, False
         elif parsed.kind == "tool_call" and parsed.tool not in self.tools:
-            observation, reward, terminated = f"Error: no tool {printable(parsed.tool, 40)!r} here.", \
+            observation, reward, terminated = self.error(f"no tool {printable(parsed.tool, 40)!r} here."), \
                 -INVALID_PENALTY, False
         else:
             observation, reward, terminated = self.act(parsed)
@@ -78,8 +83,13 @@ class TextEnv(gym.Env[str, str]):
         return self.last_observation
 
     def act(self, action: Action) -> tuple[str, float, bool]:
-        """A well-formed answer or a call of one of this environment's tools."""
+        """A well-formed action of a kind in ACTION_KINDS (a tool call only of one of this environment's tools)."""
         raise NotImplementedError
+
+    def error(self, message: str) -> str:
+        """The observation after an action that had no effect. An environment whose every observation shows its
+        whole state (the memory bank) adds that state, so the agent needs no earlier observation."""
+        return f"Error: {message}"
 
     def info(self) -> dict:
         return {"tools": self.tool_schemas(), "turn": self.turns}
@@ -87,11 +97,13 @@ class TextEnv(gym.Env[str, str]):
 
 class TaskEnv(TextEnv):
     """One task of a family per episode: tool calls return their result, an answer ends the episode
-    with reward 1 if correct, else 0. `reset(options={"task": task})` plays a given task."""
+    with reward 1 if correct, else 0. `reset(options={"task": task})` plays a given task; `params` are the
+    family's own keyword arguments (e.g. a memory stream's length), passed to every draw."""
 
-    def __init__(self, family: str, split: str = "train", max_turns: int = 4, render_mode: str | None = None):
+    def __init__(self, family: str, split: str = "train", max_turns: int = 4, render_mode: str | None = None,
+                 params: dict | None = None):
         super().__init__(dict(FAMILIES[family].tools), max_turns, render_mode)
-        self.family, self.split = family, split
+        self.family, self.split, self.params = family, split, params or {}
         self.name = f"agentic_lab/task:{family}"  # for environments made without gym.make
         self.task: Task | None = None
 
@@ -100,7 +112,8 @@ class TaskEnv(TextEnv):
         if options and "task" in options:
             self.task = options["task"]
         else:
-            self.task = sample_tasks(self.family, 1, seed=int(self.np_random.integers(2**31)), split=self.split)[0]
+            self.task = sample_tasks(self.family, 1, seed=int(self.np_random.integers(2**31)), split=self.split,
+                                     **self.params)[0]
         self.turns, self.success = 0, False
         self.last_observation = self.task.prompt
         return self.task.prompt, self.info()
@@ -191,10 +204,13 @@ ENV_IDS = {
 for _name, (_family,) in ENV_IDS.items():
     gym.register(f"agentic_lab/{_name}", entry_point=TaskEnv, kwargs={"family": _family})
 gym.register("agentic_lab/KeyDoor-v0", entry_point=KeyDoorEnv)
-# A capability's environments live in its own module (notebooks 07, 08, 10, ...), imported by gym.make on first
-# use: until then FAMILIES lists only the families the tiny model was trained on, and minigrid is not loaded.
-gym.register("agentic_lab/ToolChoice-v0", entry_point="agentic_lab.tool_use:ToolChoiceEnv")
-gym.register("agentic_lab/SearchAgent-v0", entry_point="agentic_lab.search:SearchAgentEnv")
+# A capability's environments live in its own module (notebooks 07, 08, 10, 11, 12), imported by gym.make on
+# first use: until then FAMILIES lists only the families the tiny model was trained on, and minigrid is not loaded.
 gym.register("agentic_lab/PlanGrid-v0", entry_point="agentic_lab.planning:PlanGridEnv")
 for _level in ("BabyAI-GoToLocal-v0", "BabyAI-PickupLoc-v0", "BabyAI-OpenDoor-v0", "BabyAI-GoToSeqS5R2-v0"):  # planning.BABYAI_LEVELS
     gym.register(f"agentic_lab/{_level}", entry_point="agentic_lab.planning:BabyAIEnv", kwargs={"level": _level})
+gym.register("agentic_lab/ToolChoice-v0", entry_point="agentic_lab.tool_use:ToolChoiceEnv")
+gym.register("agentic_lab/SearchAgent-v0", entry_point="agentic_lab.search:SearchAgentEnv")
+gym.register("agentic_lab/MemoryBank-v0", entry_point="agentic_lab.memory:MemoryBankEnv")
+gym.register("agentic_lab/MemoryState-v0", entry_point="agentic_lab.memory:MemoryStateEnv")
+gym.register("agentic_lab/TwoAttempts-v0", entry_point="agentic_lab.reflection:TwoAttemptsEnv")

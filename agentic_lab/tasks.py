@@ -2,7 +2,8 @@
 
 A *task* is one problem: the user's prompt, the tools it may call, the gold answer, one correct
 solution (the assistant and tool messages that solve it, used for supervised training) and a checker.
-A *family* is a function that samples tasks from a `random.Random`, registered by name with `@family`.
+A *family* is a function that samples tasks from a `random.Random` (and keyword parameters, if it has any),
+registered by name with `@family`.
 Later notebooks add their own families the same way, without touching these:
 
     @family("my_family", tools=("calc",), description="...")
@@ -96,7 +97,7 @@ class TaskFamily:
     name: str
     description: str
     tools: dict[str, Tool]  # name -> tool, the tools its tasks may offer
-    sample: Callable[[random.Random], Task]
+    sample: Callable[..., Task]  # (rng, **params) -> Task
     check: Callable[[Task, str], bool]
 
 
@@ -105,7 +106,7 @@ FAMILIES: dict[str, TaskFamily] = {}
 
 def family(name: str, description: str, tools: tuple[str | Tool, ...] = (),
            check: Callable[[Task, str], bool] = exact_match):
-    """Register a task family: `sample(rng) -> Task`, checked by `check(task, predicted)`; `tools` are
+    """Register a task family: `sample(rng, **params) -> Task`, checked by `check(task, predicted)`; `tools` are
     registered tool names or Tool objects."""
     toolbox = {t.name: t for t in (TOOLS[t] if isinstance(t, str) else t for t in tools)}
 
@@ -115,12 +116,13 @@ def family(name: str, description: str, tools: tuple[str | Tool, ...] = (),
     return register
 
 
-def sample_tasks(name: str, n: int, seed: int = 0, split: str = "train") -> list[Task]:
-    """`n` tasks of family `name` from `split`, reproducible from `seed` alone."""
+def sample_tasks(name: str, n: int, seed: int = 0, split: str = "train", **params) -> list[Task]:
+    """`n` tasks of family `name` from `split`, reproducible from `seed` (and `params`, the keyword arguments of
+    a family that takes some, e.g. a memory stream's length)."""
     rng = random.Random(f"{name}/{split}/{seed}")
     tasks: list[Task] = []
     while len(tasks) < n:
-        task = FAMILIES[name].sample(rng)
+        task = FAMILIES[name].sample(rng, **params)
         if task.split == split:
             tasks.append(task)
     return tasks

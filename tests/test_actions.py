@@ -39,3 +39,37 @@ def test_a_plan_travels_with_the_action():
 def test_malformed_actions_become_invalid_with_a_reason(text, reason):
     action = parse_action(text)
     assert action.kind == "invalid" and reason in action.error
+
+
+@pytest.mark.parametrize("text, operation, slot, entry", [
+    ("<mem_add>Keso job miner</mem>", "ADD", None, "Keso job miner"),
+    ("<mem_update>2 Keso job baker</mem><|end|>", "UPDATE", 2, "Keso job baker"),
+    ("<think>old</think><mem_delete> 3 </mem>", "DELETE", 3, None),
+    ("<mem_noop></mem>", "NOOP", None, None),
+])
+def test_memory_operations(text, operation, slot, entry):
+    action = parse_action(text)
+    assert (action.kind, action.operation, action.slot, action.entry) == ("memory", operation, slot, entry)
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("<mem_add></mem>", "needs the text"),
+    ("<mem_update>Keso job baker</mem>", "slot number"),
+    ("<mem_update>2</mem>", "new text"),
+    ("<mem_delete>x</mem>", "slot number"),
+    ("<mem_delete>2 Keso</mem>", "only a slot number"),
+    ("<mem_noop>Keso</mem>", "nothing inside"),
+    ("<mem_add>a</answer>", "without a matching"),
+    ("<mem_merge>1 2</mem>", "without a matching"),          # an unknown operation is no tag at all
+    ("<mem_noop></mem><mem_noop></mem>", "exactly one"),
+    ("<state>a</state><state>b</state><answer>1</answer>", "at most one <state>"),
+])
+def test_malformed_memory_operations_become_invalid(text, reason):
+    action = parse_action(text)
+    assert action.kind == "invalid" and reason in action.error
+
+
+def test_a_state_rides_with_any_action():
+    assert parse_action("<state> Keso job miner </state><answer>miner</answer>").state == "Keso job miner"
+    assert parse_action("<state>s</state><mem_noop></mem>").state == "s"
+    assert parse_action("<answer>1</answer>").state is None

@@ -18,7 +18,8 @@ def call(tool: str, **arguments) -> str:
 
 
 def test_environments_are_registered():
-    assert {"agentic_lab/Calculator-v0", "agentic_lab/KeyDoor-v0"} <= set(ENV_IDS)
+    assert {"agentic_lab/Calculator-v0", "agentic_lab/KeyDoor-v0", "agentic_lab/MemoryBank-v0",
+            "agentic_lab/MemoryState-v0", "agentic_lab/TwoAttempts-v0"} <= set(ENV_IDS)
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
@@ -83,7 +84,8 @@ def test_same_seed_same_episode():
 
 TAGS = ["<answer>", "</answer>", "<tool_call>", "</tool_call>", "<think>", "</think>", "<plan>", "</plan>", "<|end|>",
         '{"name": ', '"arguments": ', '"calc"', '"move"', '"search"', "R", "forward", "{", "}", "[", "]", '"', "1e999",
-        "9" * 40, "__import__", "NaN", "\\u0000", "\n"]
+        "9" * 40, "__import__", "NaN", "\\u0000", "\n", "<mem_add>", "<mem_update>", "<mem_delete>", "<mem_noop>",
+        "</mem>", "<state>", "</state>", "99 ", "1 "]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,0 +1,370 @@
+"""Memory (notebook 11): a memory bank managed one operation per fact (Memory-R1), and a rewritten state (MEM1).
+
+    import gymnasium as gym, agentic_lab.envs
+    env = gym.make("agentic_lab/MemoryBank-v0", stream_length=8, bank_size=4)
+    env = gym.make("agentic_lab/MemoryState-v0", objectives=4)
+
+**The memory bank** (family `memory_bank`, `MemoryBankEnv`). Facts about the world's entities arrive one a turn,
+three words each ("Keso job miner", "Keso lives Dradabu", "Dradabu capital Kalabu"). The episode names the
+entities it will ask about (`questions` of them, one field each); facts about any other entity are distractors,
+and each kept fact is contradicted `updates` times by a later one (Keso changes job: "Keso job baker").
+Every observation shows the whole bank, slots numbered from 1, and the fact to handle:
+
+    Keep: Keso, Dradabu
+    Bank:
+    1 Keso job miner
+    2 -
+    Fact 3/8: Keso job baker
+
+The agent answers with one operation, written with the tiny tokenizer's memory tokens (`agentic_lab.actions`):
+`<mem_add>text</mem>` (into the first empty slot), `<mem_update>i text</mem>`, `<mem_delete>i</mem>`,
+`<mem_noop></mem>`. An operation the bank cannot take (slot 9 of 4, UPDATE or DELETE of an empty slot, ADD to a
+full bank, text longer than MAX_ENTRY_CHARS) is an error observation with -INVALID_PENALTY, the bank unchanged
+and the same fact still to handle. After the last fact a fixed answerer answers each question from the bank
+alone: the value of the most recently written slot that reads "<entity> <field> <value>" for the asked entity
+and field (case aside), none if no slot does. The reward is the share of questions answered right (the gold
+is the last value the stream gave), `success` is all of them.
+
+Baselines are managers, functions (bank, fact, kept entities) -> operation text: add-only FIFO (`fifo_manager`,
+the oldest slot overwritten once the bank is full), random valid operations (`random_manager`) and the oracle
+(`oracle_manager`: ADD a kept entity's fact, UPDATE its slot when the fact changes, NOOP a distractor), whose
+operations are each task's `solution`, so `sft.encode` gives supervised demonstrations for a warm start.
+
+**The rewritten state** (family `memory_state`, `MemoryStateEnv`, MEM1). k objectives, each one fact found with
+one call of the `lookup` tool; the agent answers all k at once, in order, separated by ";", and is rewarded with
+the share it gets right. With every message it may write `<state>...</state>`: the environment keeps the latest
+(up to MAX_STATE_CHARS) and, by default (`self_contained=True`), every observation repeats the objectives, that
+state and the last result, so the latest observation is all an agent needs: an engine that drops everything
+else from the context gives MEM1's constant-size context (the rollout here keeps the whole history; see
+notebook 11). `self_contained=False` shows only the result, the full-context agent's observation.
+
+Train and test are split by the entities asked about, as in `tasks.search_qa`. Both families register when this
+module is imported (gym.make of either environment imports it), not with `agentic_lab.tasks`.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Callable
+
+from agentic_lab import world
+from agentic_lab.actions import Action, parse_action
+from agentic_lab.envs import INVALID_PENALTY, TaskEnv, printable
+from agentic_lab.tasks import Task, assistant, family, normalise, observation
+from agentic_lab.tools import call_tool
+
+# --- facts ----------------------------------------------------------------------------------------
+# Each fact's word (one word, so a fact is three) and the world's field it starts from. People change jobs and
+# move, countries move their capital: the fields a later fact can contradict.
+PERSON_FIELDS = {"job": "job", "lives": "country"}
+COUNTRY_FIELDS = {"capital": "capital"}
+
+
+@dataclass(frozen=True)
+class Fact:
+    entity: str
+    field: str  # job, lives or capital
+    value: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.entity} {self.field} {self.value}"
+
+
+def _entities() -> list[world.Country | world.Person]:
+    w = world.build_world()
+    return list(w.countries + w.people)
+
+
+def first_fact(rng: random.Random, entity: world.Country | world.Person) -> Fact:
+    """A field of `entity` as the world has it."""
+    fields = PERSON_FIELDS if isinstance(entity, world.Person) else COUNTRY_FIELDS
+    word = rng.choice(list(fields))
+    return Fact(entity.name, word, world.fact_table()[entity.name.lower()][fields[word]])
+
+
+def changed_fact(rng: random.Random, fact: Fact) -> Fact:
+    """The same field of the same entity, with another value of its kind: a job, a country, a capital."""
+    w = world.build_world()
+    values = {"job": world.JOBS, "lives": [c.name for c in w.countries], "capital": [c.capital for c in w.countries]}
+    return Fact(fact.entity, fact.field, rng.choice([v for v in values[fact.field] if v != fact.value]))
+
+
+# --- the bank ---------------------------------------------------------------------------------------
+MAX_SLOTS = 8
+MAX_ENTRY_CHARS = 40  # a fact is at most 27 characters; a longer entry is refused, so observations stay short
+MAX_STREAM = 64
+
+
+class InvalidOperation(ValueError):
+    """An operation the bank cannot take; the message is what the agent is told."""
+
+
+@dataclass(frozen=True)
+class Bank:
+    slots: tuple[str | None, ...]  # slot i + 1's text, None when empty
+    written: tuple[int, ...]       # when each slot was last written (the fact's number), -1 when empty
+
+    @classmethod
+    def empty(cls, size: int) -> "Bank":
+        return cls((None,) * size, (-1,) * size)
+
+    def show(self) -> str:
+        return "\n".join(f"{i} {text or '-'}" for i, text in enumerate(self.slots, 1))
+
+
+def apply(bank: Bank, action: Action, time: int) -> Bank:
+    """The bank after one memory operation (a parsed action), written at `time`; raises InvalidOperation."""
+    if action.operation == "NOOP":
+        return bank
+    if action.operation == "ADD":
+        if None not in bank.slots:
+            raise InvalidOperation("the bank is full: UPDATE or DELETE a slot instead.")
+        slot = bank.slots.index(None) + 1
+    else:
+        slot = action.slot
+        if not 1 <= slot <= len(bank.slots):
+            raise InvalidOperation(f"there is no slot {slot}: the slots are 1 to {len(bank.slots)}.")
+        if bank.slots[slot - 1] is None:
+            raise InvalidOperation(f"slot {slot} is empty: ADD writes into an empty slot.")
+    text = None if action.operation == "DELETE" else " ".join(action.entry.split())  # one line in the bank
+    if text is not None and len(text) > MAX_ENTRY_CHARS:
+        raise InvalidOperation(f"an entry has at most {MAX_ENTRY_CHARS} characters.")
+    slots, written = list(bank.slots), list(bank.written)
+    slots[slot - 1], written[slot - 1] = text, -1 if text is None else time
+    return Bank(tuple(slots), tuple(written))
+
+
+def answer_from(bank: Bank, entity: str, field: str) -> str | None:
+    """The fixed answerer: the value in the most recently written slot that reads "<entity> <field> <value>"
+    (case aside), or None if no slot does."""
+    asked = [entity.lower(), field.lower()]
+    found = [(time, words[2]) for text, time in zip(bank.slots, bank.written) if text is not None
+             for words in [text.split()] if len(words) == 3 and [w.lower() for w in words[:2]] == asked]
+    return max(found)[1] if found else None
+
+
+# --- managers ---------------------------------------------------------------------------------------
+Manager = Callable[[Bank, Fact, tuple[str, ...]], str]
+"""(bank, the fact to handle, the entities kept) -> one operation's text."""
+
+
+def oracle_manager(bank: Bank, fact: Fact, kept: tuple[str, ...]) -> str:
+    """ADD a kept entity's fact, UPDATE its slot when the fact changes, NOOP a distractor. One slot per kept
+    entity, so a bank with as many slots as questions is never full when a new one arrives."""
+    if fact.entity not in kept:
+        return "<mem_noop></mem>"
+    for i, text in enumerate(bank.slots, 1):
+        if text is not None and text.split()[:2] == [fact.entity, fact.field]:
+            return f"<mem_update>{i} {fact.text}</mem>"
+    return f"<mem_add>{fact.text}</mem>"
+
+
+def fifo_manager(bank: Bank, fact: Fact, kept: tuple[str, ...]) -> str:
+    """Add every fact; once the bank is full, overwrite the slot written longest ago."""
+    if None in bank.slots:
+        return f"<mem_add>{fact.text}</mem>"
+    return f"<mem_update>{bank.written.index(min(bank.written)) + 1} {fact.text}</mem>"
+
+
+def random_manager(rng: random.Random) -> Manager:
+    """A manager that picks one of the operations the bank can take, uniformly by kind, then by slot."""
+    def manage(bank: Bank, fact: Fact, kept: tuple[str, ...]) -> str:
+        filled = [i for i, text in enumerate(bank.slots, 1) if text is not None]
+        kinds = ["NOOP"] + (["ADD"] if len(filled) < len(bank.slots) else []) + (["UPDATE", "DELETE"] if filled else [])
+        kind = rng.choice(kinds)
+        if kind in ("NOOP", "ADD"):
+            return "<mem_noop></mem>" if kind == "NOOP" else f"<mem_add>{fact.text}</mem>"
+        slot = rng.choice(filled)
+        return f"<mem_update>{slot} {fact.text}</mem>" if kind == "UPDATE" else f"<mem_delete>{slot}</mem>"
+    return manage
+
+
+# --- the memory bank's task and environment ---------------------------------------------------------------
+INSTRUCTIONS = ("You will be asked about the kept names. One operation per fact: <mem_add>text</mem>, "
+                "<mem_update>i text</mem>, <mem_delete>i</mem> or <mem_noop></mem>.")
+
+
+def bank_view(kept: tuple[str, ...], bank: Bank, stream: list[Fact], position: int) -> str:
+    return (f"Keep: {', '.join(kept)}\nBank:\n{bank.show()}\n"
+            f"Fact {position + 1}/{len(stream)}: {stream[position].text}")
+
+
+def _stream(rng: random.Random, stream_length: int, questions: int, updates: int) -> tuple[list[Fact], tuple[str, ...]]:
+    """The facts, and the kept entities: each has one field, stated at a random turn and contradicted `updates`
+    times later; every other turn a distractor, a true fact about an entity that is never asked about. The kept
+    facts are as many at every length, so a longer stream only adds distractors between them."""
+    entities = rng.sample(_entities(), questions + stream_length)  # enough distinct distractors for any stream
+    kept, distractors = entities[:questions], iter(entities[questions:])
+    mentions = [entity for entity in kept for _ in range(1 + updates)]
+    rng.shuffle(mentions)
+    mentioned = dict(zip(sorted(rng.sample(range(stream_length), len(mentions))), mentions))
+    latest: dict[str, Fact] = {}
+    stream = []
+    for turn in range(stream_length):
+        entity = mentioned.get(turn)
+        if entity is None:
+            fact = first_fact(rng, next(distractors))
+        else:
+            fact = changed_fact(rng, latest[entity.name]) if entity.name in latest else first_fact(rng, entity)
+            latest[entity.name] = fact
+        stream.append(fact)
+    return stream, tuple(e.name for e in kept)
+
+
+@family("memory_bank", "A stream of facts, one a turn, kept in a bank of a few slots by ADD / UPDATE / DELETE / "
+        "NOOP; questions about the kept names are answered from the bank at the end.")
+def memory_bank(rng: random.Random, stream_length: int = 8, bank_size: int = 4, questions: int = 2,
+                updates: int = 1) -> Task:
+    if not 1 <= questions <= bank_size <= MAX_SLOTS or not questions * (1 + updates) <= stream_length <= MAX_STREAM:
+        raise ValueError(f"need 1 <= questions <= bank_size <= {MAX_SLOTS} and "
+                         f"questions * (1 + updates) <= stream_length <= {MAX_STREAM}")
+    stream, kept = _stream(rng, stream_length, questions, updates)
+    bank, solution = Bank.empty(bank_size), []
+    for position, fact in enumerate(stream):  # the oracle's operations and what each one shows next
+        if position:
+            solution.append(observation(bank_view(kept, bank, stream, position)))
+        operation = oracle_manager(bank, fact, kept)
+        bank = apply(bank, parse_action(operation), position + 1)
+        solution.append(assistant(operation))
+    asked = [next(f for f in reversed(stream) if f.entity == name) for name in kept]
+    info = {"stream": [f.text for f in stream], "kept": list(kept), "bank_size": bank_size,
+            "questions": [[f.entity, f.field] for f in asked]}
+    return Task("memory_bank", INSTRUCTIONS + "\n" + bank_view(kept, Bank.empty(bank_size), stream, 0),
+                "; ".join(f.value for f in asked), tuple(solution), split_keys=kept, info=info)
+
+
+class MemoryBankEnv(TaskEnv):
+    """A `memory_bank` stream per episode: one memory operation per fact, the answers read from the bank at the
+    end. `info["show"]["bank"]` is the bank after each turn, for the viewer."""
+    ACTION_KINDS = ("memory",)
+
+    def __init__(self, split: str = "train", stream_length: int = 8, bank_size: int = 4, questions: int = 2,
+                 updates: int = 1, max_turns: int | None = None, render_mode: str | None = None):
+        params = {"stream_length": stream_length, "bank_size": bank_size, "questions": questions, "updates": updates}
+        super().__init__("memory_bank", split, max_turns or 2 * stream_length, render_mode, params)
+        self.turn_limit = max_turns  # None: twice the stream's length, whichever stream a reset brings
+        self.bank, self.position, self.stream, self.kept = Bank.empty(bank_size), 0, [], ()
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed, options=options)
+        self.bank, self.position = Bank.empty(self.task.info["bank_size"]), 0
+        self.stream = [Fact(*text.split()) for text in self.task.info["stream"]]
+        self.kept = tuple(self.task.info["kept"])
+        self.max_turns = self.turn_limit or 2 * len(self.stream)
+        return self.task.prompt, self.info()
+
+    def view(self) -> str:
+        return bank_view(self.kept, self.bank, self.stream, self.position)
+
+    def error(self, message: str) -> str:
+        return super().error(message) + "\n" + self.view()
+
+    def act(self, action: Action) -> tuple[str, float, bool]:
+        try:
+            self.bank = apply(self.bank, action, self.position + 1)
+        except InvalidOperation as e:
+            return self.error(str(e)), -INVALID_PENALTY, False
+        self.position += 1
+        if self.position < len(self.stream):
+            return self.view(), 0.0, False
+        lines, right = [], 0
+        for (entity, field), gold in zip(self.task.info["questions"], self.task.answer.split("; ")):
+            given = answer_from(self.bank, entity, field)
+            correct = given is not None and normalise(given) == normalise(gold)
+            right += correct
+            lines.append(f"{entity} {field}? {given or '(nothing)'}: {'right' if correct else 'wrong, ' + gold}")
+        self.success = right == len(lines)
+        return "\n".join(lines), right / len(lines), True
+
+    def info(self) -> dict:
+        return super().info() | {"show": {"bank": self.bank.show()}}
+
+
+def play(manager: Manager, tasks: list[Task]) -> list[float]:
+    """Each task's reward when `manager` runs its bank: what a baseline scores."""
+    env, rewards = MemoryBankEnv(), []
+    for task in tasks:
+        env.reset(options={"task": task})
+        while True:
+            _, reward, terminated, truncated, _ = env.step(manager(env.bank, env.stream[env.position], env.kept))
+            if terminated or truncated:
+                rewards.append(reward if terminated else 0.0)
+                break
+    return rewards
+
+
+# --- the rewritten state (MEM1) --------------------------------------------------------------------
+MAX_STATE_CHARS = 200  # the state repeated in every observation: k = 8 answers take about 100
+OBJECTIVES = (2, 4, 8)  # train with 2, test with 2, 4 and 8 (notebook 11)
+
+
+def answers_right(task: Task, predicted: str) -> list[bool]:
+    """Whether each of the task's answers (";"-separated, in order) is matched by `predicted`'s."""
+    given = predicted.split(";")
+    return [i < len(given) and normalise(given[i]) == normalise(gold) for i, gold in enumerate(task.answer.split("; "))]
+
+
+def all_answers_right(task: Task, predicted: str) -> bool:
+    return all(answers_right(task, predicted))
+
+
+def state_view(objectives: list[str], state: str) -> str:
+    return f"State: {state}\nFind: {'; '.join(objectives)}"
+
+
+@family("memory_state", "Find k facts with lookup, keeping what was found in a rewritten <state>; answer all k.",
+        tools=("lookup",), check=all_answers_right)
+def memory_state(rng: random.Random, objectives: int = 2) -> Task:
+    if not 1 <= objectives <= max(OBJECTIVES):
+        raise ValueError(f"objectives must be 1 to {max(OBJECTIVES)}")
+    table = world.fact_table()
+    asked = [(e.name, rng.choice(list(table[e.name.lower()]))) for e in rng.sample(_entities(), objectives)]
+    wanted = [f"{name} {field}" for name, field in asked]
+    gold = [table[name.lower()][field] for name, field in asked]
+    prompt = (f"Find: {'; '.join(wanted)}. Use lookup once for each; each turn, write <state>what you have found"
+              "</state> first, for only your latest state is kept. Then answer all, in order, separated by ';'.")
+    solution, found = [], []
+    for (name, field), value in zip(asked, gold):
+        state = "; ".join(found)
+        solution += [assistant(f"<state>{state}</state>", tool="lookup", name=name, field=field),
+                     observation(f"Result: {value}\n" + state_view(wanted, state))]
+        found.append(value)
+    solution.append(assistant(f"<state>{'; '.join(found)}</state><answer>{'; '.join(found)}</answer>"))
+    return Task("memory_state", prompt, "; ".join(gold), tuple(solution), tools=("lookup",),
+                split_keys=tuple(name for name, _ in asked), info={"objectives": wanted})
+
+
+class MemoryStateEnv(TaskEnv):
+    """A `memory_state` task per episode: look up, keep a <state>, answer all objectives; reward: the share right.
+    self_contained=True: each observation repeats the objectives and the latest state after the result."""
+
+    def __init__(self, split: str = "train", objectives: int = 2, self_contained: bool = True,
+                 max_turns: int | None = None, render_mode: str | None = None):
+        super().__init__("memory_state", split, max_turns or 2 * objectives + 2, render_mode,
+                         {"objectives": objectives})
+        self.self_contained, self.state = self_contained, ""
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        self.state = ""
+        return super().reset(seed=seed, options=options)
+
+    def view(self) -> str:
+        return state_view(self.task.info["objectives"], self.state)
+
+    def error(self, message: str) -> str:
+        return super().error(message) + ("\n" + self.view() if self.self_contained else "")
+
+    def act(self, action: Action) -> tuple[str, float, bool]:
+        self.state = printable(action.state or "", MAX_STATE_CHARS)  # a message without a state keeps none
+        if action.kind == "answer":
+            right = answers_right(self.task, action.answer)
+            self.success = all(right)
+            return f"{sum(right)} of {len(right)} right.", sum(right) / len(right), True
+        result = call_tool(action.tool, action.arguments, self.tools)
+        if not result.startswith("Error:"):  # an error stays first: it costs the penalty (TextEnv.step)
+            result = f"Result: {result}"
+        return (result + "\n" + self.view() if self.self_contained else result), 0.0, False
+
+    def info(self) -> dict:
+        return super().info() | {"show": {"state": self.state}}

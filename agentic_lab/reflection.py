@@ -1,0 +1,118 @@
+"""Reflection (notebook 12): two attempts at a task, with or without feedback in between.
+
+    import gymnasium as gym, agentic_lab.envs
+    env = gym.make("agentic_lab/TwoAttempts-v0", feedback="none")   # or "wrong", "check"; family="navigation"
+
+The task is a family of `agentic_lab.tasks`, navigation by default: there checking is much easier than
+solving (walking a plan over the grid is one pass, finding one is a search) and the tiny model's first
+attempt is right about half the time (0.60 greedy, 0.46 sampled in data/tiny-agent/build_stats.json), so
+there is something to correct and something to break.
+
+After the first answer the environment says one of three things, by `feedback`:
+- "none" (SCoRe: intrinsic self-correction): the same RETRY instruction whatever the answer; two attempts always.
+- "wrong" (Reflexion with a bare verdict): "Wrong. Answer again.", or "Correct." and the episode ends.
+- "check" (Reflexion with the failing check's message): what the checker found, e.g. for navigation
+  "Wrong: move 3 (R) hits a wall or leaves the grid. Answer again."; "Correct." ends the episode.
+With feedback, a right first answer ends the episode as Reflexion stops on success: its second attempt is taken
+to be the first (same correctness, edit distance 0), so right -> wrong cannot happen there.
+
+`info["attempts"]` lists each attempt's answer and correctness, `info["edit_distance"]` is the Levenshtein
+distance between the two answers (the text inside <answer>), and both are in `info["show"]` for the viewer.
+Rewards: `alpha=None` rewards only the second attempt, r2 (naive RL, notebook 12's first run); a number gives
+each attempt SCoRe stage II's reward, `score_rewards`. Only answers count as attempts: an invalid message or a
+tool call (in a family that has tools) costs what it costs in any TaskEnv and leaves the attempt to come.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from agentic_lab.actions import Action
+from agentic_lab.envs import TaskEnv
+from agentic_lab.tasks import MOVES, Task, walk
+
+Feedback = Literal["none", "wrong", "check"]
+RETRY = "There may be an error in your answer. Check it and answer again."  # SCoRe's instruction, shortened
+
+
+def score_rewards(r1: float, r2: float, alpha: float) -> tuple[float, float]:
+    """SCoRe's stage II rewards for the two attempts (Kumar et al. 2024, "Training Language Models to Self-Correct
+    via Reinforcement Learning", eq. 4 and the bonus after it):
+
+        attempt 1:  r1
+        attempt 2:  r2 + α · (r2 − r1)
+
+    so an episode's return is r1 + r2 + α · (r2 − r1). Both attempts are optimised for correctness (stage II is
+    multi-turn RL on both, each with a KL penalty to the reference policy, which is the trainer's part), and the
+    bonus α · (r2 − r1), with α > 1, pays for going from wrong to right and charges for right to wrong more than
+    keeping a first answer can earn: copying the first attempt, the collapse of naive RL, is worth no bonus."""
+    return r1, r2 + alpha * (r2 - r1)
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance: the fewest insertions, deletions and substitutions that turn a into b."""
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
+def navigation_check(task: Task, predicted: str) -> str:
+    """What walking the plan finds: the first move that fails, or where the plan ends instead of G."""
+    plan = predicted.strip().upper().replace(" ", "")
+    for i, move in enumerate(plan, 1):
+        if move not in MOVES:
+            return f"Wrong: move {i} ({move!r}) is not U, D, L or R."
+        if walk(task.info["grid"], tuple(task.info["start"]), plan[:i]) is None:
+            return f"Wrong: move {i} ({move}) hits a wall or leaves the grid."
+    r, c = walk(task.info["grid"], tuple(task.info["start"]), plan)
+    return f"Wrong: the plan ends at row {r + 1}, column {c + 1}, not at G."
+
+
+CHECKS = {"navigation": navigation_check}  # families whose checker can say why; the others say "Wrong."
+
+
+def check_message(task: Task, predicted: str) -> str:
+    return CHECKS[task.family](task, predicted) if task.family in CHECKS else "Wrong."
+
+
+class TwoAttemptsEnv(TaskEnv):
+    """A task of `family` per episode, answered twice (see the module's docstring for feedback and rewards)."""
+
+    def __init__(self, family: str = "navigation", split: str = "train", feedback: Feedback = "none",
+                 alpha: float | None = None, max_turns: int = 4, render_mode: str | None = None):
+        super().__init__(family, split, max_turns, render_mode)
+        self.feedback, self.alpha = feedback, alpha
+        self.attempts: list[dict] = []
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        self.attempts = []
+        return super().reset(seed=seed, options=options)
+
+    def rewards(self, r1: float, r2: float) -> tuple[float, float]:
+        return (0.0, r2) if self.alpha is None else score_rewards(r1, r2, self.alpha)
+
+    def act(self, action: Action) -> tuple[str, float, bool]:
+        if action.kind != "answer":
+            return super().act(action)
+        correct = self.task.check(action.answer)
+        self.attempts.append({"answer": action.answer, "correct": correct})
+        r1 = float(self.attempts[0]["correct"])
+        if len(self.attempts) == 2:
+            self.success = correct
+            return ("Correct." if correct else "Wrong."), self.rewards(r1, float(correct))[1], True
+        if self.feedback != "none" and correct:  # Reflexion stops on success: attempt 2 is attempt 1
+            self.attempts.append(dict(self.attempts[0]))
+            self.success = True
+            return "Correct.", sum(self.rewards(r1, r1)), True
+        retry = {"none": RETRY, "wrong": "Wrong. Answer again.",
+                 "check": f"{check_message(self.task, action.answer)} Answer again."}
+        return retry[self.feedback], self.rewards(r1, r1)[0], False
+
+    def info(self) -> dict:
+        attempts = [dict(a) for a in self.attempts]  # copies: each turn keeps the record of its own time
+        distance = edit_distance(attempts[0]["answer"], attempts[1]["answer"]) if len(attempts) == 2 else None
+        summary = {"attempts": attempts, "edit_distance": distance}
+        return super().info() | summary | {"show": summary}

@@ -1,0 +1,150 @@
+"""The memory bank (Memory-R1) and the rewritten state (MEM1): operations, errors, baselines, splits, lengths."""
+import json
+import random
+
+import gymnasium as gym
+import pytest
+
+import agentic_lab.envs  # noqa: F401 - registers the environments
+from agentic_lab import memory
+from agentic_lab.actions import parse_action
+from agentic_lab.envs import INVALID_PENALTY
+from agentic_lab.memory import Bank, InvalidOperation, answer_from, apply
+from agentic_lab.tasks import sample_tasks, task_split
+from agentic_lab.tokenizer import build_tokenizer
+
+BANK = Bank(("Keso job miner", None, "Zibo lives Dradabu", None), (1, -1, 2, -1))
+
+
+def test_operations_change_the_bank_as_documented():
+    assert apply(BANK, parse_action("<mem_add>Dradabu capital Kalabu</mem>"), 3) == \
+        Bank(("Keso job miner", "Dradabu capital Kalabu", "Zibo lives Dradabu", None), (1, 3, 2, -1))
+    assert apply(BANK, parse_action("<mem_update>1 Keso job  baker</mem>"), 3) == \
+        Bank(("Keso job baker", None, "Zibo lives Dradabu", None), (3, -1, 2, -1))
+    assert apply(BANK, parse_action("<mem_delete>3</mem>"), 3) == Bank(("Keso job miner", None, None, None), (1, -1, -1, -1))
+    assert apply(BANK, parse_action("<mem_noop></mem>"), 3) == BANK
+
+
+@pytest.mark.parametrize("operation, reason", [
+    ("<mem_update>99 Keso job baker</mem>", "no slot 99"),
+    ("<mem_delete>2</mem>", "slot 2 is empty"),
+    ("<mem_update>4 Keso job baker</mem>", "slot 4 is empty"),
+    ("<mem_update>1 " + "x" * 41 + "</mem>", "at most 40"),
+])
+def test_an_impossible_operation_raises(operation, reason):
+    with pytest.raises(InvalidOperation, match=reason):
+        apply(BANK, parse_action(operation), 3)
+    with pytest.raises(InvalidOperation, match="full"):
+        apply(Bank(("a",) * 4, (1, 2, 3, 4)), parse_action("<mem_add>Keso job baker</mem>"), 5)
+
+
+def test_the_answerer_reads_the_newest_slot_that_states_the_fact():
+    bank = Bank(("Keso job miner", "keso JOB baker", "Keso lives Dradabu", "Keso job"), (5, 2, 7, 9))
+    assert answer_from(bank, "Keso", "job") == "miner"        # written at 5, after "baker" at 2
+    assert answer_from(bank, "Keso", "lives") == "Dradabu"
+    assert answer_from(bank, "Zibo", "job") is None
+
+
+@pytest.mark.parametrize("operation", [
+    "<mem_update>99 Keso job baker</mem>",   # no such slot
+    "<mem_delete>3</mem>",                   # an empty slot
+    "<mem_add>Keso job baker</mem>",         # a full bank (below)
+    "<mem_merge>1</mem>",                    # an unknown operation
+    "<mem_update>1</mem>",                   # no text
+    "<answer>miner</answer>",                # not a memory operation
+    "<mem_noop></mem><mem_noop></mem>",      # two
+])
+def test_a_malformed_or_impossible_operation_is_an_error_that_changes_nothing(operation):
+    env = gym.make("agentic_lab/MemoryBank-v0").unwrapped
+    env.reset(seed=0)
+    env.bank = Bank(("a b c", "d e f", None, None) if "delete" in operation else ("a b c",) * 4, (1, 2, -1, -1))
+    before, position = env.bank, env.position
+    observation, reward, terminated, truncated, info = env.step(operation)
+    assert observation.startswith("Error:") and reward == -INVALID_PENALTY and info["invalid"] and not terminated
+    assert env.bank == before and env.position == position and observation.endswith(env.view())
+
+
+def test_an_episode_ends_with_the_share_of_questions_the_bank_answers():
+    env = gym.make("agentic_lab/MemoryBank-v0").unwrapped
+    observation, info = env.reset(seed=3)
+    assert observation == env.task.prompt and info["show"]["bank"] == "1 -\n2 -\n3 -\n4 -"
+    for message in env.task.solution[::2]:
+        observation, reward, terminated, truncated, info = env.step(message["content"])
+    assert terminated and reward == 1.0 and info["success"] and info["show"]["bank"] == env.bank.show()
+    assert observation.count("right") == 2
+
+
+def test_the_oracles_demonstration_is_what_the_environment_shows():
+    env = memory.MemoryBankEnv()
+    task = sample_tasks("memory_bank", 1, seed=4, stream_length=10)[0]
+    env.reset(options={"task": task})
+    for message, shown in zip(task.solution[::2], task.solution[1::2]):
+        assert env.step(message["content"])[0] == shown["content"]
+
+
+@pytest.mark.parametrize("stream_length", [4, 16])
+def test_the_oracle_scores_one_and_fifo_less_once_the_stream_outgrows_the_bank(stream_length):
+    tasks = sample_tasks("memory_bank", 40, seed=0, stream_length=stream_length, bank_size=4)
+    fifo = sum(memory.play(memory.fifo_manager, tasks)) / len(tasks)
+    assert memory.play(memory.oracle_manager, tasks) == [1.0] * len(tasks)
+    assert fifo == 1.0 if stream_length <= 4 else fifo < 0.8
+    assert sum(memory.play(memory.random_manager(random.Random(0)), tasks)) / len(tasks) < 0.6
+
+
+def test_same_seed_same_stream_and_splits_by_the_kept_entities():
+    assert sample_tasks("memory_bank", 3, seed=1) == sample_tasks("memory_bank", 3, seed=1)
+    assert sample_tasks("memory_bank", 3, seed=1) != sample_tasks("memory_bank", 3, seed=2)
+    for name in ("memory_bank", "memory_state"):
+        train, test = sample_tasks(name, 30, split="train"), sample_tasks(name, 30, split="test")
+        assert all(task_split((key,)) == "train" for t in train for key in t.split_keys)
+        assert all(any(task_split((key,)) == "test" for key in t.split_keys) for t in test)
+
+
+def test_the_state_is_kept_and_repeated_and_answers_score_their_share():
+    env = gym.make("agentic_lab/MemoryState-v0", objectives=2).unwrapped
+    env.reset(seed=0)
+    name, field = env.task.info["objectives"][0].split()
+    call = f'<state>so far</state><tool_call>{{"name": "lookup", "arguments": {{"name": "{name}", "field": "{field}"}}}}'
+    observation, reward, *_ = env.step(call + "</tool_call>")
+    assert observation.startswith("Result: ") and "State: so far\nFind: " in observation and reward == 0
+    observation, reward, *_ = env.step('<tool_call>{"name": "lookup", "arguments": {"name": "Nobody", "field": "job"}}'
+                                       '</tool_call>')
+    assert observation.startswith("Error:") and observation.endswith(env.view()) and reward == -INVALID_PENALTY
+    assert env.state == ""  # a message without a state keeps none
+    first = env.task.answer.split("; ")[0]
+    observation, reward, terminated, truncated, info = env.step(f"<answer>{first}; wrong</answer>")
+    assert terminated and reward == 0.5 and not info["success"]
+    bare = gym.make("agentic_lab/MemoryState-v0", self_contained=False).unwrapped
+    bare.reset(seed=0)
+    assert "State:" not in bare.step(call + "</tool_call>")[0]
+
+
+def as_text(message: dict) -> str:
+    """An assistant message of a task's solution as the model would write it."""
+    calls = [c["function"] for c in message.get("tool_calls", [])]
+    return message["content"] + "".join(f"<tool_call>{json.dumps(call)}</tool_call>" for call in calls)
+
+
+def test_the_oracle_solves_the_state_task():
+    env = memory.MemoryStateEnv(objectives=8)
+    env.reset(seed=5)
+    for message in env.task.solution[::2]:
+        observation, reward, terminated, truncated, info = env.step(as_text(message))
+    assert terminated and reward == 1.0 and info["success"]
+
+
+def test_observations_fit_the_tiny_models_context_at_the_largest_settings():
+    """The prompt, the longest observation (a full bank of the longest entries, or the longest state, after an
+    error) and two messages of 96 tokens fit in the tiny model's 1024 positions: a context that keeps only the
+    prompt and the latest observation never runs out."""
+    tokenizer = build_tokenizer()
+    def length(text):
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    env = memory.MemoryBankEnv(stream_length=memory.MAX_STREAM, bank_size=memory.MAX_SLOTS, questions=memory.MAX_SLOTS)
+    env.reset(seed=0)
+    env.bank = Bank(("W" * memory.MAX_ENTRY_CHARS,) * memory.MAX_SLOTS, tuple(range(memory.MAX_SLOTS)))
+    assert length(env.task.prompt) + length(env.error("x" * 80)) + 2 * 96 < 1024
+    state = memory.MemoryStateEnv(objectives=max(memory.OBJECTIVES))
+    state.reset(seed=0)
+    state.state = "W" * memory.MAX_STATE_CHARS
+    assert length(state.task.prompt) + length(state.error("x" * 80)) + 2 * 96 < 1024
