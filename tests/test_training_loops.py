@@ -162,10 +162,10 @@ def test_grpo_dynamic_sampling_skips_flat_groups(tiny):
 
 @pytest.mark.slow
 def test_grpo_on_verifiable_rewards_raises_held_out_accuracy(tiny):
-    """Notebook 05's claim at its own scale: on the same 1,000 held-out prompts, the share of 8 answers sampled at
+    """Notebook 05's claim at its own scale: on the same 500 held-out prompts, the share of 8 answers sampled at
     T = 1 that are right rises by more than 3 paired standard errors."""
     model, tokenizer = tiny
-    tasks = sample_tasks("word_problem", 1000, seed=0, split="test")
+    tasks = sample_tasks("word_problem", 500, seed=0, split="test")
     def sampled(policy):
         return [c / 8 for c in correct_per_task(policy, tokenizer, tasks, n=8, temperature=1.0, seed=1, max_turns=1)]
     before, policy = sampled(model), copy.deepcopy(model)
@@ -173,7 +173,7 @@ def test_grpo_on_verifiable_rewards_raises_held_out_accuracy(tiny):
                config=RLConfig(n_groups=8, group_size=8, lr=3e-5, max_new_tokens=48), reward_fn=outcome_reward, seed=0,
                progress=False)
     gain, stderr = paired_gain(before, sampled(policy))
-    assert gain > 3 * stderr, (gain, stderr)  # measured 0.284 -> 0.311: +0.028 ± 0.006
+    assert gain > 3 * stderr, (gain, stderr)  # measured 0.289 -> 0.322: +0.032 ± 0.009
 
 
 def test_right_wrong_pairs_are_one_right_and_one_wrong_answer_of_the_same_task(tiny):
