@@ -238,7 +238,7 @@ def _episodes_with_turns(g):
 # --- the exercises, notebook by notebook --------------------------------------------------------------------
 # The references live where the course uses them; registering here only names them as answers.
 def _register_all() -> None:
-    from agentic_lab import algorithms, eval as evaluation, policy_gradient, ppo, preference, reward_model, rewards
+    from agentic_lab import algorithms, eval as evaluation, planning, policy_gradient, ppo, preference, reward_model, rewards
 
     # float32 rewards a thousand apart: log(sigmoid(x)) underflows to log(0) = -inf, logsigmoid(x) does not
     far_apart = {"r_chosen": torch.tensor([-1000.0, 1000.0, 0.5]), "r_rejected": torch.tensor([0.0, 0.0, 0.0])}
@@ -322,8 +322,23 @@ def _register_all() -> None:
     two_turn_weights = {"advantages": torch.tensor([1.5, -0.5], dtype=torch.float64),
                         "mask": torch.tensor([[0, 0, 1, 1, 0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 1, 1, 1, 0, 0, 0]],
                                              dtype=torch.float64)}
+    # notebook 07: the door is the short way, but only with the key (a search over cells alone says 5 moves, or -1
+    # when it treats the door as a wall), and a goal walled off
+    detour_for_the_key = {"rows": ["K.#G", "..D.", "A.#."], "start": (2, 0)}
+    walled_off = {"rows": ["A.#.", "..#G", "..#."], "start": (0, 0)}
+    exercise("optimal_length", "moves of the shortest plan from start to G, -1 if none; the state is (cell, has key)",
+             _plan_grid, hard_cases=(detour_for_the_key, walled_off), solution=planning.shortest_plans)(
+        planning.optimal_length)
     exercise("grpo_token_weights", "w_{i,t} = m_{i,t} A_i / (B Σ_t m_{i,t}): each token's push in GRPO's gradient",
              _episodes_with_turns, hard_cases=(two_turn_weights,), solution=grpo_token_weights)(_grpo_weights_by_autograd)
+
+
+def _plan_grid(g):
+    """A random planning world: its map and start, with a key and a door half of the time."""
+    from agentic_lab.planning import sample_worlds
+    key_door = bool(_int(g, 0, 1))
+    world = sample_worlds(1, seed=_int(g, 0, 10**6), lengths=(3, 12) if key_door else (1, 12), key_door=key_door)[0]
+    return {"rows": list(world.rows), "start": world.start}
 
 
 def _gae_inputs(g):

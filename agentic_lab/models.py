@@ -10,6 +10,7 @@ deep inside a library.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from pathlib import Path
 from urllib.parse import urlparse
@@ -119,6 +120,21 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
 def _first_line(error: Exception) -> str:
     text = str(error).strip().splitlines()
     return (text[0] if text else type(error).__name__)[:300]
+
+
+def save_atomically(model, tokenizer, out_dir: Path, files: dict[str, str]) -> None:
+    """Save a checkpoint (and extra text `files`, e.g. its model card) to `out_dir`, replacing any previous one only once
+    the new one is complete: an interrupted build leaves the old checkpoint in place."""
+    tmp, old = out_dir.with_name(out_dir.name + ".tmp"), out_dir.with_name(out_dir.name + ".old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    for name, text in files.items():
+        (tmp / name).write_text(text)
+    if out_dir.exists():
+        out_dir.rename(old)
+    tmp.rename(out_dir)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def count_parameters(model: torch.nn.Module) -> int:

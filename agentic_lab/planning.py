@@ -34,10 +34,12 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 import gymnasium as gym
+import torch
 
 from agentic_lab import tasks
 from agentic_lab.actions import Action
 from agentic_lab.envs import INVALID_PENALTY, TextEnv
+from agentic_lab.models import REPO_ROOT
 from agentic_lab.tasks import MOVES, task_split
 
 
@@ -53,6 +55,14 @@ def plan_fidelity(plan: Sequence[str], executed: Sequence[str]) -> float:
             break
         followed += 1
     return followed / len(plan)
+
+
+def executed_plan(trajectory) -> tuple[list[str], list[str]]:
+    """A PlanGrid episode's plan (the moves written in its first turn's <plan>, [] if none) and the moves it then
+    made (those the environment accepted: a refused one costs the penalty), in order: what `plan_fidelity` compares."""
+    plan = trajectory.turns[0].action.plan if trajectory.turns else None
+    moves = [turn.action.answer for turn in trajectory.turns if turn.reward >= 0 and turn.action.answer in tasks.MOVES]
+    return list("".join((plan or "").split())), moves
 
 
 class ActionWordEnv(TextEnv):
@@ -124,6 +134,9 @@ def demonstration(env: gym.Env, seed: int | None = None, options: dict | None = 
 
 
 # --- the course's planning world ------------------------------------------------------------------
+# Notebook 07's two warm starts, built from the tiny model by data/build_planning_models.py: the planner's episodes
+# with a plan written before the first move, and the same episodes without it.
+WARM_STARTS = {arm: REPO_ROOT / "data" / f"plangrid-{arm}" for arm in ("act-only", "plan-first")}
 SIZE, N_WALLS = 6, 9  # 6x6 with a quarter of it walls: optimal plans of 1 to about 16 moves
 MAX_TRIES = 10_000    # maps drawn for one length before giving up (a key and a door need at least 3 moves)
 Cell = tuple[int, int]
@@ -193,6 +206,12 @@ def solve(world: World, state: State | None = None) -> str | None:
     return min(found, key=len, default=None)
 
 
+def optimal_length(rows: Sequence[str], start: Cell) -> int:
+    """The number of moves of the optimal plan from `start` to G on this map, -1 if G cannot be reached (exercise 07)."""
+    plan = solve(World(tuple(rows), tuple(start)))
+    return -1 if plan is None else len(plan)
+
+
 def random_world(rng: random.Random, length: int, key_door: bool, size: int) -> World | None:
     """Walls at random (with `key_door`, also a wall column with one door, the start and the key left of it,
     the goal right of it), then the goal on a cell whose optimal plan has `length` moves; None if there is none."""
@@ -238,6 +257,43 @@ def sample_worlds(n: int, seed: int = 0, split: str = "train", lengths: tuple[in
         else:
             raise ValueError(f"no {size}x{size} world found with an optimal plan of {length} moves")
     return worlds
+
+
+def play_by_length(model, tokenizer, plan_first: bool, lengths: Sequence[int], per_length: int,
+                   temperature: float = 0.0, seed: int = 0, split: str = "test") -> list:
+    """Play `per_length` worlds of each optimal plan length (held out: the test split by default), the same worlds
+    for either arm and for any model; each trajectory's `info["optimal_length"]` says which length it had."""
+    from agentic_lab.rollout import rollout  # the engine imports the environments, not the other way round
+    seeds = [100_000 * length + k for length in lengths for k in range(per_length)]
+    envs = [gym.make("agentic_lab/PlanGrid-v0", lengths=(length, length), split=split, plan_first=plan_first)
+            for length in lengths for _ in range(per_length)]
+    return rollout(model, tokenizer, envs, seeds, temperature=temperature, max_new_tokens=32, seed=seed)
+
+
+def teacher_forced_moves(model, tokenizer, conversations: list[list[dict]]) -> list[dict]:
+    """Feed the expert's episodes to the model and ask, at every move the expert wrote (in its plan and in its
+    answers), whether the model's most likely next token is that move. One record per move: where it was ("plan"
+    or "answer"), its index there (the k-th plan step, the k-th turn), its token position, and whether the model
+    agreed. No sampling, no compounding errors: what is left is the model's own competence at each position."""
+    from agentic_lab.sft import IGNORE, collate, encode_messages
+    examples = [encode_messages(tokenizer, c) for c in conversations]
+    batch = collate(examples, tokenizer.pad_token_id)
+    with torch.no_grad():
+        predicted = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.argmax(-1)
+    plan_open, plan_close = tokenizer.convert_tokens_to_ids(["<plan>", "</plan>"])
+    move_ids = set(tokenizer.convert_tokens_to_ids(list(tasks.MOVES)))
+    records = []
+    for row, example in enumerate(examples):
+        in_plan, plan_step, turn = False, 0, 0
+        for position, (token, label) in enumerate(zip(example["input_ids"], example["labels"])):
+            in_plan = (in_plan or token == plan_open) and token != plan_close
+            if label == IGNORE or token not in move_ids:
+                continue
+            where, index = ("plan", plan_step) if in_plan else ("answer", turn)
+            plan_step, turn = plan_step + in_plan, turn + (not in_plan)
+            records.append({"where": where, "index": index + 1, "position": position,
+                            "correct": bool(predicted[row, position - 1] == token)})
+    return records
 
 
 class PlanGridEnv(ActionWordEnv):

@@ -20,8 +20,12 @@ IGNORE = -100  # the label value cross-entropy skips
 
 def encode(tokenizer, task: Task) -> dict[str, list[int]]:
     """Token ids of prompt + reference solution, and labels that keep only the assistant's tokens."""
-    enc = tokenizer.apply_chat_template(task.conversation(), tools=task.tool_schemas(), return_dict=True,
-                                        return_assistant_tokens_mask=True)
+    return encode_messages(tokenizer, task.conversation(), task.tool_schemas())
+
+
+def encode_messages(tokenizer, messages: list[dict], tools: list[dict] | None = None) -> dict[str, list[int]]:
+    """Token ids of a whole conversation (e.g. an expert's episode), and labels that keep only the assistant's tokens."""
+    enc = tokenizer.apply_chat_template(messages, tools=tools, return_dict=True, return_assistant_tokens_mask=True)
     ids, mask = enc["input_ids"], enc["assistant_masks"]
     return {"input_ids": ids, "labels": [t if m else IGNORE for t, m in zip(ids, mask)]}
 

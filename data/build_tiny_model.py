@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import shutil
 import statistics
 import sys
 import time
@@ -24,7 +23,7 @@ from transformers import LlamaForCausalLM
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from agentic_lab import world  # noqa: E402
 from agentic_lab.eval import evaluate_families  # noqa: E402
-from agentic_lab.models import TINY_MODEL_DIR, count_parameters, tiny_config  # noqa: E402
+from agentic_lab.models import TINY_MODEL_DIR, count_parameters, save_atomically, tiny_config  # noqa: E402
 from agentic_lab.sft import encode, train_sft  # noqa: E402
 from agentic_lab.tasks import CALL_SHARE_2_DIGIT, FAMILIES, sample_mixture  # noqa: E402
 from agentic_lab.tokenizer import build_tokenizer  # noqa: E402
@@ -69,18 +68,9 @@ def main(out_dir: Path = TINY_MODEL_DIR, steps: int = STEPS, eval_tasks: int = E
         "accuracy_greedy": greedy,
         "accuracy_sampled_t1": sampled,
     }
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    (tmp / "build_stats.json").write_text(json.dumps(stats, indent=2) + "\n")
-    (tmp / "training_loss.json").write_text(json.dumps([round(h["loss"], 4) for h in history[::25]]) + "\n")
-    (tmp / "README.md").write_text(model_card(stats, tmp))
-    old = out_dir.with_name(out_dir.name + ".old")
-    if out_dir.exists():
-        out_dir.rename(old)
-    tmp.rename(out_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    files = {"build_stats.json": json.dumps(stats, indent=2) + "\n",
+             "training_loss.json": json.dumps([round(h["loss"], 4) for h in history[::25]]) + "\n"}
+    save_atomically(model, tokenizer, out_dir, files | {"README.md": model_card(stats)})
     print(f"wrote {out_dir}")
 
 
@@ -91,8 +81,7 @@ def corpus_fingerprint(n: int = 500) -> str:
     return hashlib.sha256(json.dumps([t.conversation() for t in tasks]).encode()).hexdigest()[:16]
 
 
-def model_card(stats: dict, folder: Path) -> str:
-    size_mb = sum(f.stat().st_size for f in folder.iterdir()) / 1e6
+def model_card(stats: dict) -> str:
     rows = "\n".join(
         f"| {name} | {FAMILIES[name].description} | {stats['mixture'][name]:.0%} | "
         f"{stats['accuracy_greedy'][name]['success']:.0%} ± {stats['accuracy_greedy'][name]['stderr']:.0%} | "
@@ -103,7 +92,7 @@ def model_card(stats: dict, folder: Path) -> str:
 The default model of Agentic RL Lab: a {stats['parameters'] / 1e6:.1f}M-parameter Llama-style decoder
 (hidden 192, 4 layers, 6 heads, SwiGLU 512, tied embeddings) with a character-level tokenizer
 (128 ids: printable ASCII, newline, and special tokens for roles, `<think>`, `<tool_call>`, `<answer>`,
-`<plan>` and memory operations). {size_mb:.1f} MB on disk. Built by `data/build_tiny_model.py`
+`<plan>` and memory operations). {stats['parameters'] * 4 / 1e6:.1f} MB of float32 weights. Built by `data/build_tiny_model.py`
 (`make model`), deterministically from seed {stats['seed']}.
 
 ## Training

@@ -111,6 +111,24 @@ def _aggregate_grpo_dividing_by_zero(per_token_loss, mask, loss_type, max_comple
     return masked.sum() / (len(mask) * max_completion_length)
 
 
+def _bfs_over_cells(rows, start, door_opens: bool):
+    """Breadth-first search whose state is the cell alone: it cannot know whether the key is held, so it must
+    either let the door open always or never."""
+    from collections import deque
+    seen, frontier = {tuple(start): 0}, deque([tuple(start)])
+    while frontier:
+        r, c = frontier.popleft()
+        if rows[r][c] == "G":
+            return seen[(r, c)]
+        for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+            nr, nc = r + dr, c + dc
+            inside = 0 <= nr < len(rows) and 0 <= nc < len(rows[0])
+            if inside and rows[nr][nc] != "#" and (door_opens or rows[nr][nc] != "D") and (nr, nc) not in seen:
+                seen[(nr, nc)] = seen[(r, c)] + 1
+                frontier.append((nr, nc))
+    return -1
+
+
 PLAUSIBLE_WRONG = {
     "bradley_terry_loss": [lambda r_chosen, r_rejected: F.logsigmoid(r_chosen - r_rejected),     # sign
                            lambda r_chosen, r_rejected: -torch.log(torch.sigmoid(r_chosen - r_rejected))],  # -inf
@@ -146,6 +164,8 @@ PLAUSIBLE_WRONG = {
                      lambda successes: (successes.mean(), (successes.mean() * (1 - successes.mean())) ** 0.5 / len(successes))],
     "grpo_token_weights": [lambda advantages, mask: mask * advantages[:, None] / mask.sum(1, keepdim=True),  # no 1/B
                            _weights_on_observations_too, _weights_over_all_positions, _weights_on_the_last_turn_only],
+    "optimal_length": [lambda rows, start: _bfs_over_cells(rows, start, door_opens=True),
+                       lambda rows, start: _bfs_over_cells(rows, start, door_opens=False)],
     "aggregate_loss": [_aggregate_every_type_as_token_mean, _aggregate_without_mask, _aggregate_grpo_dividing_by_zero],
 }
 
