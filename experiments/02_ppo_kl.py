@@ -4,10 +4,10 @@ Builds the notebook's proxy (`proxy_reward(reference, tokenizer, n_tasks=300, se
 the notebook's PPO (lr 1e-4, 32 answers a step, seed 0) against the proxy at β = 0, 0.05 and 0.2, and against gold
 itself (the oracle, β = 0). Prints per run, as the notebook's table: the trained-on reward and gold of the sampled
 answers, mean of the first and of the last fifth of the run, gold's change with its standard error (the per-step
-spread of each window, added in quadrature), and the KL to the reference over the last fifth. Its first 20 steps
-are the notebook's runs (same seeds), so the notebook's table is this one cut at step 20.
+spread of each window, added in quadrature), and the KL to the reference over the last fifth. The runs are the
+notebook's (same proxy, seeds and settings), made twice as long.
 
-    python experiments/02_ppo_kl.py                 # about 8 min on 2 idle cores, 10 on one
+    python experiments/02_ppo_kl.py                 # about 7 min on one core (measured with the other one busy)
     python experiments/02_ppo_kl.py --only "β=0," --steps 60
 """
 import argparse
