@@ -1,10 +1,10 @@
 """Best-of-n at T = 1, the temperature PPO samples at (notebook 02, section 6 runs it at the labelling temperature).
 
-The same proxy as notebook 02 (`proxy_reward(reference, tokenizer, n_tasks=1200, seed=0)`), the same 200 held-out
+The same proxy as notebook 02 (`proxy_reward(reference, tokenizer, n_tasks=300, seed=0)`), the same 64 held-out
 prompts and answer seed; only the sampling temperature differs. Prints, per n: KL(π_BoN ‖ π), the proxy and gold of
 the kept answer, gold minus gold at n = 1 paired per prompt (± its standard error), correct and well-formed.
 
-    python experiments/02_best_of_n_t1.py            # about 3 min on 2 idle cores
+    python experiments/02_best_of_n_t1.py            # about 1.5 min on 2 idle cores
 """
 import argparse
 
@@ -18,12 +18,12 @@ from agentic_lab.tasks import sample_tasks
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--prompts", type=int, default=200)
+    parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--answers", type=int, default=64)
     args = parser.parse_args()
     torch.manual_seed(0)
     reference, tokenizer = load_model()
-    proxy = rm_lib.proxy_reward(reference, tokenizer, n_tasks=1200, seed=0)
+    proxy = rm_lib.proxy_reward(reference, tokenizer, n_tasks=300, seed=0)
     P, M = args.prompts, args.answers
     tasks = sample_tasks("word_problem", P, seed=3, split="test")
     answers = rm_lib.sample_responses(reference, tokenizer, tasks, n=M, temperature=args.temperature, seed=5)

@@ -186,21 +186,29 @@ def test_right_wrong_pairs_are_one_right_and_one_wrong_answer_of_the_same_task(t
 
 
 @pytest.mark.slow
-def test_orpo_on_right_wrong_pairs_raises_held_out_accuracy(tiny):
-    """Notebook 03's claim at its own scale: ORPO on the policy's own right-vs-wrong answers to 3,000 training
-    prompts raises held-out accuracy (400 prompts, 4 samples at T = 1, paired) by more than 3 standard errors."""
+def test_fine_tuning_on_own_right_answers_raises_held_out_accuracy_and_orpo_adds_nothing(tiny):
+    """Notebook 03's claim at its own scale: on the policy's own right-vs-wrong answers to 1,500 training prompts
+    (2 epochs, lr 1e-4), the NLL term alone raises held-out accuracy (400 prompts, 4 samples at T = 1, paired) by
+    more than 3 standard errors; ORPO (NLL + odds ratio) by more than 2; and ORPO minus NLL only is within 2."""
     model, tokenizer = tiny
-    pairs = rm_lib.right_wrong_pairs(model, tokenizer, sample_tasks("word_problem", 3000, seed=1, split="train"),
+    pairs = rm_lib.right_wrong_pairs(model, tokenizer, sample_tasks("word_problem", 1500, seed=1, split="train"),
                                      n=4, seed=0)
-    policy = copy.deepcopy(model)
-    preference.preference_train("orpo", policy, None, tokenizer, [p.task.messages() for p in pairs],
-                                [p.chosen for p in pairs], [p.rejected for p in pairs], epochs=2, lr=3e-5, beta=0.1,
-                                seed=0, progress=False)
     tasks = sample_tasks("word_problem", 400, seed=2, split="test")
     def sampled(policy):
         return rm_lib.correct_share(tasks, rm_lib.sample_responses(policy, tokenizer, tasks, n=4, seed=0))
-    gain, stderr = paired_gain(sampled(model), sampled(policy))
-    assert gain > 3 * stderr, (gain, stderr)  # measured 0.292 -> 0.338: +0.046 ± 0.014
+    def trained(loss):
+        policy = copy.deepcopy(model)
+        preference.preference_train(loss, policy, None, tokenizer, [p.task.messages() for p in pairs],
+                                    [p.chosen for p in pairs], [p.rejected for p in pairs], epochs=2, lr=1e-4,
+                                    beta=0.1, seed=0, progress=False)
+        return sampled(policy)
+    before, nll, orpo = sampled(model), trained("nll"), trained("orpo")
+    (gain, stderr), (orpo_gain, orpo_stderr) = paired_gain(before, nll), paired_gain(before, orpo)
+    difference, difference_stderr = paired_gain(nll, orpo)
+    # measured: NLL 0.292 -> 0.341, +0.049 ± 0.014; ORPO 0.292 -> 0.334, +0.043 ± 0.015; ORPO - NLL -0.007 ± 0.013
+    assert gain > 3 * stderr, (gain, stderr)
+    assert orpo_gain > 2 * orpo_stderr, (orpo_gain, orpo_stderr)
+    assert abs(difference) < 2 * difference_stderr, (difference, difference_stderr)
 
 
 def test_gold_win_rate_is_a_half_against_itself_and_symmetric(tiny):
@@ -239,45 +247,49 @@ def test_grpo_teaches_the_agent_to_call_the_calculator(tiny):
 
 @pytest.fixture(scope="module")
 def proxy(tiny):
-    """Notebook 02's proxy reward model, built as the notebook builds it (about 45 s)."""
+    """Notebook 02's proxy reward model, built as the notebook builds it (300 training prompts, about 40 s)."""
     model, tokenizer = tiny
     torch.manual_seed(0)
-    return rm_lib.proxy_reward(model, tokenizer, n_tasks=1200, seed=0)
+    return rm_lib.proxy_reward(model, tokenizer, n_tasks=300, seed=0)
 
 
 @pytest.mark.slow
 def test_ppo_against_the_proxy_loses_gold_unless_the_kl_penalty_holds_it(tiny, proxy):
-    """Notebook 02 at its own scale: with β = 0 the policy drifts and gold falls beyond 3 standard errors of its
-    8-step means; with β = 0.2 it stays near the reference and gold stays within 3 standard errors."""
+    """Notebook 02 at its own scale (20 steps of 32 answers): with β = 0 the policy drifts and gold falls by more than
+    2 standard errors of its 4-step means; with β = 0.2 the policy moves less than half as far and gold's change stays
+    within 2 standard errors."""
     model, tokenizer = tiny
     def gold_drop(kl_coef):
         history = ppo_train(PolicyWithValue(copy.deepcopy(model)), model, tokenizer,
-                            lambda: TaskEnv("word_problem", max_turns=1), proxy, steps=40, batch_size=32,
+                            lambda: TaskEnv("word_problem", max_turns=1), proxy, steps=20, batch_size=32,
                             kl_coef=kl_coef, lr=1e-4, gold_fn=rm_lib.gold_reward, seed=0, progress=False)
-        first, last = (torch.tensor([h["gold"] for h in w]) for w in (history[:8], history[-8:]))
-        noise = ((first.var() + last.var()) / 8) ** 0.5
-        return (first.mean() - last.mean()).item(), noise.item(), history[-1]["kl"]
+        first, last = (torch.tensor([h["gold"] for h in w]) for w in (history[:4], history[-4:]))
+        noise = ((first.var() + last.var()) / 4) ** 0.5
+        return (first.mean() - last.mean()).item(), noise.item(), sum(h["kl"] for h in history[-4:]) / 4
     drop, noise, kl = gold_drop(0.0)
-    assert drop > 3 * noise, (drop, noise, kl)
+    assert drop > 2 * noise, (drop, noise, kl)  # measured 0.544 -> 0.342: a drop of 0.202 ± 0.076, KL 5.0 nats
     held_drop, held_noise, held_kl = gold_drop(0.2)
-    assert abs(held_drop) < 3 * held_noise and held_kl < kl, (held_drop, held_noise, held_kl, kl)
+    # measured: a change of -0.097 ± 0.059, KL 1.1 nats
+    assert abs(held_drop) < 2 * held_noise and held_kl < kl / 2, (held_drop, held_noise, held_kl, kl)
 
 
 @pytest.mark.slow
 def test_best_of_n_against_the_proxy_raises_gold_then_lowers_it(tiny, proxy):
-    """Notebook 02, section 6, at its own scale: of 64 answers at the labelling temperature to each of 200 held-out
-    prompts, best-of-2 by the proxy beats one sample in gold, and best-of-64 loses to it, each by more than 3
-    paired standard errors, while the proxy of the kept answer rises all the way."""
+    """Notebook 02, section 7, at its own scale: of 64 answers at the labelling temperature to each of 64 held-out
+    prompts, best-of-2 by the proxy beats one sample in gold, and best-of-64 falls below best-of-2, each by more than
+    3 paired standard errors, while the proxy of the kept answer rises all the way."""
     model, tokenizer = tiny
-    tasks = sample_tasks("word_problem", 200, seed=3, split="test")
-    answers = rm_lib.sample_responses(model, tokenizer, tasks, n=64, temperature=rm_lib.LABEL_TEMPERATURE, seed=5)
-    flat_tasks, flat_answers = [t for t in tasks for _ in range(64)], [a for group in answers for a in group]
-    proxy_scores = proxy(flat_tasks, flat_answers).view(200, 64)
-    gold_scores = rm_lib.gold_scores(flat_tasks, flat_answers).view(200, 64)
+    P, M = 64, 64
+    tasks = sample_tasks("word_problem", P, seed=3, split="test")
+    answers = rm_lib.sample_responses(model, tokenizer, tasks, n=M, temperature=rm_lib.LABEL_TEMPERATURE, seed=5)
+    flat_tasks, flat_answers = [t for t in tasks for _ in range(M)], [a for group in answers for a in group]
+    proxy_scores = proxy(flat_tasks, flat_answers).view(P, M)
+    gold_scores = rm_lib.gold_scores(flat_tasks, flat_answers).view(P, M)
     kept = {n: rm_lib.best_of_n(proxy_scores, gold_scores, n) for n in (1, 2, 64)}
-    def gap(n):  # gold of best-of-n minus gold of one sample, paired per prompt: (mean, standard error)
-        d = kept[n][1] - kept[1][1]
-        return d.mean().item(), (d.std() / 200 ** 0.5).item()
-    (rise, rise_se), (fall, fall_se) = gap(2), gap(64)
+    def gap(a, b):  # gold of best-of-b minus gold of best-of-a, paired per prompt: (mean, standard error)
+        d = kept[b][1] - kept[a][1]
+        return d.mean().item(), (d.std() / P ** 0.5).item()
+    (rise, rise_se), (fall, fall_se) = gap(1, 2), gap(2, 64)
+    # measured: +0.045 ± 0.010 from n = 1 to 2, then -0.138 ± 0.036 from n = 2 to 64
     assert rise > 3 * rise_se and fall < -3 * fall_se, (rise, rise_se, fall, fall_se)
     assert kept[1][0].mean() < kept[2][0].mean() < kept[64][0].mean()
