@@ -18,7 +18,7 @@ forward of its own: the first gradient forward, detached, is π_old (the weights
 
 Each step also records the diagnostics that tell the variants apart: policy entropy (on the first rollout of the
 step, the same footing for every variant), the mean length of right and of wrong answers, the fraction of
-zero-spread groups and the clip fractions.
+zero-spread groups, the mean within-group reward spread and the clip fractions.
 """
 from __future__ import annotations
 
@@ -162,11 +162,14 @@ def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory
 
 def diagnostics(trajectories: list[Trajectory], rewards: torch.Tensor, lengths: torch.Tensor,
                 flat: torch.Tensor) -> dict[str, float]:
-    """What the batch looked like before the update: reward, success, lengths of right and wrong answers."""
+    """What the batch looked like before the update: reward, success, lengths of right and wrong answers, and how
+    much the rewards differ within a group (the mean within-group standard deviation): RAGEN's "echo trap" is this
+    spread collapsing in multi-turn RL, after which the policy collapses too."""
     success = torch.tensor([t.success for t in trajectories])
     def mean_or_nan(x):
         return x.mean().item() if len(x) else float("nan")
+    groups = rewards.view(len(flat), -1)  # (n_groups, G)
     return {"reward": rewards.mean().item(), "success": success.float().mean().item(),
             "length_right": mean_or_nan(lengths[success]), "length_wrong": mean_or_nan(lengths[~success]),
-            "zero_spread": flat.float().mean().item()}
+            "zero_spread": flat.float().mean().item(), "reward_spread": groups.std(1).mean().item()}
 

@@ -36,3 +36,18 @@ def test_the_build_script_is_the_recipe_of_the_shipped_checkpoint(tmp_path):
                              "final_loss", "eval_tasks_per_family", "accuracy_greedy", "accuracy_sampled_t1"}
     assert set(fresh) == set(shipped)
     assert {k: fresh[k] for k in recipe} == {k: shipped[k] for k in recipe}
+
+
+@pytest.mark.slow
+def test_the_planning_build_script_is_the_recipe_of_the_shipped_warm_starts(tmp_path):
+    """Notebook 07's two warm starts: same check as above, for data/build_planning_models.py (it also fails when the
+    base model they start from was rebuilt since)."""
+    subprocess.run([sys.executable, str(ROOT / "data" / "build_planning_models.py"), "--steps", "2", "--eval-worlds",
+                    "2", "--out", str(tmp_path)], check=True, capture_output=True)
+    measured = {"train_steps", "train_episodes", "train_tokens", "longest_train_episode_tokens", "train_seconds",
+                "mean_tokens_per_s", "final_loss", "eval_worlds", "held_out_greedy_success"}
+    for arm in ("act-only", "plan-first"):
+        fresh = json.loads((tmp_path / f"plangrid-{arm}" / "build_stats.json").read_text())
+        shipped = json.loads((ROOT / "data" / f"plangrid-{arm}" / "build_stats.json").read_text())
+        assert set(fresh) == set(shipped)
+        assert {k: fresh[k] for k in set(shipped) - measured} == {k: shipped[k] for k in set(shipped) - measured}

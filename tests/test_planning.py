@@ -1,6 +1,7 @@
 """The planning world's planner is optimal and its tasks have the plan length asked for; the experts (BFS here,
 the BabyAI bot there) solve their tasks through our text actions; plans, fidelity and observation sizes."""
 import itertools
+import json
 from collections import Counter
 
 import gymnasium as gym
@@ -9,8 +10,9 @@ import pytest
 import agentic_lab.envs  # noqa: F401 - registers the environments
 from agentic_lab import planning
 from agentic_lab.envs import INVALID_PENALTY
-from agentic_lab.planning import (BABYAI_ACTIONS, BABYAI_LEVELS, PlanGridEnv, World, demonstration, plan_fidelity,
-                                  sample_worlds, solve)
+from agentic_lab.planning import (BABYAI_ACTIONS, BABYAI_LEVELS, PlanGridEnv, World, demonstration, executed_plan,
+                                  plan_fidelity, sample_worlds, solve, teacher_forced_moves)
+from agentic_lab.rollout import rollout
 from agentic_lab.tasks import MOVES, task_split
 from agentic_lab.tokenizer import build_tokenizer
 
@@ -185,3 +187,56 @@ def test_babyai_observations_are_text_the_tiny_tokenizer_reads(level, tokenizer)
 def test_every_wrapped_babyai_level_is_registered():
     registered = {name.removeprefix("agentic_lab/") for name in gym.registry if name.startswith("agentic_lab/BabyAI")}
     assert registered == set(planning.BABYAI_LEVELS)
+
+
+def test_teacher_forcing_scores_every_move_of_the_plan_and_of_the_answers(tiny):
+    model, tokenizer = tiny
+    env = gym.make("agentic_lab/PlanGrid-v0", lengths=(4, 4), plan_first=True)
+    conversation = demonstration(env, seed=0)
+    records = teacher_forced_moves(model, tokenizer, [conversation])
+    assert [(r["where"], r["index"]) for r in records] == [("plan", k) for k in (1, 2, 3, 4)] + \
+        [("answer", k) for k in (1, 2, 3, 4)]
+    ids = tokenizer.apply_chat_template(conversation, return_dict=False)
+    plan = conversation[1]["content"][len("<plan>"):][:4]
+    assert [tokenizer.decode([ids[r["position"]]]) for r in records] == list(plan) * 2  # the expert follows its plan
+
+
+def test_executed_plan_reads_the_plan_and_the_accepted_moves(tiny):
+    model, tokenizer = tiny
+    env = gym.make("agentic_lab/PlanGrid-v0", lengths=(3, 3), plan_first=True)
+    [episode] = rollout(model, tokenizer, [env], seeds=[0], temperature=1.0, max_new_tokens=32)
+    plan, moves = executed_plan(episode)
+    assert moves == env.unwrapped.executed and plan == env.unwrapped.plan_steps(env.unwrapped.plan or "")
+
+
+@pytest.mark.slow
+def test_a_plan_first_does_not_help_and_neither_arm_plans_past_its_training_lengths():
+    """Notebook 07's headline claims at its own scale (24 held-out worlds per plan length, greedy), on the shipped warm
+    starts: writing the plan first does not help inside the training lengths (on the same worlds); past them neither
+    arm reaches 10%; and under teacher forcing the plan-first arm writes plan steps 7-12 far worse than steps 1-6,
+    and the act-only arm's moves past its longest training episode are worse than those within it."""
+    from agentic_lab import load_model
+    from agentic_lab.eval import paired_gain
+    models = {arm: load_model(planning.WARM_STARTS[arm]) for arm in ("act-only", "plan-first")}
+    lengths = [*range(1, 7), *range(8, 13)]
+    played = {arm: planning.play_by_length(model, tokenizer, arm == "plan-first", lengths, 24)
+              for arm, (model, tokenizer) in models.items()}
+    def success(arm, inside):
+        return [t.success for t in played[arm] if (t.info["optimal_length"] <= 6) == inside]
+    gap, stderr = paired_gain(success("act-only", True), success("plan-first", True))  # plan-first minus act-only
+    assert gap + 2 * stderr < 0.05  # the plan does not help: at most a few points, at two standard errors
+    assert max(sum(success(arm, False)) / len(success(arm, False)) for arm in models) < 0.1
+
+    def accuracy(records):
+        return sum(r["correct"] for r in records) / len(records)
+    forced = {}
+    for arm, (model, tokenizer) in models.items():
+        env = gym.make("agentic_lab/PlanGrid-v0", lengths=(8, 12), split="test", plan_first=arm == "plan-first")
+        forced[arm] = planning.teacher_forced_moves(model, tokenizer, [demonstration(env, seed=s) for s in range(200)])
+    plan = [r for r in forced["plan-first"] if r["where"] == "plan"]
+    assert accuracy([r for r in plan if r["index"] > 6]) < 0.5 * accuracy([r for r in plan if r["index"] <= 6])
+    longest = max(json.loads((planning.WARM_STARTS[arm] / "build_stats.json").read_text())
+                  ["longest_train_episode_tokens"] for arm in models)
+    moves = [r for r in forced["act-only"] if r["where"] == "answer"]
+    within, beyond = (accuracy([r for r in moves if (r["position"] > longest) == past]) for past in (False, True))
+    assert beyond < within - 0.1
