@@ -5,7 +5,8 @@
 Trains the tiny model with GRPO on the outcome reward exactly as notebook 05 does (8 groups of 8 word problems a
 step, max_new_tokens 48, seed 0), at lr 3e-5 for 120 steps (the notebook's run), and at lr 6e-5 for 120 and then
 240 steps. The 240-step run continues the 120-step one with a second call of `grpo_train` (seed 1, so new prompts;
-AdamW's moments restart at step 120). Each policy is measured on the notebook's 1,000 held-out prompts: greedy
+AdamW's moments restart at step 120). Each policy is measured on 1,000 held-out prompts (`--n-eval`; notebook 05
+evaluates on 500): greedy
 success and the share of K = 8 answers sampled at T = 1 that are right, as the paired change from the base model
 with its standard error (`eval.paired_gain`). Prints one table row per policy.
 """
