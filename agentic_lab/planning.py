@@ -40,6 +40,8 @@ from agentic_lab import tasks
 from agentic_lab.actions import Action
 from agentic_lab.envs import INVALID_PENALTY, TextEnv
 from agentic_lab.models import REPO_ROOT
+from agentic_lab.rollout import rollout
+from agentic_lab.sft import IGNORE, collate, encode_messages
 from agentic_lab.tasks import MOVES, task_split
 
 
@@ -263,7 +265,6 @@ def play_by_length(model, tokenizer, plan_first: bool, lengths: Sequence[int], p
                    temperature: float = 0.0, seed: int = 0, split: str = "test") -> list:
     """Play `per_length` worlds of each optimal plan length (held out: the test split by default), the same worlds
     for either arm and for any model; each trajectory's `info["optimal_length"]` says which length it had."""
-    from agentic_lab.rollout import rollout  # the engine imports the environments, not the other way round
     seeds = [100_000 * length + k for length in lengths for k in range(per_length)]
     envs = [gym.make("agentic_lab/PlanGrid-v0", lengths=(length, length), split=split, plan_first=plan_first)
             for length in lengths for _ in range(per_length)]
@@ -275,7 +276,6 @@ def teacher_forced_moves(model, tokenizer, conversations: list[list[dict]]) -> l
     answers), whether the model's most likely next token is that move. One record per move: where it was ("plan"
     or "answer"), its index there (the k-th plan step, the k-th turn), its token position, and whether the model
     agreed. No sampling, no compounding errors: what is left is the model's own competence at each position."""
-    from agentic_lab.sft import IGNORE, collate, encode_messages
     examples = [encode_messages(tokenizer, c) for c in conversations]
     batch = collate(examples, tokenizer.pad_token_id)
     with torch.no_grad():

@@ -14,7 +14,6 @@ atomically, with its model card and `build_stats.json`; tests/test_build.py chec
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
 import json
 import statistics
@@ -59,8 +58,7 @@ def fingerprint(data: bytes) -> str:
 
 def build(arm: str, out_dir: Path, steps: int, eval_worlds: int) -> None:
     plan_first = ARMS[arm]
-    base, tokenizer = load_model()
-    model = copy.deepcopy(base)
+    model, tokenizer = load_model()
     conversations = episodes(plan_first, steps * BATCH_SIZE)
     examples = [encode_messages(tokenizer, c) for c in conversations]
     print(f"{arm}: {len(examples):,} expert episodes, {sum(len(e['input_ids']) for e in examples):,} tokens")

@@ -201,12 +201,17 @@ def test_teacher_forcing_scores_every_move_of_the_plan_and_of_the_answers(tiny):
     assert [tokenizer.decode([ids[r["position"]]]) for r in records] == list(plan) * 2  # the expert follows its plan
 
 
-def test_executed_plan_reads_the_plan_and_the_accepted_moves(tiny):
-    model, tokenizer = tiny
-    env = gym.make("agentic_lab/PlanGrid-v0", lengths=(3, 3), plan_first=True)
-    [episode] = rollout(model, tokenizer, [env], seeds=[0], temperature=1.0, max_new_tokens=32)
-    plan, moves = executed_plan(episode)
-    assert moves == env.unwrapped.executed and plan == env.unwrapped.plan_steps(env.unwrapped.plan or "")
+def test_executed_plan_reads_the_plan_and_the_accepted_moves():
+    """On the plan-first warm start, which writes plans and makes moves (some refused, sampling at T = 1.5)."""
+    from agentic_lab import load_model
+    model, tokenizer = load_model(planning.WARM_STARTS["plan-first"])
+    envs = [gym.make("agentic_lab/PlanGrid-v0", lengths=(3, 6), plan_first=True) for _ in range(16)]
+    episodes = rollout(model, tokenizer, envs, seeds=list(range(16)), temperature=1.5, max_new_tokens=32)
+    for env, episode in zip(envs, episodes):
+        plan, moves = executed_plan(episode)
+        assert moves == env.unwrapped.executed and plan == env.unwrapped.plan_steps(env.unwrapped.plan or "")
+    assert sum(bool(executed_plan(e)[0]) for e in episodes) >= 8 and sum(len(executed_plan(e)[1]) for e in episodes) >= 32
+    assert any(turn.reward < 0 for e in episodes for turn in e.turns)  # a refused action is left out
 
 
 @pytest.mark.slow
