@@ -22,6 +22,7 @@ like the other capability modules' environments.
 """
 from __future__ import annotations
 
+import copy
 import random
 
 import gymnasium as gym
@@ -125,7 +126,8 @@ class TaskEnv(TextEnv):
         return call_tool(action.tool, action.arguments, self.tools), 0.0, False
 
     def info(self) -> dict:
-        hidden = {"family": self.task.family, "answer": self.task.answer, **self.task.info}
+        # a deep copy: a family's info may hold lists (reference tool calls), and each info must be new data
+        hidden = {"family": self.task.family, "answer": self.task.answer, **copy.deepcopy(self.task.info)}
         return super().info() | {"success": self.success, "task": self.task, "hidden": hidden}
 
 

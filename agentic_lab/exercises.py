@@ -238,7 +238,8 @@ def _episodes_with_turns(g):
 # --- the exercises, notebook by notebook --------------------------------------------------------------------
 # The references live where the course uses them; registering here only names them as answers.
 def _register_all() -> None:
-    from agentic_lab import algorithms, eval as evaluation, planning, policy_gradient, ppo, preference, reward_model, rewards
+    from agentic_lab import (algorithms, eval as evaluation, planning, policy_gradient, ppo, preference, reward_model,
+                             rewards, tool_use)
 
     # float32 rewards a thousand apart: log(sigmoid(x)) underflows to log(0) = -inf, logsigmoid(x) does not
     far_apart = {"r_chosen": torch.tensor([-1000.0, 1000.0, 0.5]), "r_rejected": torch.tensor([0.0, 0.0, 0.0])}
@@ -329,8 +330,21 @@ def _register_all() -> None:
     exercise("optimal_length", "moves of the shortest plan from start to G, -1 if none; the state is (cell, has key)",
              _plan_grid, hard_cases=(detour_for_the_key, walled_off), solution=planning.shortest_plans)(
         planning.optimal_length)
+    # notebook 08: no right member (every reward 0), a wrong member with fewer calls than any right one (n is the
+    # fewest calls of the *right* members), and a right member with no call at all (n = 0: the cosine branch)
+    exercise("otc_group_rewards", "r_i = r_tool(m_i, n) · 1[correct_i], n = fewest calls of a right member",
+             _tool_call_group, hard_cases=({"calls": [0, 1, 2], "correct": [False, False, False]},
+                                           {"calls": [0, 1, 2, 1], "correct": [False, True, True, True]},
+                                           {"calls": [0, 1, 2, 3], "correct": [True, True, False, True]}))(
+        tool_use.otc_group_rewards)
     exercise("grpo_token_weights", "w_{i,t} = m_{i,t} A_i / (B Σ_t m_{i,t}): each token's push in GRPO's gradient",
              _episodes_with_turns, hard_cases=(two_turn_weights,), solution=grpo_token_weights)(_grpo_weights_by_autograd)
+
+
+def _tool_call_group(g):
+    """One GRPO group: each member's number of tool calls (0 to 4) and whether it was right."""
+    size = _int(g, 2, 8)
+    return {"calls": [_int(g, 0, 4) for _ in range(size)], "correct": [bool(_int(g, 0, 1)) for _ in range(size)]}
 
 
 def _plan_grid(g):

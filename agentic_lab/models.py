@@ -9,6 +9,8 @@ deep inside a library.
 """
 from __future__ import annotations
 
+import hashlib
+
 import os
 import shutil
 import socket
@@ -135,6 +137,12 @@ def save_atomically(model, tokenizer, out_dir: Path, files: dict[str, str]) -> N
         out_dir.rename(old)
     tmp.rename(out_dir)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def fingerprint(data: bytes) -> str:
+    """A short sha256 of what a checkpoint was built from (its base weights, a sample of its training episodes), so a
+    test can tell that a build script is still the recipe of the shipped files."""
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def count_parameters(model: torch.nn.Module) -> int:

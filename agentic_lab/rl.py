@@ -18,7 +18,7 @@ forward of its own: the first gradient forward, detached, is π_old (the weights
 
 Each step also records the diagnostics that tell the variants apart: policy entropy (on the first rollout of the
 step, the same footing for every variant), the mean length of right and of wrong answers, the fraction of
-zero-spread groups, the mean within-group reward spread and the clip fractions.
+zero-spread groups, the mean within-group reward spread, the tool calls per episode and the clip fractions.
 """
 from __future__ import annotations
 
@@ -64,9 +64,13 @@ def episode_reward(trajectory: Trajectory) -> float:
 
 
 def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, config: RLConfig | None = None,
-               reward_fn: Callable[[Trajectory], float] = episode_reward, seed: int = 0,
-               progress: bool = True) -> list[dict]:
-    """Train `model` in place with the GRPO-family loss chosen by `config`. Returns one dict of diagnostics per step."""
+               reward_fn: Callable[[Trajectory], float] = episode_reward, seed: int = 0, progress: bool = True,
+               group_reward_fn: Callable[[list[Trajectory]], list[float]] | None = None) -> list[dict]:
+    """Train `model` in place with the GRPO-family loss chosen by `config`. Returns one dict of diagnostics per step.
+
+    The reward of an episode is `reward_fn(trajectory)`, or, for a reward that depends on the other members of the
+    episode's group (OTC's fewest calls among the right answers, notebook 08), `group_reward_fn(group)` for each
+    group of G episodes, which replaces `reward_fn`."""
     cfg = config or RLConfig()
     torch.manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
@@ -81,7 +85,7 @@ def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, co
             seeds = group_seeds(cfg.n_groups, cfg.group_size, base_seed=seed * 1_000_003 + draw * cfg.n_groups)
             trajectories = rollout(model, tokenizer, [make_env() for _ in seeds], seeds, temperature=cfg.temperature,
                                    max_new_tokens=cfg.max_new_tokens, seed=seed * 1_000_003 + draw)
-            rewards = torch.tensor([reward_fn(t) for t in trajectories])
+            rewards = torch.tensor(score(trajectories, cfg.group_size, reward_fn, group_reward_fn))
             lengths = torch.tensor([sum(t.loss_mask) for t in trajectories], dtype=torch.float)
             penalty = overlong_penalty(lengths, cfg.max_new_tokens, cfg.overlong_cache) if cfg.overlong_cache else 0
             rewards = rewards + penalty
@@ -107,6 +111,14 @@ def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, co
             record["entropy"] = first_entropy
         history.append({"step": step, **record})
     return history
+
+
+def score(trajectories: list[Trajectory], group_size: int, reward_fn: Callable[[Trajectory], float],
+          group_reward_fn: Callable[[list[Trajectory]], list[float]] | None = None) -> list[float]:
+    """Each episode's reward: `reward_fn` per episode, or `group_reward_fn` per group of `group_size` consecutive ones."""
+    if group_reward_fn is None:
+        return [reward_fn(t) for t in trajectories]
+    return [r for g in range(0, len(trajectories), group_size) for r in group_reward_fn(trajectories[g:g + group_size])]
 
 
 def policy_entropy(model, tokenizer, trajectories: list[Trajectory], temperature: float = 1.0,
@@ -162,14 +174,15 @@ def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory
 
 def diagnostics(trajectories: list[Trajectory], rewards: torch.Tensor, lengths: torch.Tensor,
                 flat: torch.Tensor) -> dict[str, float]:
-    """What the batch looked like before the update: reward, success, lengths of right and wrong answers, and how
-    much the rewards differ within a group (the mean within-group standard deviation): RAGEN's "echo trap" is this
-    spread collapsing in multi-turn RL, after which the policy collapses too."""
+    """What the batch looked like before the update: reward, success, tool calls per episode, lengths of right and
+    wrong answers, and how much the rewards differ within a group (the mean within-group standard deviation): RAGEN's
+    "echo trap" is this spread collapsing in multi-turn RL, after which the policy collapses too."""
     success = torch.tensor([t.success for t in trajectories])
     def mean_or_nan(x):
         return x.mean().item() if len(x) else float("nan")
     groups = rewards.view(len(flat), -1)  # (n_groups, G)
-    return {"reward": rewards.mean().item(), "success": success.float().mean().item(),
+    calls = sum(turn.action.kind == "tool_call" for t in trajectories for turn in t.turns) / len(trajectories)
+    return {"reward": rewards.mean().item(), "success": success.float().mean().item(), "tool_calls": calls,
             "length_right": mean_or_nan(lengths[success]), "length_wrong": mean_or_nan(lengths[~success]),
             "zero_spread": flat.float().mean().item(), "reward_spread": groups.std(1).mean().item()}
 

@@ -64,12 +64,28 @@ def cosine_lr(step: int, steps: int, peak: float, warmup: int, floor: float = 0.
     return peak * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def shuffled_batches(examples: list[dict], batch_size: int, rng: random.Random):
+    """Endless batches in random order, lengths mixed."""
+    while True:
+        order = list(range(len(examples)))
+        rng.shuffle(order)
+        for start in range(0, len(order) - batch_size + 1, batch_size):
+            yield [examples[i] for i in order[start: start + batch_size]]
+
+
 def train_sft(model, examples: list[dict], steps: int, batch_size: int = 32, lr: float = 3e-3,
-              warmup: int = 100, seed: int = 0, pad_id: int = 0, progress: bool = True) -> list[dict]:
-    """Plain PyTorch training loop. Returns one record per step: loss, learning rate, tokens/s."""
+              warmup: int = 100, seed: int = 0, pad_id: int = 0, progress: bool = True,
+              group_by_length: bool = True) -> list[dict]:
+    """Plain PyTorch training loop. Returns one record per step: loss, learning rate, tokens/s.
+
+    The loss is the mean over the batch's assistant tokens, so within a batch every token weighs the same. Batches
+    grouped by length pad less, but then a short example's tokens weigh more than a long one's (they share a
+    smaller denominator): where the data mixes short and long answers to the same prompt, as a choice between
+    answering at once and calling a tool, the model learns the short one more often than the data has it.
+    `group_by_length=False` mixes lengths in every batch and learns the data's own mixture."""
     torch.manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
-    batches = length_grouped_batches(examples, batch_size, random.Random(seed))
+    batches = (length_grouped_batches if group_by_length else shuffled_batches)(examples, batch_size, random.Random(seed))
     model.train()
     history = []
     bar = tqdm(range(steps), desc="sft", disable=not progress)

@@ -14,7 +14,6 @@ atomically, with its model card and `build_stats.json`; tests/test_build.py chec
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import statistics
 import sys
@@ -28,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import agentic_lab.envs  # noqa: E402,F401 - registers the environments
 from agentic_lab import load_model  # noqa: E402
 from agentic_lab.eval import success_rate  # noqa: E402
-from agentic_lab.models import TINY_MODEL_DIR, save_atomically  # noqa: E402
+from agentic_lab.models import TINY_MODEL_DIR, fingerprint, save_atomically  # noqa: E402
 from agentic_lab.planning import WARM_STARTS, demonstration  # noqa: E402
 from agentic_lab.rollout import rollout  # noqa: E402
 from agentic_lab.sft import encode_messages, train_sft  # noqa: E402
@@ -50,10 +49,6 @@ def held_out_success(model, tokenizer, plan_first: bool, lengths: tuple[int, int
     envs = [gym.make("agentic_lab/PlanGrid-v0", lengths=lengths, split="test", plan_first=plan_first) for _ in seeds]
     p, se = success_rate(rollout(model, tokenizer, envs, seeds, temperature=0.0, max_new_tokens=32))
     return {"success": round(p, 4), "stderr": round(se, 4), "n": n}
-
-
-def fingerprint(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def build(arm: str, out_dir: Path, steps: int, eval_worlds: int) -> None:

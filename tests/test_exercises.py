@@ -129,6 +129,20 @@ def _bfs_over_cells(rows, start, door_opens: bool):
     return -1
 
 
+def _otc_with_n_over_every_member(calls, correct):
+    """n taken over the whole group: a wrong member that skipped the tool makes every call look wasted."""
+    from agentic_lab.tool_use import otc_tool_reward
+    n = min(calls)
+    return [otc_tool_reward(m, n) if right else 0.0 for m, right in zip(calls, correct)]
+
+
+def _otc_paying_wrong_answers(calls, correct):
+    """r_tool alone, without the 1[correct] factor: a wrong answer with the right number of calls earns 1."""
+    from agentic_lab.tool_use import otc_tool_reward
+    n = min((m for m, right in zip(calls, correct) if right), default=0)
+    return [otc_tool_reward(m, n) for m in calls]
+
+
 PLAUSIBLE_WRONG = {
     "bradley_terry_loss": [lambda r_chosen, r_rejected: F.logsigmoid(r_chosen - r_rejected),     # sign
                            lambda r_chosen, r_rejected: -torch.log(torch.sigmoid(r_chosen - r_rejected))],  # -inf
@@ -166,6 +180,7 @@ PLAUSIBLE_WRONG = {
                            _weights_on_observations_too, _weights_over_all_positions, _weights_on_the_last_turn_only],
     "optimal_length": [lambda rows, start: _bfs_over_cells(rows, start, door_opens=True),
                        lambda rows, start: _bfs_over_cells(rows, start, door_opens=False)],
+    "otc_group_rewards": [_otc_with_n_over_every_member, _otc_paying_wrong_answers],
     "aggregate_loss": [_aggregate_every_type_as_token_mean, _aggregate_without_mask, _aggregate_grpo_dividing_by_zero],
 }
 

@@ -48,6 +48,26 @@ def test_grpo_trainer_runs_on_an_environment_through_the_adapter(tiny, tmp_path,
     assert all(h["tools/call_frequency"] > 0 and h["tools/failure_frequency"] < 1 for h in logs)
 
 
+@pytest.mark.slow
+def test_grpo_trainer_trains_notebook_08s_warm_start_on_tool_choice(tmp_path, monkeypatch):
+    """Two tools as two methods of the TRL environment: the warm start calls them through TRL's own tool parsing."""
+    monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")
+    from trl import GRPOConfig, GRPOTrainer
+    from agentic_lab import load_model
+    from agentic_lab.tool_use import WARM_START
+    model, tokenizer = load_model(WARM_START)
+    environment = trl_environment("agentic_lab/ToolChoice-v0")
+    assert {"calc", "lookup"} <= set(dir(environment))
+    args = GRPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=8, num_generations=4, max_steps=2,
+                      max_completion_length=96, learning_rate=1e-5, logging_steps=1, report_to=[], use_cpu=True,
+                      save_strategy="no")
+    trainer = GRPOTrainer(model=model, processing_class=tokenizer, reward_funcs=environment_reward,
+                          train_dataset=seed_dataset(32), args=args, environment_factory=environment)
+    trainer.train()
+    logs = [h for h in trainer.state.log_history if "reward" in h]
+    assert len(logs) == 2 and any(h["tools/call_frequency"] > 0 for h in logs)
+
+
 def _trainer_stub(tiny_model, tokenizer):
     """The trainer attributes a rollout_func reads, without building a trainer."""
     from types import SimpleNamespace
