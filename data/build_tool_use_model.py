@@ -86,7 +86,7 @@ def model_card(stats: dict) -> str:
         r = stats["held_out"][decoding][kind]
         return (f"| {kind} | {decoding} | {r['n']} | {r['accuracy']:.0%} ± {r['stderr']:.0%} | {r['call_rate']:.0%} "
                 f"| {r['wrong_tool']:.0%} | {r['bad_arguments']:.0%} |")
-    rows = "\n".join(row(d, k) for d in ("greedy", "sampled_t1") for k in (*NEEDS, "all"))
+    rows = "\n".join(row(d, k) for d in ("greedy", "sampled_t1") for k in (*NEEDS, "all") if k in stats["held_out"][d])
     return f"""# toolchoice-warm
 
 Notebook 08's warm start: the tiny model (`data/tiny-agent`) fine-tuned on demonstrations of the `tool_choice`
