@@ -10,6 +10,7 @@ deep inside a library.
 from __future__ import annotations
 
 import hashlib
+import json
 
 import os
 import shutil
@@ -137,6 +138,14 @@ def save_atomically(model, tokenizer, out_dir: Path, files: dict[str, str]) -> N
         out_dir.rename(old)
     tmp.rename(out_dir)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def save_build(model, tokenizer, out_dir: Path, stats: dict, losses: list[float], model_card: str) -> None:
+    """A built checkpoint with what tells how it was built: `build_stats.json`, its loss curve and its model card,
+    all replaced at once (`save_atomically`)."""
+    save_atomically(model, tokenizer, out_dir, {"build_stats.json": json.dumps(stats, indent=2) + "\n",
+                                                "training_loss.json": json.dumps(losses) + "\n",
+                                                "README.md": model_card})
 
 
 def fingerprint(data: bytes) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 import time
 
 import torch
@@ -85,7 +86,8 @@ def train_sft(model, examples: list[dict], steps: int, batch_size: int = 32, lr:
     `group_by_length=False` mixes lengths in every batch and learns the data's own mixture."""
     torch.manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
-    batches = (length_grouped_batches if group_by_length else shuffled_batches)(examples, batch_size, random.Random(seed))
+    make_batches = length_grouped_batches if group_by_length else shuffled_batches
+    batches = make_batches(examples, batch_size, random.Random(seed))
     model.train()
     history = []
     bar = tqdm(range(steps), desc="sft", disable=not progress)
@@ -106,3 +108,11 @@ def train_sft(model, examples: list[dict], steps: int, batch_size: int = 32, lr:
             bar.set_postfix(loss=f"{loss.item():.3f}")
     model.eval()
     return history
+
+
+def run_summary(history: list[dict], seconds: float) -> dict:
+    """What a model card reports of a training run: its time, its throughput past the first 10 steps (warm-up
+    steps are slow) and its final loss, the mean of the last 50 steps."""
+    return {"train_seconds": round(seconds),
+            "mean_tokens_per_s": round(statistics.mean(h["tokens_per_s"] for h in history[min(10, len(history) - 1):])),
+            "final_loss": round(statistics.mean(h["loss"] for h in history[-50:]), 4)}

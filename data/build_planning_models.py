@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -27,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import agentic_lab.envs  # noqa: E402,F401 - registers the environments
 from agentic_lab import load_model  # noqa: E402
 from agentic_lab.eval import success_rate  # noqa: E402
-from agentic_lab.models import TINY_MODEL_DIR, fingerprint, save_atomically  # noqa: E402
+from agentic_lab.models import TINY_MODEL_DIR, fingerprint, save_build  # noqa: E402
 from agentic_lab.planning import WARM_STARTS, demonstration  # noqa: E402
 from agentic_lab.rollout import rollout  # noqa: E402
-from agentic_lab.sft import encode_messages, train_sft  # noqa: E402
+from agentic_lab.sft import encode_messages, run_summary, train_sft  # noqa: E402
 
 ARMS = {"act-only": False, "plan-first": True}  # arm -> plan_first
 TRAIN_LENGTHS, LONG_LENGTHS = (1, 6), (8, 12)
@@ -74,15 +73,10 @@ def build(arm: str, out_dir: Path, steps: int, eval_worlds: int) -> None:
         "train_steps": steps, "batch_size": BATCH_SIZE, "peak_lr": PEAK_LR, "warmup": WARMUP, "seed": SEED,
         "train_episodes": len(examples), "train_tokens": sum(len(e["input_ids"]) for e in examples),
         "longest_train_episode_tokens": max(len(e["input_ids"]) for e in examples),
-        "train_seconds": round(train_seconds),
-        "mean_tokens_per_s": round(statistics.mean(h["tokens_per_s"] for h in history[min(10, steps - 1):])),
-        "final_loss": round(statistics.mean(h["loss"] for h in history[-50:]), 4),
+        **run_summary(history, train_seconds),
         "eval_worlds": eval_worlds, "held_out_greedy_success": success,
     }
-    files = {"build_stats.json": json.dumps(stats, indent=2) + "\n",
-             "training_loss.json": json.dumps([round(h["loss"], 4) for h in history[::10]]) + "\n",
-             "README.md": model_card(stats)}
-    save_atomically(model, tokenizer, out_dir, files)
+    save_build(model, tokenizer, out_dir, stats, [round(h["loss"], 4) for h in history[::10]], model_card(stats))
     print(f"wrote {out_dir}")
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from agentic_lab import world  # noqa: E402
 from agentic_lab.eval import evaluate_families  # noqa: E402
 from agentic_lab.models import TINY_MODEL_DIR, count_parameters, save_atomically, tiny_config  # noqa: E402
-from agentic_lab.sft import encode, train_sft  # noqa: E402
+from agentic_lab.sft import encode, run_summary, train_sft  # noqa: E402
 from agentic_lab.tasks import CALL_SHARE_2_DIGIT, FAMILIES, sample_mixture  # noqa: E402
 from agentic_lab.tokenizer import build_tokenizer  # noqa: E402
 
@@ -58,9 +57,7 @@ def main(out_dir: Path = TINY_MODEL_DIR, steps: int = STEPS, eval_tasks: int = E
         "train_steps": steps, "batch_size": BATCH_SIZE, "peak_lr": PEAK_LR, "seed": SEED,
         "train_conversations": len(examples),
         "train_tokens": sum(len(e["input_ids"]) for e in examples),
-        "train_seconds": round(train_seconds),
-        "mean_tokens_per_s": round(statistics.mean(h["tokens_per_s"] for h in history[min(10, steps - 1):])),
-        "final_loss": round(statistics.mean(h["loss"] for h in history[-50:]), 4),
+        **run_summary(history, train_seconds),
         "mixture": MIXTURE,
         "world": {"countries": world.N_COUNTRIES, "people": world.N_PEOPLE},
         "corpus_fingerprint": corpus_fingerprint(),

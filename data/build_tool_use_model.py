@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -27,9 +26,9 @@ import gymnasium as gym
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import agentic_lab.envs  # noqa: E402,F401 - registers the environments
 from agentic_lab import load_model  # noqa: E402
-from agentic_lab.models import TINY_MODEL_DIR, fingerprint, save_atomically  # noqa: E402
+from agentic_lab.models import TINY_MODEL_DIR, fingerprint, save_build  # noqa: E402
 from agentic_lab.rollout import rollout  # noqa: E402
-from agentic_lab.sft import encode_messages, train_sft  # noqa: E402
+from agentic_lab.sft import encode_messages, run_summary, train_sft  # noqa: E402
 from agentic_lab.tasks import sample_tasks  # noqa: E402
 from agentic_lab.tool_use import CALL_SHARE, NEEDS, WARM_START, demonstration, tool_report  # noqa: E402
 
@@ -61,23 +60,20 @@ def build(out_dir: Path, steps: int, eval_tasks: int) -> None:
     history = train_sft(model, examples, steps=steps, batch_size=BATCH_SIZE, lr=PEAK_LR, warmup=WARMUP, seed=SEED,
                         pad_id=tokenizer.pad_token_id, group_by_length=False)
     train_seconds = time.time() - start
-    results = {"greedy": held_out(model, tokenizer, eval_tasks, 0.0), "sampled_t1": held_out(model, tokenizer, eval_tasks, 1.0)}
+    results = {"greedy": held_out(model, tokenizer, eval_tasks, 0.0),
+               "sampled_t1": held_out(model, tokenizer, eval_tasks, 1.0)}
     print(json.dumps(results["sampled_t1"]))
     stats = {
         "environment": "agentic_lab/ToolChoice-v0", "call_share": CALL_SHARE,
         "base_model_fingerprint": fingerprint((TINY_MODEL_DIR / "model.safetensors").read_bytes()),
         "episodes_fingerprint": fingerprint(json.dumps(episodes(200)).encode()),
-        "train_steps": steps, "batch_size": BATCH_SIZE, "batches": "shuffled, lengths mixed", "peak_lr": PEAK_LR, "warmup": WARMUP, "seed": SEED,
+        "train_steps": steps, "batch_size": BATCH_SIZE, "batches": "shuffled, lengths mixed", "peak_lr": PEAK_LR,
+        "warmup": WARMUP, "seed": SEED,
         "train_episodes": len(examples), "train_tokens": sum(len(e["input_ids"]) for e in examples),
-        "train_seconds": round(train_seconds),
-        "mean_tokens_per_s": round(statistics.mean(h["tokens_per_s"] for h in history[min(10, steps - 1):])),
-        "final_loss": round(statistics.mean(h["loss"] for h in history[-50:]), 4),
+        **run_summary(history, train_seconds),
         "eval_tasks": eval_tasks, "held_out": results,
     }
-    files = {"build_stats.json": json.dumps(stats, indent=2) + "\n",
-             "training_loss.json": json.dumps([round(h["loss"], 4) for h in history[::10]]) + "\n",
-             "README.md": model_card(stats)}
-    save_atomically(model, tokenizer, out_dir, files)
+    save_build(model, tokenizer, out_dir, stats, [round(h["loss"], 4) for h in history[::10]], model_card(stats))
     print(f"wrote {out_dir}")
 
 
