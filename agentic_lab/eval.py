@@ -18,7 +18,7 @@ def success_rate(trajectories: list[Trajectory]) -> tuple[float, float]:
 
 def called_tool(trajectory: Trajectory) -> bool:
     """Whether the agent called a tool at least once in this episode."""
-    return any(turn.action.kind == "tool_call" for turn in trajectory.turns)
+    return bool(trajectory.tool_calls)
 
 
 def call_rate(trajectories: list[Trajectory]) -> float:

@@ -181,7 +181,7 @@ def diagnostics(trajectories: list[Trajectory], rewards: torch.Tensor, lengths: 
     def mean_or_nan(x):
         return x.mean().item() if len(x) else float("nan")
     groups = rewards.view(len(flat), -1)  # (n_groups, G)
-    calls = sum(turn.action.kind == "tool_call" for t in trajectories for turn in t.turns) / len(trajectories)
+    calls = sum(len(t.tool_calls) for t in trajectories) / len(trajectories)
     return {"reward": rewards.mean().item(), "success": success.float().mean().item(), "tool_calls": calls,
             "length_right": mean_or_nan(lengths[success]), "length_wrong": mean_or_nan(lengths[~success]),
             "zero_spread": flat.float().mean().item(), "reward_spread": groups.std(1).mean().item()}

@@ -53,7 +53,7 @@ def tool_choice(rng: random.Random) -> Task:
     elif needs == "calc":
         a, b = rng.randint(100, 999), rng.randint(10, 99)
         expr, gold, keys = f"{a}*{b}", str(a * b), ()
-        prompt, calls = f"What is {expr}?", ({"name": "calc", "arguments": {"expr": expr}},)
+        prompt, calls = f"What is {expr}?", [{"name": "calc", "arguments": {"expr": expr}}]
     else:
         w = world.build_world()
         entity = rng.choice(w.countries + w.people)
@@ -87,11 +87,6 @@ def demonstration(task: Task, rng: random.Random, call_share: float = CALL_SHARE
 
 
 # --- what the agent did with its tools -----------------------------------------------------------------------
-def calls(trajectory: Trajectory) -> list[tuple[str, str]]:
-    """The well-formed tool calls of an episode, as (tool name, what came back)."""
-    return [(t.action.tool, t.result or "") for t in trajectory.turns if t.action.kind == "tool_call"]
-
-
 def tool_report(trajectories: list[Trajectory]) -> dict[str, dict]:
     """By kind of task ("none", "calc", "lookup", and "all"): n, accuracy ± SE, the share of episodes that call a
     tool at all, that call a tool the task does not need (any tool on a sum; the other tool, or one not on offer,
@@ -102,7 +97,7 @@ def tool_report(trajectories: list[Trajectory]) -> dict[str, dict]:
         episodes = [t for t in trajectories if kind in ("all", t.info["needs"])]
         if not episodes:
             continue
-        made = [calls(t) for t in episodes]
+        made = [[(turn.action.tool, turn.result or "") for turn in t.tool_calls] for t in episodes]
         needed = [t.info["needs"] for t in episodes]
         solved = sum(t.success for t in episodes)
         p, se = success_rate(episodes)
@@ -146,7 +141,7 @@ def otc_group_rewards(calls: list[int], correct: list[bool], c: float = 1.0) -> 
 def otc_rewards(group: list[Trajectory], c: float = 1.0) -> list[float]:
     """`otc_group_rewards` of a group of episodes (m = well-formed calls), plus each episode's own penalties for
     invalid actions (`envs.INVALID_PENALTY`), which outcome-only training pays too."""
-    base = otc_group_rewards([len(calls(t)) for t in group], [t.success for t in group], c)
+    base = otc_group_rewards([len(t.tool_calls) for t in group], [t.success for t in group], c)
     return [r + t.total_reward - float(t.success) for r, t in zip(base, group)]
 
 
@@ -162,7 +157,7 @@ def toolrl_reward(trajectory: Trajectory) -> float:
 
     where P_G is the predicted call of the same tool as gold call G (the first one, if any)."""
     gold = list(trajectory.info["calls"])
-    made = [t.action for t in trajectory.turns if t.action.kind == "tool_call"]
+    made = [t.action for t in trajectory.tool_calls]
     well_formed = float(all(t.action.kind != "invalid" for t in trajectory.turns))
     names_gold, names_made = {g["name"] for g in gold}, {a.tool for a in made}
     union = names_gold | names_made

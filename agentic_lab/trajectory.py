@@ -44,6 +44,11 @@ class Trajectory:
         return sum(t.reward for t in self.turns)
 
     @property
+    def tool_calls(self) -> list[Turn]:
+        """The turns in which the agent made a well-formed tool call (whatever the tool answered)."""
+        return [t for t in self.turns if t.action.kind == "tool_call"]
+
+    @property
     def success(self) -> bool:
         return bool(self.info.get("success", False))
 
