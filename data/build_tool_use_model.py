@@ -1,6 +1,6 @@
 """Build notebook 08's warm start from the tiny model: a tool user with a half-and-half habit.
 
-    python data/build_tool_use_model.py                        # 10 to 20 minutes on 2 cores
+    python data/build_tool_use_model.py                        # 18 minutes on one busy core (measured)
     python data/build_tool_use_model.py --steps 4 --eval-tasks 4 --out /tmp/try    # a quick try-out
 
 The tiny model never saw the `lookup` tool, nor a prompt offering two tools at once: on ToolChoice-v0 it answers

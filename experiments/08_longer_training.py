@@ -1,6 +1,6 @@
 """Notebook 08 at four times its training budget: do the call rates separate by kind of task with more steps?
 
-    python experiments/08_longer_training.py [--steps 56] [--every 14]     # about 12 minutes on 2 cores
+    python experiments/08_longer_training.py [--steps 56] [--every 14]     # 910 s measured, partly beside other jobs
 
 Notebook 08 trains each reward for 14 GRPO steps (6 groups × 8, lr 2e-4, from data/toolchoice-warm), and under
 every reward the call rates on sums, products and facts rise together. This script continues the outcome-only and
