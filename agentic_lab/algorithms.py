@@ -14,8 +14,14 @@ The variants differ in three places, each a switch here and in TRL's GRPOConfig:
 
 DAPO adds two data-side tricks: drop groups whose rewards are all equal (zero advantage, no signal) and
 penalise completions that approach the length limit.
+
+GiGPO (Feng et al. 2025, verl-agent) keeps GRPO's episode-level advantage for multi-turn episodes and adds a
+turn-level one, grouping the turns of a group's episodes by the state they were taken in (`gigpo_advantages`).
 """
 from __future__ import annotations
+
+from collections import defaultdict
+from typing import Hashable
 
 import torch
 
@@ -81,7 +87,8 @@ def grpo_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: to
     """The GRPO-family loss of TRL's GRPOTrainer, for one micro-batch.
 
     logprobs (B, T) under π_θ (with gradient), old_logprobs (B, T) under the policy that sampled, ref_logprobs
-    (B, T) under π_ref, mask m (B, T) on completion tokens, advantages A (B,). The importance ratio is
+    (B, T) under π_ref, mask m (B, T) on completion tokens, advantages A (B,), or (B, T) when each token has its own
+    (one per turn of a multi-turn episode: GiGPO, a turn-level critic). The importance ratio is
 
         ρ_{i,t} = exp(log π_θ - log π_old)                                  "token"
         ρ_i     = exp(Σ_t m_{i,t} (log π_θ - log π_old) / Σ_t m_{i,t})        "sequence" (GSPO), one per sequence
@@ -121,7 +128,8 @@ def grpo_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: to
     elif importance_sampling_level != "token":
         raise ValueError(f"importance_sampling_level must be 'token' or 'sequence', not {importance_sampling_level!r}")
     ratio = torch.exp(log_ratio)                                            # (B, T) or (B, 1)
-    per_token, low, high = clipped_surrogate(ratio, advantages[:, None], epsilon_low, epsilon_high)
+    advantages = advantages if advantages.dim() == 2 else advantages[:, None]   # per token (B, T), or per sequence
+    per_token, low, high = clipped_surrogate(ratio, advantages, epsilon_low, epsilon_high)
     metrics = {}
     if beta != 0.0:
         kl = kl_k3(logprobs, ref_logprobs)                                  # (B, T)
@@ -178,3 +186,66 @@ def rloo_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: to
     loss, low, high = clipped_surrogate(torch.exp(log_ratio), advantages, epsilon_low, epsilon_high)
     return loss.mean(), {"clip_low": low.float().mean().item(), "clip_high": high.float().mean().item(),
                          "clip_region": (low | high).float().mean().item()}
+
+
+def discounted_returns(rewards: list[float], gamma: float) -> list[float]:
+    """R_t = Σ_{k ≥ t} γ^(k-t) r_k for each turn t of one episode, from its per-turn rewards r_0..r_{K-1}."""
+    returns, running = [0.0] * len(rewards), 0.0
+    for t in reversed(range(len(rewards))):
+        running = rewards[t] + gamma * running
+        returns[t] = running
+    return returns
+
+
+def _normalised(values: list[float], scale: str, eps: float) -> list[float]:
+    """(x - mean) / F_norm over one group: F_norm the unbiased std ("group"; 1 for a group of one) or 1 ("none")."""
+    x = torch.tensor(values, dtype=torch.float64)
+    centred = x - x.mean()
+    if scale == "group" and len(values) > 1:
+        centred = centred / (x.std() + eps)
+    elif scale not in ("group", "none"):
+        raise ValueError(f"scale must be 'group' or 'none', not {scale!r}")
+    return centred.tolist()
+
+
+def gigpo_advantages(episode_rewards: list[float], turn_rewards: list[list[float]], anchors: list[list[Hashable]],
+                     group_size: int, gamma: float = 0.95, step_weight: float = 1.0, scale: str = "group",
+                     eps: float = 1e-6) -> list[list[float]]:
+    """Group-in-Group Policy Optimisation (Feng et al. 2025): one advantage per turn of each episode,
+
+        A(a_t^i) = A^E(τ_i) + ω A^S(a_t^i)                                             (Eq. 8)
+
+    Episode level, the group of G episodes of one task, as GRPO (Eq. 3):
+
+        A^E(τ_i) = (R(τ_i) - mean_j R(τ_j)) / F_norm
+
+    Step level: every turn t of every episode i of the group, taken from the anchor state s_t^i, joins the step
+    group of that state (Eq. 6: identical states, pooled over turns and episodes), with its discounted return
+
+        R_t^i = Σ_k γ^k r_{t+k}^i                                                       (Eq. 5)
+        A^S(a_t^i) = (R_t^i - mean_{G^S(s_t^i)} R) / F_norm                             (Eq. 7)
+
+    so from a state several episodes passed through, the action that led to the reward sooner (or at all) scores
+    above the others, even when every episode of the group succeeded and A^E is 0 for all. A state seen once is a
+    step group of one: A^S = 0 there. F_norm is the group's std (`scale="group"`, unbiased, plus ε; GiGPO's
+    "mean_std_norm") or 1 (`"none"`, verl-agent's default "mean_norm").
+
+    episode_rewards (B,): R(τ_i), B = n_groups · G, groups adjacent; turn_rewards and anchors: per episode, one
+    reward and one hashable state per turn (the observation the turn answered, say). Returns one list per episode.
+    (verl-agent takes the episode mean and std over its step rows, each episode weighed by its number of turns;
+    this follows the paper, each episode once.)"""
+    advantages = []
+    for g in range(0, len(episode_rewards), group_size):
+        members = range(g, g + group_size)
+        episode = _normalised([episode_rewards[i] for i in members], scale, eps)
+        returns = {i: discounted_returns(turn_rewards[i], gamma) for i in members}
+        step_groups = defaultdict(list)                               # anchor state -> [(episode, turn)]
+        for i in members:
+            for t, anchor in enumerate(anchors[i]):
+                step_groups[anchor].append((i, t))
+        step = {i: [0.0] * len(turn_rewards[i]) for i in members}
+        for turns in step_groups.values():
+            for (i, t), a in zip(turns, _normalised([returns[i][t] for i, t in turns], scale, eps)):
+                step[i][t] = a
+        advantages += [[episode[i - g] + step_weight * a for a in step[i]] for i in members]
+    return advantages

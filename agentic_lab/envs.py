@@ -206,11 +206,12 @@ ENV_IDS = {
 for _name, (_family,) in ENV_IDS.items():
     gym.register(f"agentic_lab/{_name}", entry_point=TaskEnv, kwargs={"family": _family})
 gym.register("agentic_lab/KeyDoor-v0", entry_point=KeyDoorEnv)
-# A capability's environments live in its own module (notebooks 07, 08, 10, 11, 12), imported by gym.make on
+# A capability's environments live in its own module (notebooks 07 to 12), imported by gym.make on
 # first use: until then FAMILIES lists only the families the tiny model was trained on, and minigrid is not loaded.
 gym.register("agentic_lab/PlanGrid-v0", entry_point="agentic_lab.planning:PlanGridEnv")
 for _level in ("BabyAI-GoToLocal-v0", "BabyAI-PickupLoc-v0", "BabyAI-OpenDoor-v0", "BabyAI-GoToSeqS5R2-v0"):  # planning.BABYAI_LEVELS
     gym.register(f"agentic_lab/{_level}", entry_point="agentic_lab.planning:BabyAIEnv", kwargs={"level": _level})
+gym.register("agentic_lab/CoinRooms-v0", entry_point="agentic_lab.long_horizon:CoinRoomsEnv")
 gym.register("agentic_lab/ToolChoice-v0", entry_point="agentic_lab.tool_use:ToolChoiceEnv")
 gym.register("agentic_lab/SearchAgent-v0", entry_point="agentic_lab.search:SearchAgentEnv")
 gym.register("agentic_lab/MemoryBank-v0", entry_point="agentic_lab.memory:MemoryBankEnv")

@@ -6,6 +6,7 @@
         DAPO's dynamic sampling, if on: keep the groups whose rewards differ, sample more groups until
             n_groups are kept (at most max_sampling_rounds rollouts)
         A_i = group-relative advantage of r_i                        # algorithms.group_advantages / rloo_advantages
+              or, per turn t of a multi-turn episode (`credit`):   GiGPO's A^E_i + ω A^S_{i,t}, or GAE over turns
         repeat μ times:                                              # μ = num_iterations
             L(θ) = grpo_loss(log π_θ, log π_old, A, mask)             # algorithms.grpo_loss (rloo_loss for RLOO)
             θ ← θ - η ∇L
@@ -17,6 +18,13 @@ is the one exception, for notebook 10's experiment: a search's retrieved documen
 policy had written them (what Search-R1's masking of retrieved tokens guards against). Log-probs are taken
 at the sampling temperature T, so π_old is the distribution the tokens were really drawn from. π_old costs no
 forward of its own: the first gradient forward, detached, is π_old (the weights have not moved yet).
+
+Credit over turns (notebook 09). With `credit="episode"` every token of episode i gets A_i, whatever turn it is in.
+`credit="gigpo"` adds GiGPO's step-level advantage: turns taken from the same state (the same observation) in the
+group's episodes are compared by their discounted returns (`algorithms.gigpo_advantages`). `credit="critic"` learns
+a value V(s_t) of the state before each turn (a linear head on the policy's last hidden state, detached, as in
+`ppo.PolicyWithValue`) and takes GAE over turns, δ_t = r_t + γ V(s_{t+1}) - V(s_t), the episode's end being where
+the environment ended it, not where the loss mask does. Either way a turn's advantage is shared by its tokens.
 
 Each step also records the diagnostics that tell the variants apart: policy entropy (on the first rollout of the
 step, the same footing for every variant), the mean length of right and of wrong answers, the fraction of
@@ -32,14 +40,18 @@ from typing import Callable
 
 import gymnasium as gym
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
-from agentic_lab.algorithms import (group_advantages, grpo_loss, overlong_penalty, rloo_advantages, rloo_loss,
-                                    zero_spread_groups)
+from agentic_lab.algorithms import (gigpo_advantages, group_advantages, grpo_loss, overlong_penalty, rloo_advantages,
+                                    rloo_loss, zero_spread_groups)
 from agentic_lab.policy_gradient import (batch_logits, collate_trajectories, kl_k1, kl_k3, logprobs_and_entropy,
                                          masked_mean, next_token_logprobs)
+from agentic_lab.ppo import explained_variance, gae
 from agentic_lab.rollout import group_seeds, rollout
-from agentic_lab.trajectory import Trajectory
+from agentic_lab.trajectory import Trajectory, turn_spans
+
+CREDITS = ("episode", "gigpo", "critic")
 
 
 @dataclass
@@ -62,6 +74,12 @@ class RLConfig:
     overlong_cache: int = 0             # DAPO: penalise the last `overlong_cache` tokens before max_new_tokens
     mask_retrieved: bool = True         # Search-R1: retrieved text out of the loss; False trains on it (notebook 10)
     track_kl: bool = False              # record "kl_ref", KL(π_θ || π_initial) by k3 on the policy's tokens, each step
+    credit: str = "episode"             # "episode", "gigpo" or "critic": how a multi-turn episode's turns share credit
+    gamma: float = 0.95                 # discount per turn, for "gigpo"'s step returns and "critic"'s GAE
+    step_weight: float = 1.0            # ω, GiGPO's weight of the step-level advantage
+    gae_lambda: float = 0.95            # λ of "critic"'s GAE over turns
+    value_lr: float = 1e-3              # learning rate of "critic"'s value head
+    value_epochs: int = 4               # value-head steps per batch, on features computed once
 
 
 def episode_reward(trajectory: Trajectory) -> float:
@@ -78,8 +96,11 @@ def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, co
     episode's group (OTC's fewest calls among the right answers, notebook 08), `group_reward_fn(group)` for each
     group of G episodes, which replaces `reward_fn`."""
     cfg = config or RLConfig()
+    if cfg.credit not in CREDITS or (cfg.credit != "episode" and cfg.loss_type == "rloo"):
+        raise ValueError(f"credit must be one of {CREDITS} (and 'episode' for RLOO), not {cfg.credit!r}")
     torch.manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
+    critic = TurnCritic(model, cfg.value_lr) if cfg.credit == "critic" else None
     reference = copy.deepcopy(model).eval() if cfg.beta or cfg.track_kl else None
     rounds = cfg.max_sampling_rounds if cfg.dynamic_sampling else 1
     history = []
@@ -112,7 +133,7 @@ def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, co
         if cfg.dynamic_sampling:
             record |= {"sampling_rounds": k + 1, "kept_groups": len(trajectories) / cfg.group_size}
         if trajectories:
-            record |= update(model, reference, optimizer, tokenizer, trajectories, rewards, cfg)
+            record |= update(model, reference, optimizer, tokenizer, trajectories, rewards, cfg, critic)
         if cfg.dynamic_sampling:                 # not the kept groups' entropy: the first rollout's, measured above
             record["entropy"] = first_entropy
         history.append({"step": step, **record})
@@ -135,7 +156,7 @@ def policy_entropy(model, tokenizer, trajectories: list[Trajectory], temperature
 
 
 def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory], rewards: torch.Tensor,
-           cfg: RLConfig) -> dict[str, float]:
+           cfg: RLConfig, critic: "TurnCritic | None" = None) -> dict[str, float]:
     """μ gradient steps on one batch of groups; returns the mean entropy, loss and clip fractions, and the largest
     gap between the log-probs the sampler recorded and the trainer's π_old (0 up to float error when they agree)."""
     batch = collate_trajectories(trajectories, tokenizer.pad_token_id, cfg.group_size)   # kept whole groups
@@ -152,12 +173,16 @@ def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory
     with torch.no_grad():
         entropy = -(next_token_logp.exp() * next_token_logp).sum(-1)                                  # (B, T-1)
     ref_logprobs = logprobs_and_entropy(reference, batch, cfg.temperature)[0] if reference is not None else None
+    credit_record: dict[str, float] = {}
     if cfg.loss_type == "rloo":                  # TRL's RLOOTrainer: the KL is a penalty on the reward, r - β Σ_t k1
         if ref_logprobs is not None:
             rewards = rewards - cfg.beta * (kl_k1(old_logprobs, ref_logprobs) * mask).sum(1)
         advantages = rloo_advantages(rewards, cfg.group_size)
-    else:
+    elif cfg.credit == "episode":
         advantages = group_advantages(rewards, cfg.group_size, scale=cfg.scale_rewards)
+    else:                                        # one advantage per turn, shared by the turn's tokens: (B, T-1)
+        per_turn, credit_record = turn_advantages(trajectories, rewards, cfg, critic, batch)
+        advantages = spread_over_tokens(trajectories, per_turn, written.shape[1])
     sums: dict[str, float] = {}
     for iteration in range(cfg.num_iterations):
         if iteration > 0:
@@ -176,10 +201,79 @@ def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory
         for key, value in {"loss": loss.item(), "grad_norm": grad_norm.item(), **metrics}.items():
             sums[key] = sums.get(key, 0.0) + value / cfg.num_iterations
     sampler_gap = ((old_logprobs - batch["sampler_logprobs"]).abs() * written).max().item()
-    record = {"entropy": masked_mean(entropy, written).item(), "sampler_logprob_gap": sampler_gap, **sums}
+    record = {"entropy": masked_mean(entropy, written).item(), "sampler_logprob_gap": sampler_gap, **sums,
+              **credit_record}
     if cfg.track_kl:                             # of the policy that sampled this batch, on the tokens it wrote
         record["kl_ref"] = masked_mean(kl_k3(old_logprobs, ref_logprobs), written).item()
     return record
+
+
+def turn_advantages(trajectories: list[Trajectory], rewards: torch.Tensor, cfg: RLConfig,
+                    critic: "TurnCritic | None" = None, batch: dict | None = None) -> tuple[list[list[float]], dict]:
+    """One advantage per turn of each episode, by `cfg.credit` ("gigpo" or "critic"), and the critic's diagnostics.
+    GiGPO's anchor state is the observation the turn answered; the step returns use the environment's per-turn
+    rewards, the episode-level term the episode's reward (`rewards`, reward_fn's)."""
+    turn_rewards = [[turn.reward for turn in t.turns] for t in trajectories]
+    if cfg.credit == "gigpo":
+        anchors = [[turn.observation for turn in t.turns] for t in trajectories]
+        scale = "none" if cfg.scale_rewards == "none" else "group"
+        return gigpo_advantages(rewards.tolist(), turn_rewards, anchors, cfg.group_size, cfg.gamma, cfg.step_weight,
+                                scale), {}
+    return critic.advantages(trajectories, turn_rewards, batch, cfg)
+
+
+def spread_over_tokens(trajectories: list[Trajectory], per_turn: list[list[float]], width: int) -> torch.Tensor:
+    """(B, width) advantages aligned with a collated batch's loss mask (column j predicts token j+1): each turn's
+    advantage on the tokens of the message it wrote, 0 elsewhere."""
+    advantages = torch.zeros(len(trajectories), width)
+    for i, (t, turn_values) in enumerate(zip(trajectories, per_turn)):
+        for (start, end), a in zip(turn_spans(t.loss_mask), turn_values):
+            advantages[i, start - 1:end - 1] = a
+    return advantages
+
+
+class TurnCritic:
+    """A learned value of the state before each turn, V(s_t): a linear head on the policy's last hidden state at the
+    token before the turn's first written one (the end of the observation), detached, so the critic reads the
+    policy's features without training them. GAE over turns (`ppo.gae` on a (B, turns) grid):
+
+        δ_t = r_t + γ V(s_{t+1}) - V(s_t),    A_t = Σ_l (γλ)^l δ_{t+l},    R_t = A_t + V(s_t)
+
+    with V = 0 after an episode's last turn: every episode here ends by its environment, reaching the goal or using
+    up its turn budget, and the budget is part of the task, so the time left is not a value to bootstrap from.
+    The head then takes `value_epochs` steps on ½ (V - R)², and the advantages are whitened over the batch, as PPO's."""
+
+    def __init__(self, model, lr: float):
+        self.model = model
+        self.head = nn.Linear(model.config.get_text_config().hidden_size, 1)
+        nn.init.zeros_(self.head.weight)           # V = 0 at first: the advantages start as discounted returns
+        nn.init.zeros_(self.head.bias)
+        self.optimizer = torch.optim.AdamW(self.head.parameters(), lr=lr, weight_decay=0.0)
+
+    def advantages(self, trajectories: list[Trajectory], turn_rewards: list[list[float]], batch: dict,
+                   cfg: RLConfig) -> tuple[list[list[float]], dict]:
+        with torch.no_grad():
+            hidden = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                output_hidden_states=True).hidden_states[-1]                  # (B, T, H)
+        turns = max(len(r) for r in turn_rewards)
+        features = torch.zeros(len(trajectories), turns, hidden.shape[2])                      # (B, K, H)
+        mask, rewards = torch.zeros(len(trajectories), turns), torch.zeros(len(trajectories), turns)
+        for i, t in enumerate(trajectories):
+            for k, (start, _) in enumerate(turn_spans(t.loss_mask)):
+                features[i, k], mask[i, k], rewards[i, k] = hidden[i, start - 1], 1.0, turn_rewards[i][k]
+        with torch.no_grad():
+            values = self.head(features).squeeze(-1) * mask                                     # (B, K) V(s_t)
+        advantages, returns = gae(rewards, values, mask, cfg.gamma, cfg.gae_lambda)
+        for _ in range(cfg.value_epochs):
+            loss = 0.5 * masked_mean((self.head(features).squeeze(-1) - returns) ** 2, mask)
+            loss.backward()
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+        mean = masked_mean(advantages, mask)
+        std = masked_mean((advantages - mean) ** 2, mask).sqrt()
+        advantages = (advantages - mean) / (std + 1e-8) * mask
+        per_turn = [advantages[i, :len(r)].tolist() for i, r in enumerate(turn_rewards)]
+        return per_turn, {"value_loss": loss.item(), "explained_variance": explained_variance(values, returns, mask)}
 
 
 def diagnostics(trajectories: list[Trajectory], rewards: torch.Tensor, lengths: torch.Tensor,

@@ -73,6 +73,11 @@ def mask_runs(mask: list) -> list[tuple[int, int, int]]:
     return out
 
 
+def turn_spans(loss_mask: list) -> list[tuple[int, int]]:
+    """The [start, end) token positions of each message the policy wrote, in turn order: the runs of 1s."""
+    return [(start, end) for value, start, end in mask_runs(loss_mask) if value]
+
+
 def write_atomically(path: str | os.PathLike, text: str) -> Path:
     """Write a text file atomically: a temporary file in the same folder, flushed to disk, then renamed, so
     a run killed mid-write leaves the previous file intact. Creates the folder."""

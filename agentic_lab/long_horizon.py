@@ -1,0 +1,206 @@
+"""Long horizons (notebook 09): a chain of rooms whose length is a dial, with a coin at its end.
+
+    env = gym.make("agentic_lab/CoinRooms-v0", horizon=10)
+    observation, info = env.reset(seed=0)      # the route, then the room the agent stands in
+    env.step("<answer>E</answer>")             # one action a turn: N, E, S, W (go), or take
+
+The world is TextWorld's coin collector (Côté et al. 2018; `tw-make tw-coin_collector`) written small: a chain of
+rooms from the start to the room with the coin, and beside each room of the chain one dead-end room, a distractor
+(TextWorld's levels 101-200). The first observation gives the route as TextWorld's quest text does, here one
+`room direction` pair per room of the chain, then the room; every later observation is the room alone, its name and
+its exits. The reward is 1 for taking the coin, 0 otherwise: it comes at the end or never.
+
+The horizon H is the turn budget. The route has `route_length(H)` moves, so an agent that never errs needs one turn
+more than that (the take) and has H // 4 turns to spare: at H = 5, 10, 20 the route is 3, 7, 14 moves with 1, 2, 5
+turns of slack. Each mistake costs turns: a dead end two (in and back out), a move where there is no exit or a take
+where there is no coin one, leaving the agent where it was. Rooms recur: the G episodes
+of a GRPO group play one world and pass through the same rooms, and an observation is exactly the agent's state
+(the same room reads the same every time), which is what GiGPO's step groups need (`algorithms.gigpo_advantages`).
+Malformed text, or an action that is not one of the five, gets an error and -INVALID_PENALTY.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from agentic_lab import tasks
+from agentic_lab.eval import success_rate
+from agentic_lab.planning import ActionWordEnv
+from agentic_lab.tasks import task_split
+from agentic_lab.world import random_name
+
+# Notebook 09's warm start, built from the tiny model by data/build_long_horizon_model.py: it imitates the expert
+# with a mistake at MISTAKE_RATE of its turns, on routes of every horizon from 5 to 20.
+WARM_START = Path(__file__).resolve().parent.parent / "data" / "coinrooms-warm"
+MISTAKE_RATE = 0.2
+HORIZONS = (5, 10, 20)     # the turn budgets the notebook compares
+DIRECTIONS = {"N": (-1, 0), "E": (0, 1), "S": (1, 0), "W": (0, -1)}
+OPPOSITE = {"N": "S", "S": "N", "E": "W", "W": "E"}
+TAKE = "take"
+MAX_TRIES = 1_000  # random walks drawn before giving up on a chain that does not cross itself
+
+
+@dataclass(frozen=True)
+class Rooms:
+    """A coin-collector world: `names[k]` is room k; `exits[k]` maps a direction to the room it leads to. Rooms
+    0..len(route) lie on the chain (room 0 the start, the last one holds the coin); the others are dead ends.
+    `route[k]` is the direction from chain room k to chain room k+1."""
+    names: tuple[str, ...]
+    exits: tuple[dict[str, int], ...]
+    route: tuple[str, ...]
+
+    @property
+    def coin_room(self) -> int:
+        return len(self.route)
+
+    def describe(self, room: int, coin_taken: bool = False) -> str:
+        """A room as the agent sees it: its name and exits, in N E S W order, and the coin if it is there."""
+        exits = " ".join(d for d in DIRECTIONS if d in self.exits[room])
+        coin = " A coin is here." if room == self.coin_room and not coin_taken else ""
+        return f"{self.names[room]}. Exits: {exits}.{coin}"
+
+    def route_text(self) -> str:
+        """The quest: one `room direction` pair per room of the chain, `take` in the last."""
+        steps = [f"{self.names[k]} {d}" for k, d in enumerate(self.route)]
+        return ", ".join(steps + [f"{self.names[self.coin_room]} {TAKE}"])
+
+    def expert(self, room: int) -> str:
+        """The best action from `room`: along the route, back out of a dead end, or take the coin."""
+        if room == self.coin_room:
+            return TAKE
+        if room < self.coin_room:
+            return self.route[room]
+        return next(iter(self.exits[room]))  # a dead end has one exit, back to the chain
+
+
+def random_rooms(rng: random.Random, length: int) -> Rooms:
+    """A chain of `length` moves on a grid (a walk that does not cross itself), then one dead-end room beside each
+    room of the chain where a free cell is left; room names are invented and distinct."""
+    for _ in range(MAX_TRIES):
+        cells, route = [(0, 0)], []
+        while len(route) < length:
+            free = [d for d, (dr, dc) in DIRECTIONS.items()
+                    if (cells[-1][0] + dr, cells[-1][1] + dc) not in cells]
+            if not free:
+                break
+            route.append(rng.choice(free))
+            dr, dc = DIRECTIONS[route[-1]]
+            cells.append((cells[-1][0] + dr, cells[-1][1] + dc))
+        if len(route) == length:
+            break
+    else:
+        raise ValueError(f"no chain of {length} moves found")
+    exits: list[dict[str, int]] = [{} for _ in cells]
+    for k, d in enumerate(route):
+        exits[k][d], exits[k + 1][OPPOSITE[d]] = k + 1, k
+    taken = set(cells)
+    for k in range(len(cells)):  # a distractor beside each chain room, on a side leading to a free cell
+        free = [d for d, (dr, dc) in DIRECTIONS.items()
+                if (cells[k][0] + dr, cells[k][1] + dc) not in taken and d not in exits[k]]
+        if free:
+            d = rng.choice(free)
+            cell = (cells[k][0] + DIRECTIONS[d][0], cells[k][1] + DIRECTIONS[d][1])
+            taken.add(cell)
+            exits[k][d] = len(exits)
+            exits.append({OPPOSITE[d]: k})
+    names: set[str] = set()
+    ordered = []
+    while len(ordered) < len(exits):
+        name = random_name(rng, (2, 2))
+        if name not in names:
+            names.add(name)
+            ordered.append(name)
+    return Rooms(tuple(ordered), tuple(exits), tuple(route))
+
+
+def route_length(horizon: int) -> int:
+    """The moves of the route for a turn budget H: H - 1 - H // 4 (one turn for the take, H // 4 to spare)."""
+    return max(1, horizon - 1 - horizon // 4)
+
+
+def sample_rooms(n: int, seed: int = 0, split: str = "train", horizon: int = 10) -> list[Rooms]:
+    """`n` worlds of `split` for the turn budget `horizon` (routes of `route_length(horizon)` moves), reproducible
+    from `seed`; a world is in the train or the test split by a hash of its route text."""
+    rng = random.Random(f"coin_rooms/{split}/{seed}")
+    worlds: list[Rooms] = []
+    while len(worlds) < n:
+        world = random_rooms(rng, route_length(horizon))
+        if task_split((world.route_text(),)) == split:
+            worlds.append(world)
+    return worlds
+
+
+class CoinRoomsEnv(ActionWordEnv):
+    """The coin collector as an environment. `horizon` is the turn budget H (the route has `route_length(H)` moves);
+    `reset(options={"world": rooms})` plays a given world."""
+
+    ACTIONS = (*DIRECTIONS, TAKE)
+
+    def __init__(self, horizon: int = 10, split: str = "train", render_mode: str | None = None):
+        super().__init__(max_turns=horizon, render_mode=render_mode)
+        self.horizon, self.split = horizon, split
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if options and "world" in options:
+            self.world = options["world"]
+        else:
+            self.world = sample_rooms(1, int(self.np_random.integers(2**31)), self.split, self.horizon)[0]
+        self.new_episode()
+        self.room, self.visits = 0, [0]
+        self.last_observation = f"Take the coin. Route: {self.world.route_text()}.\n{self.world.describe(0)}"
+        return self.last_observation, self.info()
+
+    def do(self, action: str) -> tuple[str, bool]:
+        if action == TAKE:
+            self.success = self.room == self.world.coin_room
+            if self.success:
+                return "You take the coin.", True
+        elif action in self.world.exits[self.room]:
+            self.room = self.world.exits[self.room][action]
+        self.visits.append(self.room)
+        return self.world.describe(self.room), False
+
+    def expert_actions(self) -> list[str]:
+        room, actions = self.room, []
+        while True:
+            actions.append(self.world.expert(room))
+            if actions[-1] == TAKE:
+                return actions
+            room = self.world.exits[room][actions[-1]]
+
+    def info(self) -> dict:
+        hidden = {"route": list(self.world.route), "room": self.room, "visits": list(self.visits),
+                  "horizon": self.horizon, "optimal_turns": len(self.world.route) + 1}
+        return super().info() | {"hidden": hidden}
+
+
+def demonstration(env, seed: int, rng: random.Random, mistake_rate: float) -> list[dict]:
+    """An expert episode with mistakes, as a conversation: at each turn, with probability `mistake_rate`, an action
+    other than the expert's (a dead end, a wall, a step back, a take out of place), after which the expert goes on
+    from wherever that led. A model that imitates these learns the task, how to recover, and to err at about this
+    rate: the waste that RL has to remove. The episode ends at success or when the turns run out."""
+    env = env.unwrapped
+    first, _ = env.reset(seed=seed)
+    messages = [{"role": "user", "content": first}]
+    while True:
+        best = env.world.expert(env.room)
+        action = rng.choice([a for a in env.ACTIONS if a != best]) if rng.random() < mistake_rate else best
+        messages.append(tasks.answer(action))
+        observation, _, terminated, truncated, _ = env.step(messages[-1]["content"])
+        if terminated or truncated:
+            return messages
+        messages.append(tasks.observation(observation))
+
+
+def horizon_report(trajectories) -> dict[str, dict]:
+    """By horizon H: n, success ± standard error, and the turns a success took beyond the fewest possible."""
+    rows = {}
+    for horizon in sorted({t.info["horizon"] for t in trajectories}):
+        group = [t for t in trajectories if t.info["horizon"] == horizon]
+        success, stderr = success_rate(group)
+        extra = [len(t.turns) - t.info["optimal_turns"] for t in group if t.success]
+        rows[str(horizon)] = {"n": len(group), "success": success, "stderr": stderr,
+                              "extra_turns": sum(extra) / len(extra) if extra else None}
+    return rows

@@ -1,0 +1,136 @@
+"""Notebook 09's pieces: the coin collector whose horizon is a dial, GiGPO's turn-level advantages checked against a
+hand-computed batch from the paper's definitions, and the one training loop's three ways to assign credit over turns."""
+import math
+import random
+
+import gymnasium as gym
+import pytest
+import torch
+
+import agentic_lab.envs  # noqa: F401 - registers the environments
+from agentic_lab.algorithms import discounted_returns, gigpo_advantages
+from agentic_lab.long_horizon import DIRECTIONS, OPPOSITE, demonstration, route_length, sample_rooms
+from agentic_lab.rl import RLConfig, grpo_train, spread_over_tokens
+from agentic_lab.rollout import group_seeds, rollout
+from agentic_lab.trajectory import turn_spans
+
+
+# --- GiGPO, by hand -------------------------------------------------------------------------------------------------
+# One group of three episodes, γ = 1/2. States s0..s3; s0 is every episode's first (the task), s1 and s2 lie on the
+# way to the coin, s3 is a detour. Episode 0 goes straight (reward 1 on its third turn), episode 1 detours through s3
+# first (reward on its fourth), episode 2 detours and writes a malformed action (-0.1).
+ANCHORS = [["s0", "s1", "s2"], ["s0", "s3", "s1", "s2"], ["s0", "s3"]]
+TURN_REWARDS = [[0, 0, 1], [0, 0, 0, 1], [0, -0.1]]
+EPISODE_REWARDS = [1, 1, -0.1]
+
+
+def test_discounted_returns_by_hand():
+    assert discounted_returns([0, 0, 1], 0.5) == [0.25, 0.5, 1.0]
+    assert discounted_returns([0, -0.1], 0.5) == [-0.05, -0.1]
+
+
+def test_gigpo_advantages_equal_the_papers_definitions_by_hand():
+    # Episode level (Eq. 3, F_norm = 1): mean R = (1 + 1 - 0.1) / 3 = 0.63333.
+    episode = [1 - 1.9 / 3, 1 - 1.9 / 3, -0.1 - 1.9 / 3]
+    # Step level (Eqs. 5-7): s0 holds returns 0.25, 0.125, -0.05 (mean 0.108333); s3 holds 0.25 and -0.1 (mean
+    # 0.075); s1 (0.5, 0.5) and s2 (1, 1) agree, so their step advantages are 0.
+    s0 = [0.25 - 0.325 / 3, 0.125 - 0.325 / 3, -0.05 - 0.325 / 3]
+    expected = [[episode[0] + s0[0], episode[0], episode[0]],
+                [episode[1] + s0[1], episode[1] + 0.175, episode[1], episode[1]],
+                [episode[2] + s0[2], episode[2] - 0.175]]
+    got = gigpo_advantages(EPISODE_REWARDS, TURN_REWARDS, ANCHORS, group_size=3, gamma=0.5, scale="none")
+    for row, want in zip(got, expected):
+        assert row == pytest.approx(want, abs=1e-9)
+    # ω scales the step term only; with F_norm = std the two turns in s3 get ±0.175 / std(0.25, -0.1) = ±1/√2.
+    half = gigpo_advantages(EPISODE_REWARDS, TURN_REWARDS, ANCHORS, 3, gamma=0.5, step_weight=0.5, scale="none")
+    assert half[1][1] == pytest.approx(episode[1] + 0.0875)
+    scaled = gigpo_advantages(EPISODE_REWARDS, TURN_REWARDS, ANCHORS, 3, gamma=0.5, scale="group")
+    episode_std = torch.tensor(EPISODE_REWARDS, dtype=torch.float64).std().item()
+    assert scaled[2][1] == pytest.approx(episode[2] / (episode_std + 1e-6) - 1 / math.sqrt(2), abs=1e-5)
+
+
+def test_gigpo_step_term_ranks_actions_when_every_episode_succeeded():
+    # Both episodes reach the coin: GRPO's advantage is 0 everywhere; GiGPO's still prefers the shorter way from s0.
+    got = gigpo_advantages([1, 1], [[0, 1], [0, 0, 1]], [["s0", "s1"], ["s0", "s3", "s1"]], 2, gamma=0.9, scale="none")
+    assert got[0][0] > 0 > got[1][0]
+    assert got[1][1] == 0 and got[0][1] == 0                # s3 seen once; s1 both times with return 1
+
+
+def test_groups_do_not_mix():
+    # The same state names in two groups are two tasks' states: the second group's steps are compared only among it.
+    one = gigpo_advantages(EPISODE_REWARDS, TURN_REWARDS, ANCHORS, 3, gamma=0.5)
+    two = gigpo_advantages(EPISODE_REWARDS * 2, TURN_REWARDS * 2, ANCHORS * 2, 3, gamma=0.5)
+    assert two == one + one
+
+
+# --- the coin collector ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("horizon", [5, 10, 20])
+def test_worlds_are_consistent_chains_with_dead_ends(horizon):
+    for world in sample_rooms(20, seed=horizon, horizon=horizon):
+        assert len(world.route) == route_length(horizon) and len(set(world.names)) == len(world.names)
+        for room, exits in enumerate(world.exits):          # every door leads back the way it came
+            for direction, other in exits.items():
+                assert world.exits[other][OPPOSITE[direction]] == room
+        dead_ends = range(world.coin_room + 1, len(world.names))
+        assert len(dead_ends) >= 1 and all(len(world.exits[r]) == 1 for r in dead_ends)
+
+
+def test_expert_succeeds_in_the_fewest_turns_and_mistakes_cost_turns():
+    env = gym.make("agentic_lab/CoinRooms-v0", horizon=10)
+    messages = demonstration(env, seed=3, rng=random.Random(0), mistake_rate=0.0)
+    assert env.unwrapped.success and len(messages) // 2 == route_length(10) + 1
+    env.reset(seed=3)
+    first = env.unwrapped.world.describe(0)
+    blocked = next(d for d in DIRECTIONS if d not in env.unwrapped.world.exits[0])
+    observation, reward, terminated, truncated, _ = env.step(f"<answer>{blocked}</answer>")
+    assert observation == first and reward == 0 and not terminated     # same room, same text: a wasted turn
+    observation, reward, *_ = env.step("<answer>take</answer>")
+    assert observation == first and reward == 0
+    observation, reward, terminated, *_ = env.step("<answer>jump</answer>")
+    assert observation.startswith("Error") and reward < 0 and not terminated
+
+
+def test_turn_budget_ends_the_episode():
+    env = gym.make("agentic_lab/CoinRooms-v0", horizon=5)
+    env.reset(seed=0)
+    results = [env.step("<answer>take</answer>") for _ in range(5)]
+    assert [r[3] for r in results] == [False] * 4 + [True] and not any(r[2] for r in results)
+
+
+# --- the training loop's credit option ------------------------------------------------------------------------------
+def test_turn_advantages_sit_on_their_turns_tokens(tiny):
+    model, tokenizer = tiny
+    envs = [gym.make("agentic_lab/CoinRooms-v0", horizon=5) for _ in range(2)]
+    trajectories = rollout(model, tokenizer, envs, [0, 1], temperature=1.0, max_new_tokens=12)
+    per_turn = [[float(k + 1) for k in range(len(t.turns))] for t in trajectories]
+    width = max(len(t.token_ids) for t in trajectories) - 1
+    advantages = spread_over_tokens(trajectories, per_turn, width)
+    for i, t in enumerate(trajectories):
+        spans = turn_spans(t.loss_mask)
+        assert len(spans) == len(t.turns)
+        for k, (start, end) in enumerate(spans):            # column j predicts token j + 1
+            assert advantages[i, start - 1:end - 1].eq(k + 1).all()
+        written = torch.tensor(t.loss_mask[1:], dtype=torch.bool)
+        assert advantages[i, :len(written)][~written].eq(0).all()
+
+
+@pytest.mark.parametrize("credit", ["gigpo", "critic"])
+def test_each_credit_trains_and_reports(tiny, credit):
+    model, tokenizer = tiny
+    trained = type(model)(model.config)
+    trained.load_state_dict(model.state_dict())
+    config = RLConfig(n_groups=2, group_size=3, max_new_tokens=12, credit=credit, lr=1e-4)
+    history = grpo_train(trained, tokenizer, lambda: gym.make("agentic_lab/CoinRooms-v0", horizon=5), steps=2,
+                         config=config, progress=False)
+    assert all(math.isfinite(h["loss"]) for h in history)
+    if credit == "critic":
+        assert {"value_loss", "explained_variance"} <= history[-1].keys()
+    moved = any(not torch.equal(a, b) for a, b in zip(trained.parameters(), model.parameters()))
+    assert moved
+
+
+def test_unknown_credit_is_refused(tiny):
+    model, tokenizer = tiny
+    with pytest.raises(ValueError, match="credit"):
+        grpo_train(model, tokenizer, lambda: gym.make("agentic_lab/CoinRooms-v0"), steps=1,
+                   config=RLConfig(credit="turn"), progress=False)
