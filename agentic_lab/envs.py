@@ -212,6 +212,7 @@ gym.register("agentic_lab/PlanGrid-v0", entry_point="agentic_lab.planning:PlanGr
 for _level in ("BabyAI-GoToLocal-v0", "BabyAI-PickupLoc-v0", "BabyAI-OpenDoor-v0", "BabyAI-GoToSeqS5R2-v0"):  # planning.BABYAI_LEVELS
     gym.register(f"agentic_lab/{_level}", entry_point="agentic_lab.planning:BabyAIEnv", kwargs={"level": _level})
 gym.register("agentic_lab/CoinRooms-v0", entry_point="agentic_lab.long_horizon:CoinRoomsEnv")
+gym.register("agentic_lab/TextWorldCoin-v0", entry_point="agentic_lab.long_horizon:TextWorldCoinEnv")
 gym.register("agentic_lab/ToolChoice-v0", entry_point="agentic_lab.tool_use:ToolChoiceEnv")
 gym.register("agentic_lab/SearchAgent-v0", entry_point="agentic_lab.search:SearchAgentEnv")
 gym.register("agentic_lab/MemoryBank-v0", entry_point="agentic_lab.memory:MemoryBankEnv")

@@ -17,9 +17,17 @@ where there is no coin one, leaving the agent where it was. Rooms recur: the G e
 of a GRPO group play one world and pass through the same rooms, and an observation is exactly the agent's state
 (the same room reads the same every time), which is what GiGPO's step groups need (`algorithms.gigpo_advantages`).
 Malformed text, or an action that is not one of the five, gets an error and -INVALID_PENALTY.
+
+`TextWorldCoinEnv` (agentic_lab/TextWorldCoin-v0) is the real thing: a game of TextWorld's `tw-coin_collector`
+challenge at the level with the same route and one distractor per room (level 100 + route moves + 1), generated
+and checked with TextWorld's bundled Inform 7 compiler (about a second a game, so games are kept on disk under
+runs/textworld/), played by TextWorld's own engine, and shown in the same few words as CoinRooms: the route from the
+game's walkthrough, each room's name and exits from the game state's facts. Notebook 09 trains on CoinRooms and
+evaluates on both.
 """
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +36,10 @@ from agentic_lab import tasks
 from agentic_lab.eval import success_rate
 from agentic_lab.planning import ActionWordEnv
 from agentic_lab.tasks import task_split
+from agentic_lab.trajectory import write_atomically
 from agentic_lab.world import random_name
 
+TEXTWORLD_GAMES = Path(__file__).resolve().parent.parent / "runs" / "textworld"  # generated games, kept between runs
 # Notebook 09's warm start, built from the tiny model by data/build_long_horizon_model.py: it imitates the expert
 # with a mistake at MISTAKE_RATE of its turns, on routes of every horizon from 5 to 20.
 WARM_START = Path(__file__).resolve().parent.parent / "data" / "coinrooms-warm"
@@ -176,6 +186,77 @@ class CoinRoomsEnv(ActionWordEnv):
         return super().info() | {"hidden": hidden}
 
 
+WORDS = {"north": "N", "east": "E", "south": "S", "west": "W"}  # TextWorld's directions, as CoinRooms writes them
+
+
+def textworld_game(route_moves: int, seed: int, folder: Path = TEXTWORLD_GAMES) -> Path:
+    """The JSON file of TextWorld's coin-collector game with `route_moves` moves and one distractor per room, made
+    from `seed` by TextWorld (and kept in `folder`: making one runs the Inform 7 compiler)."""
+    path = folder / f"coin_collector-{route_moves}-{seed}.json"
+    if not path.exists():
+        from textworld import GameOptions
+        from textworld.challenges.tw_coin_collector import coin_collector
+        options = GameOptions()
+        options.seeds = seed
+        game = coin_collector.make({"level": 100 + route_moves + 1}, options)  # TextWorld counts rooms, not moves
+        write_atomically(path, json.dumps(game.serialize()))
+    return path
+
+
+class TextWorldCoinEnv(ActionWordEnv):
+    """A TextWorld coin-collector game, drawn by seed, played by TextWorld's engine and shown as CoinRooms shows its
+    worlds; same actions, same turn budget H, same reward (1 when TextWorld says the game is won)."""
+
+    ACTIONS = (*DIRECTIONS, TAKE)
+    COMMANDS = {**{letter: f"go {word}" for word, letter in WORDS.items()}, TAKE: "take coin"}
+
+    def __init__(self, horizon: int = 10, render_mode: str | None = None):
+        super().__init__(max_turns=horizon, render_mode=render_mode)
+        self.horizon = horizon
+        self.name = "agentic_lab/TextWorldCoin-v0"  # for environments made without gym.make
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        from textworld import EnvInfos
+        from textworld.envs.tw import TextWorldEnv
+        game = textworld_game(route_length(self.horizon), int(self.np_random.integers(2**31)))
+        self.game = TextWorldEnv(EnvInfos(admissible_commands=True, facts=True, won=True, policy_commands=True))
+        self.game.load(str(game))
+        self.walkthrough = json.loads(game.read_text())["metadata"]["walkthrough"]
+        rooms = [self.room_name(self.game.reset())]  # the route's rooms: play the walkthrough once, then start again
+        for command in self.walkthrough[:-1]:
+            rooms.append(self.room_name(self.game.step(command)[0]))
+        route = [f"{room} {WORDS[command.split()[1]]}" for room, command in zip(rooms, self.walkthrough[:-1])]
+        self.state = self.game.reset()
+        self.new_episode()
+        route.append(f"{rooms[-1]} {TAKE}")
+        self.last_observation = f"Take the coin. Route: {', '.join(route)}.\n{self.describe()}"
+        return self.last_observation, self.info()
+
+    @staticmethod
+    def room_name(state) -> str:
+        """Where the player is, from the facts: at(P, room); capitalised as CoinRooms' names are."""
+        return next(f.arguments[1].name for f in state.facts if f.name == "at" and f.arguments[0].name == "P").capitalize()
+
+    def describe(self) -> str:
+        exits = {WORDS[c.split()[1]] for c in self.state.admissible_commands if c.startswith("go ")}
+        coin_here = "take coin" in self.state.admissible_commands
+        return (f"{self.room_name(self.state)}. Exits: {' '.join(d for d in DIRECTIONS if d in exits)}."
+                + (" A coin is here." if coin_here else ""))
+
+    def do(self, action: str) -> tuple[str, bool]:
+        self.state, _, _ = self.game.step(self.COMMANDS[action])
+        self.success = bool(self.state.won)
+        return ("You take the coin." if self.success else self.describe()), self.success
+
+    def expert_actions(self) -> list[str]:
+        return [TAKE if c == "take coin" else WORDS[c.split()[1]] for c in self.state.policy_commands]
+
+    def info(self) -> dict:
+        hidden = {"horizon": self.horizon, "optimal_turns": len(self.walkthrough)} if hasattr(self, "walkthrough") else {}
+        return super().info() | {"hidden": hidden}
+
+
 def demonstration(env, seed: int, rng: random.Random, mistake_rate: float) -> list[dict]:
     """An expert episode with mistakes, as a conversation: at each turn, with probability `mistake_rate`, an action
     other than the expert's (a dead end, a wall, a step back, a take out of place), after which the expert goes on
@@ -185,7 +266,7 @@ def demonstration(env, seed: int, rng: random.Random, mistake_rate: float) -> li
     first, _ = env.reset(seed=seed)
     messages = [{"role": "user", "content": first}]
     while True:
-        best = env.world.expert(env.room)
+        best = env.expert_actions()[0]
         action = rng.choice([a for a in env.ACTIONS if a != best]) if rng.random() < mistake_rate else best
         messages.append(tasks.answer(action))
         observation, _, terminated, truncated, _ = env.step(messages[-1]["content"])

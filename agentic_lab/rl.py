@@ -278,7 +278,7 @@ class TurnCritic:
 
 def diagnostics(trajectories: list[Trajectory], rewards: torch.Tensor, lengths: torch.Tensor,
                 flat: torch.Tensor) -> dict[str, float]:
-    """What the batch looked like before the update: reward, success, tool calls per episode, lengths of right and
+    """What the batch looked like before the update: reward, success, tool calls and turns per episode, lengths of right and
     wrong answers, and how much the rewards differ within a group (the mean within-group standard deviation): RAGEN's
     "echo trap" is this spread collapsing in multi-turn RL, after which the policy collapses too."""
     success = torch.tensor([t.success for t in trajectories])
@@ -286,7 +286,8 @@ def diagnostics(trajectories: list[Trajectory], rewards: torch.Tensor, lengths: 
         return x.mean().item() if len(x) else float("nan")
     groups = rewards.view(len(flat), -1)  # (n_groups, G)
     calls = sum(len(t.tool_calls) for t in trajectories) / len(trajectories)
-    return {"reward": rewards.mean().item(), "success": success.float().mean().item(), "tool_calls": calls,
+    turns = sum(len(t.turns) for t in trajectories) / len(trajectories)
+    return {"reward": rewards.mean().item(), "success": success.float().mean().item(), "tool_calls": calls, "turns": turns,
             "length_right": mean_or_nan(lengths[success]), "length_wrong": mean_or_nan(lengths[~success]),
             "zero_spread": flat.float().mean().item(), "reward_spread": groups.std(1).mean().item()}
 

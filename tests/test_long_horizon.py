@@ -134,3 +134,12 @@ def test_unknown_credit_is_refused(tiny):
     with pytest.raises(ValueError, match="credit"):
         grpo_train(model, tokenizer, lambda: gym.make("agentic_lab/CoinRooms-v0"), steps=1,
                    config=RLConfig(credit="turn"), progress=False)
+
+
+def test_textworld_game_reads_like_coin_rooms_and_its_walkthrough_wins():
+    env = gym.make("agentic_lab/TextWorldCoin-v0", horizon=5)
+    messages = demonstration(env, seed=0, rng=random.Random(0), mistake_rate=0.0)
+    first = messages[0]["content"]
+    assert first.startswith("Take the coin. Route: ") and first.count(",") == route_length(5)
+    assert all(m["content"].split(". Exits: ")[1][-1] == "." for m in messages[2::2])   # "Name. Exits: N E."
+    assert env.unwrapped.success and len(messages) // 2 == route_length(5) + 1
