@@ -278,9 +278,9 @@ class TurnCritic:
 
 def diagnostics(trajectories: list[Trajectory], rewards: torch.Tensor, lengths: torch.Tensor,
                 flat: torch.Tensor) -> dict[str, float]:
-    """What the batch looked like before the update: reward, success, tool calls and turns per episode, lengths of right and
-    wrong answers, and how much the rewards differ within a group (the mean within-group standard deviation): RAGEN's
-    "echo trap" is this spread collapsing in multi-turn RL, after which the policy collapses too."""
+    """What the batch looked like before the update: reward, success, tool calls and turns per episode, lengths of
+    right and wrong answers, and how much the rewards differ within a group (the mean within-group standard
+    deviation): RAGEN's "echo trap" is this spread collapsing in multi-turn RL, after which the policy collapses too."""
     success = torch.tensor([t.success for t in trajectories])
     def mean_or_nan(x):
         return x.mean().item() if len(x) else float("nan")
