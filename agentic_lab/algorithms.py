@@ -238,14 +238,23 @@ def gigpo_advantages(episode_rewards: list[float], turn_rewards: list[list[float
     for g in range(0, len(episode_rewards), group_size):
         members = range(g, g + group_size)
         episode = _normalised([episode_rewards[i] for i in members], scale, eps)
-        returns = {i: discounted_returns(turn_rewards[i], gamma) for i in members}
-        step_groups = defaultdict(list)                               # anchor state -> [(episode, turn)]
-        for i in members:
-            for t, anchor in enumerate(anchors[i]):
-                step_groups[anchor].append((i, t))
-        step = {i: [0.0] * len(turn_rewards[i]) for i in members}
-        for turns in step_groups.values():
-            for (i, t), a in zip(turns, _normalised([returns[i][t] for i, t in turns], scale, eps)):
-                step[i][t] = a
-        advantages += [[episode[i - g] + step_weight * a for a in step[i]] for i in members]
+        returns = [discounted_returns(turn_rewards[i], gamma) for i in members]
+        step = step_group_advantages(returns, [anchors[i] for i in members], scale, eps)
+        advantages += [[a_e + step_weight * a_s for a_s in a_steps] for a_e, a_steps in zip(episode, step)]
+    return advantages
+
+
+def step_group_advantages(returns: list[list[float]], anchors: list[list[Hashable]], scale: str = "none",
+                          eps: float = 1e-6) -> list[list[float]]:
+    """GiGPO's step level for one group of episodes: A^S(a_t^i) = (R_t^i - mean_{G^S(s_t^i)} R) / F_norm, the step
+    group G^S(s) being every turn of every episode of the group taken from state s, whatever its turn index (a state
+    an episode came back to counts each time). returns, anchors: per episode, per turn. Exercise of notebook 09."""
+    step_groups = defaultdict(list)                                   # anchor state -> [(episode, turn)]
+    for i, episode_anchors in enumerate(anchors):
+        for t, anchor in enumerate(episode_anchors):
+            step_groups[anchor].append((i, t))
+    advantages = [[0.0] * len(r) for r in returns]
+    for turns in step_groups.values():
+        for (i, t), a in zip(turns, _normalised([returns[i][t] for i, t in turns], scale, eps)):
+            advantages[i][t] = a
     return advantages

@@ -342,8 +342,27 @@ def _register_all() -> None:
                  {"offsets": [(0, 3), (3, 6), (6, 9)], "spans": []},                         # nothing retrieved
                  {"offsets": [(0, 4), (4, 8), (8, 9), (9, 12)], "spans": [[2, 8], [8, 12]]},  # straddles, adjacent
                  {"offsets": [(0, 2), (2, 5), (5, 7)], "spans": [[0, 2], [5, 7]]}))(rollout.retrieved_tokens)
+    # notebook 09: a room visited at different turns by different episodes (group by the state, not the turn index),
+    # a room one episode came back to (each visit counts), and a room seen once (its step advantage is 0)
+    revisits = {"returns": [[0.5, 0.6, 0.8, 1.0], [0.5, 0.8, 1.0], [0.0, 0.0]],
+                "anchors": [["start", "hall", "hall", "vault"], ["start", "hall", "vault"], ["start", "dead end"]]}
+    exercise("step_group_advantages", "A^S = R_t - mean of the returns of every turn of the group taken from the same "
+             "state (GiGPO's step groups, F_norm = 1)", _step_groups, hard_cases=(revisits,))(
+        algorithms.step_group_advantages)
     exercise("grpo_token_weights", "w_{i,t} = m_{i,t} A_i / (B Σ_t m_{i,t}): each token's push in GRPO's gradient",
              _episodes_with_turns, hard_cases=(two_turn_weights,), solution=grpo_token_weights)(_grpo_weights_by_autograd)
+
+
+def _step_groups(g):
+    """One group of 2 to 5 episodes of 1 to 6 turns, each turn in one of a few states (so states recur, within an
+    episode and across), with its discounted return."""
+    states = [f"room {k}" for k in range(_int(g, 1, 5))]
+    returns, anchors = [], []
+    for _ in range(_int(g, 2, 5)):
+        turns = _int(g, 1, 6)
+        returns.append(torch.rand(turns, generator=g, dtype=torch.float64).tolist())
+        anchors.append([states[_int(g, 0, len(states) - 1)] for _ in range(turns)])
+    return {"returns": returns, "anchors": anchors}
 
 
 def _tokens_and_spans(g):

@@ -32,9 +32,12 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+import gymnasium as gym
+
 from agentic_lab import tasks
 from agentic_lab.eval import success_rate
 from agentic_lab.planning import ActionWordEnv
+from agentic_lab.rollout import rollout
 from agentic_lab.tasks import task_split
 from agentic_lab.trajectory import write_atomically
 from agentic_lab.world import random_name
@@ -45,6 +48,7 @@ TEXTWORLD_GAMES = Path(__file__).resolve().parent.parent / "runs" / "textworld" 
 WARM_START = Path(__file__).resolve().parent.parent / "data" / "coinrooms-warm"
 MISTAKE_RATE = 0.2
 HORIZONS = (5, 10, 20)     # the turn budgets the notebook compares
+MAX_NEW_TOKENS = 12        # a message is one action: "<answer>take</answer><|end|>" is 7 tokens
 DIRECTIONS = {"N": (-1, 0), "E": (0, 1), "S": (1, 0), "W": (0, -1)}
 OPPOSITE = {"N": "S", "S": "N", "E": "W", "W": "E"}
 TAKE = "take"
@@ -273,6 +277,16 @@ def demonstration(env, seed: int, rng: random.Random, mistake_rate: float) -> li
         if terminated or truncated:
             return messages
         messages.append(tasks.observation(observation))
+
+
+def play(model, tokenizer, horizon: int, n: int, temperature: float = 1.0, seed: int = 0,
+         env_id: str = "agentic_lab/CoinRooms-v0") -> list:
+    """One episode in each of `n` held-out worlds at turn budget `horizon` (CoinRooms' test split, or TextWorld games
+    of seeds 100,000...): the same worlds for every model, so two models' successes pair up world by world."""
+    kwargs = {"split": "test"} if env_id == "agentic_lab/CoinRooms-v0" else {}
+    envs = [gym.make(env_id, horizon=horizon, **kwargs) for _ in range(n)]
+    return rollout(model, tokenizer, envs, [100_000 + k for k in range(n)], temperature=temperature,
+                   max_new_tokens=MAX_NEW_TOKENS, seed=seed)
 
 
 def horizon_report(trajectories) -> dict[str, dict]:

@@ -153,6 +153,28 @@ def _retrieved_with_the_end_included(offsets, spans):
     return [any(a <= start <= b for a, b in spans) for start, _ in offsets]
 
 
+def _step_groups_by_turn_index(returns, anchors):
+    """Groups by the turn's index t instead of its state: GRPO's group at each turn, blind to where the agent was."""
+    out = []
+    for episode in returns:
+        peers = [[r[t] for r in returns if t < len(r)] for t in range(len(episode))]
+        out.append([episode[t] - sum(p) / len(p) for t, p in enumerate(peers)])
+    return out
+
+
+def _step_groups_first_visit_only(returns, anchors):
+    """One entry per (episode, state), the first visit's return: an episode's return to a room is not compared."""
+    firsts = {}
+    for i, (episode, states) in enumerate(zip(returns, anchors)):
+        for r, s in zip(episode, states):
+            firsts.setdefault((i, s), r)
+    by_state = {}
+    for (i, s), r in firsts.items():
+        by_state.setdefault(s, []).append(r)
+    return [[r - sum(by_state[s]) / len(by_state[s]) for r, s in zip(episode, states)]
+            for episode, states in zip(returns, anchors)]
+
+
 PLAUSIBLE_WRONG = {
     "bradley_terry_loss": [lambda r_chosen, r_rejected: F.logsigmoid(r_chosen - r_rejected),     # sign
                            lambda r_chosen, r_rejected: -torch.log(torch.sigmoid(r_chosen - r_rejected))],  # -inf
@@ -192,6 +214,7 @@ PLAUSIBLE_WRONG = {
                        lambda rows, start: _bfs_over_cells(rows, start, door_opens=False)],
     "otc_group_rewards": [_otc_with_n_over_every_member, _otc_paying_wrong_answers],
     "retrieved_tokens": [_retrieved_if_any_character_is, _retrieved_with_the_end_included],
+    "step_group_advantages": [_step_groups_by_turn_index, _step_groups_first_visit_only],
     "aggregate_loss": [_aggregate_every_type_as_token_mean, _aggregate_without_mask, _aggregate_grpo_dividing_by_zero],
 }
 

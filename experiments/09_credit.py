@@ -1,0 +1,84 @@
+"""Notebook 09's comparison at full size: episode-level GRPO, GiGPO and a turn-level critic, at each turn budget H,
+over several training seeds, from the same warm start, on the same rollouts budget.
+
+    python experiments/09_credit.py                      # the table notebook 09 quotes (about N minutes on 2 cores)
+    python experiments/09_credit.py --seeds 0 --steps 2  # a quick try-out
+
+For every (H, credit, seed): GRPO-family training on CoinRooms-v0 at budget H (train split), then held-out success at
+temperature 1 on the same test worlds as the warm start, paired world by world. Prints, per H: each credit's
+success before and after ± the standard error over seeds, and each turn-level method's gain over episode-level
+credit (the same seed's runs paired), the headline being whether that gain grows with H.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import gymnasium as gym
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import agentic_lab.envs  # noqa: E402,F401 - registers the environments
+from agentic_lab import load_model  # noqa: E402
+from agentic_lab.long_horizon import MAX_NEW_TOKENS, WARM_START, play  # noqa: E402
+from agentic_lab.rl import RLConfig, grpo_train  # noqa: E402
+
+CREDITS = ("episode", "gigpo", "critic")
+
+
+def config(credit: str, n_groups: int, lr: float) -> RLConfig:
+    return RLConfig(n_groups=n_groups, group_size=8, lr=lr, max_new_tokens=MAX_NEW_TOKENS, credit=credit)
+
+
+def run(horizon: int, credit: str, seed: int, steps: int, n_groups: int, lr: float, eval_worlds: int) -> dict:
+    model, tokenizer = load_model(WARM_START)
+    start = time.time()
+    history = grpo_train(model, tokenizer, lambda: gym.make("agentic_lab/CoinRooms-v0", horizon=horizon), steps,
+                         config(credit, n_groups, lr), seed=seed, progress=False)
+    after = [float(t.success) for t in play(model, tokenizer, horizon, eval_worlds, seed=seed)]
+    return {"horizon": horizon, "credit": credit, "seed": seed, "seconds": round(time.time() - start, 1),
+            "success_after": sum(after) / len(after), "history": history}
+
+
+def mean_se(xs: list[float]) -> str:
+    se = statistics.stdev(xs) / len(xs) ** 0.5 if len(xs) > 1 else float("nan")
+    return f"{statistics.mean(xs):+.3f} ± {se:.3f}"
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--horizons", type=int, nargs="+", default=[5, 10, 20])
+    parser.add_argument("--credits", nargs="+", default=list(CREDITS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--n-groups", type=int, default=4)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--eval-worlds", type=int, default=200)
+    parser.add_argument("--out", type=Path, default=None, help="also write every run as JSON here")
+    args = parser.parse_args()
+    model, tokenizer = load_model(WARM_START)
+    before = {h: sum(t.success for t in play(model, tokenizer, h, args.eval_worlds)) / args.eval_worlds
+              for h in args.horizons}
+    runs = []
+    for h in args.horizons:
+        for seed in args.seeds:
+            for credit in args.credits:
+                runs.append(run(h, credit, seed, args.steps, args.n_groups, args.lr, args.eval_worlds))
+                r = runs[-1]
+                print(f"H={h:2d} {credit:8s} seed {seed}: held-out success {before[h]:.3f} -> {r['success_after']:.3f}"
+                      f"  (training success first/last step {r['history'][0]['success']:.2f}/"
+                      f"{r['history'][-1]['success']:.2f}, {r['seconds']:.0f} s)", flush=True)
+    print("\nheld-out success at T = 1, mean ± SE over seeds; gain over episode-level credit, seeds paired")
+    for h in args.horizons:
+        for credit in args.credits:
+            after = [r["success_after"] for r in runs if r["horizon"] == h and r["credit"] == credit]
+            line = f"H={h:2d} {credit:8s} {before[h]:.3f} -> {mean_se(after)}"
+            if credit != "episode" and "episode" in args.credits:
+                base = [r["success_after"] for r in runs if r["horizon"] == h and r["credit"] == "episode"]
+                line += f"   vs episode {mean_se([a - b for a, b in zip(after, base)])}"
+            print(line)
+    if args.out:
+        args.out.write_text(json.dumps({"before": before, "runs": runs}))
