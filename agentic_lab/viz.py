@@ -15,7 +15,7 @@ from typing import Any, Callable
 import torch
 
 from agentic_lab.algorithms import group_advantages
-from agentic_lab.trajectory import Trajectory, mask_runs, write_atomically
+from agentic_lab.trajectory import Trajectory, turn_spans, write_atomically
 
 
 def source_html(obj) -> str:
@@ -199,17 +199,23 @@ class Pane:
         return self.head + (self.prompt if prompt else "") + "".join(shown)
 
 
-def render_trajectory(trajectory: Trajectory, tokenizer, advantage: float | None = None, label: str = "") -> Pane:
+def render_trajectory(trajectory: Trajectory, tokenizer, advantage: float | list[float] | None = None,
+                      label: str = "") -> Pane:
     """One trajectory as a pane: its header, the prompt, then each turn: the message, what came back, its
-    reward, and what the environment showed (`Turn.show`)."""
+    reward, and what the environment showed (`Turn.show`). `advantage` is the episode's (every token of it shares
+    it), or one per turn (GiGPO, a turn-level critic: each message is coloured by its own)."""
     tokens = tokenizer.convert_ids_to_tokens(trajectory.token_ids)
     special = set(tokenizer.all_special_tokens)
     texts = [t if t in special else tokenizer.convert_tokens_to_string([t]) for t in tokens]
     logprobs = trajectory.logprobs or [0.0] * len(tokens)
     retrieved = {k for a, b in trajectory.retrieved for k in range(a, b)}
-    spans = [_token_span(texts[k], tokens[k] in special, trajectory.loss_mask[k], logprobs[k], advantage, k in retrieved)
-             for k in range(len(tokens))]
-    starts = [a for value, a, _ in mask_runs(trajectory.loss_mask) if value == 1]  # where each message begins
+    per_turn = advantage if isinstance(advantage, (list, tuple)) else None
+    token_advantage = [advantage if per_turn is None else None] * len(tokens)
+    for (a, b), value in zip(turn_spans(trajectory.loss_mask), per_turn or []):
+        token_advantage[a:b] = [value] * (b - a)
+    spans = [_token_span(texts[k], tokens[k] in special, trajectory.loss_mask[k], logprobs[k], token_advantage[k],
+                         k in retrieved) for k in range(len(tokens))]
+    starts = [a for a, _ in turn_spans(trajectory.loss_mask)]  # where each message begins
     prompt_end = starts[0] if starts else len(spans)
     prompt = (f'<div class="alv-prompt"><div class="alv-r">prompt</div><div class="alv-body"><div class="alv-toks">'
               f'{"".join(spans[:prompt_end])}</div>{render_shown(trajectory.info.get("show", {}))}</div></div>')
@@ -217,12 +223,13 @@ def render_trajectory(trajectory: Trajectory, tokenizer, advantage: float | None
     for k, (a, b) in enumerate(zip(starts, starts[1:] + [len(spans)])):
         turn = trajectory.turns[k] if k < len(trajectory.turns) else None
         reward, show = (turn.reward, turn.show) if turn else (0.0, {})
+        credit = f"<br>A {per_turn[k]:+.2f}" if per_turn is not None and k < len(per_turn) else ""
         turns.append(f'<div class="alv-turn" data-turn="{k + 1}"><div class="alv-r">turn {k + 1}<br>reward {reward:+g}'
-                     f'</div><div class="alv-body"><div class="alv-toks">{"".join(spans[a:b])}</div>'
+                     f'{credit}</div><div class="alv-body"><div class="alv-toks">{"".join(spans[a:b])}</div>'
                      f'{render_shown(show)}</div></div>')
     seed = "" if trajectory.seed is None else f" · seed {trajectory.seed}"
     verdict = '<span class="ok">✓ success</span>' if trajectory.success else '<span class="no">✗ failure</span>'
-    shaded = "" if advantage is None else f" · advantage {advantage:+.2f}"
+    shaded = "" if advantage is None or per_turn is not None else f" · advantage {advantage:+.2f}"
     head = (f'<div class="alv-head">{html.escape(label)} {html.escape(trajectory.env_id.split("/")[-1])}{seed}'
             f' · {verdict} · return {trajectory.total_reward:+g}{shaded}</div>')
     return Pane(head, prompt, zlib.crc32(str(trajectory.token_ids[:prompt_end]).encode()), tuple(turns))
@@ -237,9 +244,9 @@ class TrajectoryViewer:
         viewer.widget(view="group", mode="advantage")   # the widget, opened on another view
         viewer.to_html("../runs/run.html")              # the same view as one self-contained static page
 
-    `advantages` (per run, one per trajectory) default to group-relative advantages, groups being
-    consecutive trajectories with the same environment and seed (see `rollout.group_seeds`). Without
-    groups there are no advantages, and no colouring by them. The viewer opens on the group whose rewards
+    `advantages` (per run, one per trajectory: a number, or a list of one per turn) default to group-relative
+    advantages, groups being consecutive trajectories with the same environment and seed (see
+    `rollout.group_seeds`). Without groups there are no advantages, and no colouring by them. The viewer opens on the group whose rewards
     are most spread, at its best member: the episode the next update would push up the most."""
 
     MODES = ("mask", "logprob", "advantage")
@@ -247,7 +254,7 @@ class TrajectoryViewer:
     FILTERS = ("all", "success", "failure")
 
     def __init__(self, runs: dict[str, list[Trajectory]] | list[Trajectory], tokenizer,
-                 advantages: dict[str, list[float]] | None = None):
+                 advantages: dict[str, list[float] | list[list[float]]] | None = None):
         self.runs = runs if isinstance(runs, dict) else {"run": runs}
         self.names = list(self.runs)
         lengths = {len(v) for v in self.runs.values()}
@@ -284,7 +291,7 @@ class TrajectoryViewer:
         rewards = torch.tensor([t.total_reward for t in trajectories], dtype=torch.float64)
         return group_advantages(rewards, size).tolist()
 
-    def _advantage(self, name: str, i: int) -> float | None:
+    def _advantage(self, name: str, i: int) -> float | list[float] | None:
         advantages = self.advantages.get(name)
         return None if advantages is None else advantages[i]
 

@@ -35,6 +35,16 @@ def test_group_advantages_are_centred_within_each_group(runs, tiny):
             assert abs(sum(advantages[4 * g: 4 * g + 4])) < 1e-6
 
 
+def test_per_turn_advantages_colour_each_message_by_its_own(tiny):
+    model, tokenizer = tiny
+    episode = rollout(model, tokenizer, [gym.make("agentic_lab/CoinRooms-v0", horizon=5)], [0], max_new_tokens=12)[0]
+    per_turn = [(-1) ** k * 0.5 * (k + 1) for k in range(len(episode.turns))]
+    pane = viz.render_trajectory(episode, tokenizer, advantage=per_turn)
+    for k, (turn, value) in enumerate(zip(pane.turns, per_turn)):
+        assert f"A {value:+.2f}" in turn and f"advantage {value:+.2f}" in turn   # the label and each token's tip
+    assert "· advantage" not in pane.head                                       # no one number for the episode
+
+
 def test_views_turns_and_the_shared_prompt(runs, tiny):
     viewer = TrajectoryViewer(runs, tiny[1])
     assert "alv-turn" in viewer.widget().children[-1].value
