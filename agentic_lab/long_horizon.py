@@ -46,7 +46,7 @@ TEXTWORLD_GAMES = Path(__file__).resolve().parent.parent / "runs" / "textworld" 
 # Notebook 09's warm start, built from the tiny model by data/build_long_horizon_model.py: it imitates the expert
 # with a mistake at MISTAKE_RATE of its turns, on routes of every horizon from 5 to 20.
 WARM_START = Path(__file__).resolve().parent.parent / "data" / "coinrooms-warm"
-MISTAKE_RATE = 0.2
+MISTAKE_RATE = 0.05
 HORIZONS = (5, 10, 20)     # the turn budgets the notebook compares
 MAX_NEW_TOKENS = 12        # a message is one action: "<answer>take</answer><|end|>" is 7 tokens
 DIRECTIONS = {"N": (-1, 0), "E": (0, 1), "S": (1, 0), "W": (0, -1)}
