@@ -6,9 +6,9 @@
 The tiny model never saw the coin collector (`long_horizon.CoinRoomsEnv`). This script fine-tunes it on
 `long_horizon.demonstration` episodes (train split), turn budgets H drawn from 5 to 20: the expert's, except that
 at MISTAKE_RATE of the turns it does something else (a dead end, a wall, a step back, a take out of place) and
-goes on from there. So the warm start knows the task, knows how to recover, and wastes turns about as often as its
-demonstrations: the waste that notebook 09's three ways of assigning credit have to remove, and that costs more
-the longer the route.
+goes on from there. So the warm start knows the task, knows how to recover, and wastes turns: the waste that
+notebook 09's three ways of assigning credit have to remove, and that costs more the longer the route. (A first
+build with a mistake at 20% of the turns succeeded on 1% of held-out H = 20 worlds sampled at T = 1.)
 
 Deterministic (fixed seeds for the worlds, the mistakes and the batch order). The folder is replaced atomically,
 with its model card and `build_stats.json`; tests/test_build.py checks that this script is the recipe.
@@ -60,6 +60,8 @@ through a chain of rooms with a dead end beside each, and take the coin in the l
 expert's episode with a mistake at {stats['mistake_rate']:.0%} of its turns (any other action; the expert goes on
 from where it led), so the model knows the task, how to recover, and wastes turns: the waste notebook 09's credit
 assignment has to remove. Built by `data/build_long_horizon_model.py`, deterministically from seed {stats['seed']}.
+(A first build with a mistake at 20% of the turns took the coin on 31%, 8% and 1% of held-out worlds at H = 5, 10
+and 20 sampled at temperature 1: at H = 20 almost every GRPO group would have had no success to learn from.)
 
 ## Training
 Supervised next-token loss on the assistant's tokens, {stats['train_episodes']:,} demonstrations
