@@ -1,8 +1,8 @@
 """Notebook 09's comparison at full size: episode-level GRPO, GiGPO and a turn-level critic, at each turn budget H,
 over several training seeds, from the same warm start, on the same rollouts budget.
 
-    python experiments/09_credit.py                      # the table notebook 09 quotes (about N minutes on 2 cores)
-    python experiments/09_credit.py --seeds 0 --steps 2  # a quick try-out
+    python experiments/09_credit.py                      # the table notebook 09 quotes (about 45 minutes on 2 cores)
+    python experiments/09_credit.py --seeds 0 --steps 2 --out /tmp/try.json   # a quick try-out
 
 For every (H, credit, seed): GRPO-family training on CoinRooms-v0 at budget H (train split), then held-out success at
 temperature 1 on the same test worlds as the warm start, paired world by world. Prints, per H: each credit's
@@ -25,6 +25,7 @@ import agentic_lab.envs  # noqa: E402,F401 - registers the environments
 from agentic_lab import load_model  # noqa: E402
 from agentic_lab.long_horizon import MAX_NEW_TOKENS, WARM_START, play  # noqa: E402
 from agentic_lab.rl import RLConfig, grpo_train  # noqa: E402
+from agentic_lab.trajectory import write_atomically  # noqa: E402
 
 CREDITS = ("episode", "gigpo", "critic")
 
@@ -39,8 +40,14 @@ def run(horizon: int, credit: str, seed: int, steps: int, n_groups: int, lr: flo
     history = grpo_train(model, tokenizer, lambda: gym.make("agentic_lab/CoinRooms-v0", horizon=horizon), steps,
                          config(credit, n_groups, lr), seed=seed, progress=False)
     after = [float(t.success) for t in play(model, tokenizer, horizon, eval_worlds, seed=seed)]
-    return {"horizon": horizon, "credit": credit, "seed": seed, "seconds": round(time.time() - start, 1),
+    return {**settings(horizon, credit, seed, steps, n_groups, lr, eval_worlds), "seconds": round(time.time() - start, 1),
             "success_after": sum(after) / len(after), "history": history}
+
+
+def settings(horizon: int, credit: str, seed: int, steps: int, n_groups: int, lr: float, eval_worlds: int) -> dict:
+    """What identifies a run: a results file keeps runs by these, so an interrupted sweep resumes where it stopped."""
+    return {"horizon": horizon, "credit": credit, "seed": seed, "steps": steps, "n_groups": n_groups, "lr": lr,
+            "eval_worlds": eval_worlds}
 
 
 def mean_se(xs: list[float]) -> str:
@@ -53,20 +60,27 @@ if __name__ == "__main__":
     parser.add_argument("--horizons", type=int, nargs="+", default=[5, 10, 20])
     parser.add_argument("--credits", nargs="+", default=list(CREDITS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--n-groups", type=int, default=4)
-    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--eval-worlds", type=int, default=200)
-    parser.add_argument("--out", type=Path, default=None, help="also write every run as JSON here")
+    parser.add_argument("--out", type=Path, default=Path("runs/09_credit.json"),
+                        help="every run as JSON; runs already there (same settings) are reused, not rerun")
     args = parser.parse_args()
     model, tokenizer = load_model(WARM_START)
     before = {h: sum(t.success for t in play(model, tokenizer, h, args.eval_worlds)) / args.eval_worlds
               for h in args.horizons}
+    done = json.loads(args.out.read_text())["runs"] if args.out.exists() else []
     runs = []
     for h in args.horizons:
         for seed in args.seeds:
             for credit in args.credits:
-                runs.append(run(h, credit, seed, args.steps, args.n_groups, args.lr, args.eval_worlds))
+                key = settings(h, credit, seed, args.steps, args.n_groups, args.lr, args.eval_worlds)
+                found = [r for r in done if all(r.get(k) == v for k, v in key.items())]
+                runs.append(found[0] if found else run(*key.values()))
+                if not found:                        # saved after every run: a sweep can be stopped and resumed
+                    args.out.parent.mkdir(parents=True, exist_ok=True)
+                    write_atomically(args.out, json.dumps({"runs": done + [r for r in runs if r not in done]}))
                 r = runs[-1]
                 print(f"H={h:2d} {credit:8s} seed {seed}: held-out success {before[h]:.3f} -> {r['success_after']:.3f}"
                       f"  (training success first/last step {r['history'][0]['success']:.2f}/"
@@ -80,5 +94,3 @@ if __name__ == "__main__":
                 base = [r["success_after"] for r in runs if r["horizon"] == h and r["credit"] == "episode"]
                 line += f"   vs episode {mean_se([a - b for a, b in zip(after, base)])}"
             print(line)
-    if args.out:
-        args.out.write_text(json.dumps({"before": before, "runs": runs}))
