@@ -1,7 +1,7 @@
 """Notebook 09's comparison at full size: episode-level GRPO, GiGPO and a turn-level critic, at each turn budget H,
 over several training seeds, from the same warm start, on the same rollouts budget.
 
-    python experiments/09_credit.py                      # the table notebook 09 quotes (about 45 minutes on 2 cores)
+    python experiments/09_credit.py                      # the table notebook 09 quotes (46 minutes on 2 cores)
     python experiments/09_credit.py --seeds 0 --steps 2 --out /tmp/try.json   # a quick try-out
 
 For every (H, credit, seed): GRPO-family training on CoinRooms-v0 at budget H (train split), then held-out success at
@@ -89,7 +89,7 @@ if __name__ == "__main__":
     for h in args.horizons:
         for credit in args.credits:
             after = [r["success_after"] for r in runs if r["horizon"] == h and r["credit"] == credit]
-            line = f"H={h:2d} {credit:8s} {before[h]:.3f} -> {mean_se(after)}"
+            line = f"H={h:2d} {credit:8s} {before[h]:.3f} -> {mean_se(after).lstrip('+')}"
             if credit != "episode" and "episode" in args.credits:
                 base = [r["success_after"] for r in runs if r["horizon"] == h and r["credit"] == "episode"]
                 line += f"   vs episode {mean_se([a - b for a, b in zip(after, base)])}"
