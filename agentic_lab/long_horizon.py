@@ -52,6 +52,7 @@ MAX_NEW_TOKENS = 12        # a message is one action: "<answer>take</answer><|en
 DIRECTIONS = {"N": (-1, 0), "E": (0, 1), "S": (1, 0), "W": (0, -1)}
 OPPOSITE = {"N": "S", "S": "N", "E": "W", "W": "E"}
 TAKE = "take"
+ACTIONS = (*DIRECTIONS, TAKE)  # what CoinRooms and the TextWorld wrapper both take
 MAX_TRIES = 1_000  # random walks drawn before giving up on a chain that does not cross itself
 
 
@@ -68,10 +69,10 @@ class Rooms:
     def coin_room(self) -> int:
         return len(self.route)
 
-    def describe(self, room: int, coin_taken: bool = False) -> str:
+    def describe(self, room: int) -> str:
         """A room as the agent sees it: its name and exits, in N E S W order, and the coin if it is there."""
         exits = " ".join(d for d in DIRECTIONS if d in self.exits[room])
-        coin = " A coin is here." if room == self.coin_room and not coin_taken else ""
+        coin = " A coin is here." if room == self.coin_room else ""  # taking it ends the episode
         return f"{self.names[room]}. Exits: {exits}.{coin}"
 
     def route_text(self) -> str:
@@ -149,7 +150,7 @@ class CoinRoomsEnv(ActionWordEnv):
     """The coin collector as an environment. `horizon` is the turn budget H (the route has `route_length(H)` moves);
     `reset(options={"world": rooms})` plays a given world."""
 
-    ACTIONS = (*DIRECTIONS, TAKE)
+    ACTIONS = ACTIONS
 
     def __init__(self, horizon: int = 10, split: str = "train", render_mode: str | None = None):
         super().__init__(max_turns=horizon, render_mode=render_mode)
@@ -162,7 +163,7 @@ class CoinRoomsEnv(ActionWordEnv):
         else:
             self.world = sample_rooms(1, int(self.np_random.integers(2**31)), self.split, self.horizon)[0]
         self.new_episode()
-        self.room, self.visits = 0, [0]
+        self.room = 0
         self.last_observation = f"Take the coin. Route: {self.world.route_text()}.\n{self.world.describe(0)}"
         return self.last_observation, self.info()
 
@@ -173,7 +174,6 @@ class CoinRoomsEnv(ActionWordEnv):
                 return "You take the coin.", True
         elif action in self.world.exits[self.room]:
             self.room = self.world.exits[self.room][action]
-        self.visits.append(self.room)
         return self.world.describe(self.room), False
 
     def expert_actions(self) -> list[str]:
@@ -185,7 +185,7 @@ class CoinRoomsEnv(ActionWordEnv):
             room = self.world.exits[room][actions[-1]]
 
     def info(self) -> dict:
-        hidden = {"route": list(self.world.route), "room": self.room, "visits": list(self.visits),
+        hidden = {"route": list(self.world.route), "room": self.room,
                   "horizon": self.horizon, "optimal_turns": len(self.world.route) + 1}
         return super().info() | {"hidden": hidden}
 
@@ -211,7 +211,7 @@ class TextWorldCoinEnv(ActionWordEnv):
     """A TextWorld coin-collector game, drawn by seed, played by TextWorld's engine and shown as CoinRooms shows its
     worlds; same actions, same turn budget H, same reward (1 when TextWorld says the game is won)."""
 
-    ACTIONS = (*DIRECTIONS, TAKE)
+    ACTIONS = ACTIONS
     COMMANDS = {**{letter: f"go {word}" for word, letter in WORDS.items()}, TAKE: "take coin"}
 
     def __init__(self, horizon: int = 10, render_mode: str | None = None):
