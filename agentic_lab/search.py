@@ -4,8 +4,8 @@
     env = gym.make("agentic_lab/SearchAgent-v0")        # also k=..., retriever="random" or "empty"
     observation, info = env.reset(seed=0)               # "In which country does Keso live?"
     env.step('<tool_call>{"name": "search", "arguments": {"query": "Keso lives"}}</tool_call>')
-    # -> "[1] Dradabu is where Keso lives.\n[2] Keso has a job as a miner.\n[3] Keso was born in Brubru."
-    #    with info["retrieved"] = [[4, 32], [37, 63], [68, 92]]
+    # -> "[1] Dradabu is where Keso lives.\n[2] Keso was born in Brubru.\n[3] Keso has a job as a miner."
+    #    with info["retrieved"] = [[4, 32], [37, 61], [66, 92]]
 
 The corpus states every fact of the world (`world.build_world`, four facts per country and per person) as
 one short document each, in one of two phrasings, plus look-alike entities (names one vowel away from a
@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Literal
 
 import bm25s
+import numpy as np
 
 from agentic_lab import world
 from agentic_lab.envs import TaskEnv
@@ -138,12 +139,21 @@ def query_words(query: str) -> list[str]:
     return words
 
 
+def top_k(scores: np.ndarray, k: int) -> list[int]:
+    """The indices of the k largest scores, best first, ties broken by the lower index.
+
+    Not `BM25.retrieve`: its top-k (numpy's argpartition, then argsort) orders tied scores differently on
+    CPUs with different SIMD instructions, and ties are common here (look-alike documents share words), so
+    the same query returned different documents on different machines. A stable sort of all 7,200 scores
+    costs about 0.2 ms."""
+    return np.argsort(-scores, kind="stable")[:k].tolist()
+
+
 def search(query: str, k: int = K) -> list[Document]:
     """The k best documents for `query` by BM25, best first; only documents sharing a word with it."""
-    words = query_words(query)
-    ids, scores = build_index().retrieve([words], k=k, show_progress=False)
+    scores = build_index().get_scores(query_words(query))  # (documents,) float32
     corpus = build_corpus()
-    return [corpus[i] for i, score in zip(ids[0].tolist(), scores[0].tolist()) if score > 0]
+    return [corpus[i] for i in top_k(scores, k) if scores[i] > 0]
 
 
 # --- the tool and its observation -----------------------------------------------------------------

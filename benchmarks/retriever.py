@@ -5,7 +5,8 @@
 The corpus is `agentic_lab.search.build_corpus()` (7,200 short documents), tokenised once by
 `agentic_lab.search.tokenize` for both libraries, so only indexing and ranking differ: bm25s's Lucene
 BM25 (k1 = 1.5, b = 0.75; scores precomputed into a sparse matrix at indexing) and rank-bm25's
-BM25Okapi (same k1 and b; scores each query against every document in Python at query time).
+BM25Okapi (same k1 and b; scores each query against every document in Python at query time). Both rank
+the scores with `agentic_lab.search.top_k` (ties by document order).
 
 Three measures, each library in the same run:
 * index time: building the index from the token lists (best of --repeats);
@@ -20,10 +21,9 @@ import argparse
 import time
 
 import bm25s
-import numpy as np
 from rank_bm25 import BM25Okapi
 
-from agentic_lab.search import build_corpus, tokenize
+from agentic_lab.search import build_corpus, tokenize, top_k
 from agentic_lab.tasks import sample_tasks
 
 K = 3
@@ -43,17 +43,12 @@ def queries_and_gold(n: int) -> list[tuple[list[str], int, str]]:
 def bm25s_index(tokens: list[list[str]]):
     index = bm25s.BM25(k1=1.5, b=0.75)
     index.index(tokens, show_progress=False)
-    return lambda query: index.retrieve([query], k=K, show_progress=False)[0][0].tolist()
+    return lambda query: top_k(index.get_scores(query), K)
 
 
 def rank_bm25_index(tokens: list[list[str]]):
     index = BM25Okapi(tokens, k1=1.5, b=0.75)
-
-    def top(query: list[str]) -> list[int]:
-        scores = index.get_scores(query)
-        best = np.argpartition(-scores, K)[:K]
-        return best[np.argsort(-scores[best], kind="stable")].tolist()
-    return top
+    return lambda query: top_k(index.get_scores(query), K)
 
 
 def measure(build, tokens: list[list[str]], queries, repeats: int) -> dict[str, float]:

@@ -1,7 +1,7 @@
 """Notebook 10's masked-against-unmasked comparison over several training seeds: how far apart are the two, in
 standard errors, at the end of the notebook's ten steps?
 
-    python experiments/10_masking_seeds.py [--seeds 3]      # 410 s measured, alone on 2 cores
+    python experiments/10_masking_seeds.py [--seeds 3]      # 231 s measured, alone on 2 cores
 
 The notebook trains once per arm (seed 0: the tasks and the sampling of every step), so its curves are one draw.
 Here both arms train at the notebook's settings (10 GRPO steps of 4 groups × 8, lr 2e-4, max 96 new tokens, from
