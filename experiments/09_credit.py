@@ -60,9 +60,9 @@ if __name__ == "__main__":
     parser.add_argument("--horizons", type=int, nargs="+", default=[5, 10, 20])
     parser.add_argument("--credits", nargs="+", default=list(CREDITS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--n-groups", type=int, default=4)
-    parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--eval-worlds", type=int, default=200)
     parser.add_argument("--out", type=Path, default=Path("runs/09_credit.json"),
                         help="every run as JSON; runs already there (same settings) are reused, not rerun")
