@@ -105,8 +105,34 @@ def sample_next(logits: torch.Tensor, temperature: float, generator: torch.Gener
     return tokens, logp.gather(1, tokens[:, None]).squeeze(1)
 
 
-KV = list[tuple[torch.Tensor, torch.Tensor]]
-"""One episode's KV cache: per layer (keys, values), each (heads, c, head_dim) for its first c tokens, no padding."""
+class EpisodeCache:
+    """One episode's KV cache, kept between its turns: per layer, buffers (heads, capacity, head_dim) whose first
+    `length` columns are the keys and values of its first `length` tokens, no padding. A turn appends only its
+    new columns (the observation it prefilled, the message it wrote) into the room the last growth left (50%),
+    so keeping a cache costs a turn O(new tokens), not O(history)."""
+
+    def __init__(self):
+        self.buffers: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.length = 0
+
+    def layers(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per layer (keys, values), each (heads, length, head_dim): views, not copies."""
+        return [(keys[:, :self.length], values[:, :self.length]) for keys, values in self.buffers]
+
+    def append(self, new: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """Add n columns: per layer (keys, values), each (heads, n, head_dim)."""
+        end = self.length + new[0][0].shape[1]
+        if not self.buffers or end > self.buffers[0][0].shape[1]:      # outgrown: a bigger buffer, the old columns copied
+            old, self.buffers = self.layers(), []
+            for layer, (keys, values) in enumerate(new):
+                grown = (keys.new_empty((keys.shape[0], end * 3 // 2, keys.shape[2])),
+                         values.new_empty((values.shape[0], end * 3 // 2, values.shape[2])))
+                if old:
+                    grown[0][:, :self.length], grown[1][:, :self.length] = old[layer]
+                self.buffers.append(grown)
+        for (key_buffer, value_buffer), (keys, values) in zip(self.buffers, new):
+            key_buffer[:, self.length:end], value_buffer[:, self.length:end] = keys, values
+        self.length = end
 
 
 class BufferPool:
@@ -178,11 +204,12 @@ class TurnLayer(DynamicLayer):
         self.keys, self.values = self.key_buffer[:, :, :self.length], self.value_buffer[:, :, :self.length]
 
 
-def batch_caches(caches: list[KV | None], capacity: int, pool: BufferPool) -> tuple[DynamicCache, torch.Tensor]:
+def batch_caches(caches: list[EpisodeCache | None], capacity: int,
+                 pool: BufferPool) -> tuple[DynamicCache, torch.Tensor]:
     """The episodes' caches as one batched cache with room for `capacity` tokens, left-padded as HF generate
     pads prompts: row i is zeros in its first width - c_i columns, masked out. Returns the cache and its
     attention mask (n, width), width = max c_i."""
-    lengths = [0 if kv is None else kv[0][0].shape[1] for kv in caches]
+    lengths = [0 if kv is None else kv.length for kv in caches]
     n, width = len(caches), max(lengths)
     mask = torch.zeros((n, width), dtype=torch.long)
     for i, c in enumerate(lengths):
@@ -192,11 +219,12 @@ def batch_caches(caches: list[KV | None], capacity: int, pool: BufferPool) -> tu
         cache.layer_class_to_replicate = partial(TurnLayer, capacity, pool)
         return cache, mask
     template = next(kv for kv in caches if kv is not None)
+    kept = [None if kv is None else kv.layers() for kv in caches]
     cache.layers = []
-    for layer, (keys, values) in enumerate(template):
+    for layer, (keys, values) in enumerate(template.buffers):
         key_buffer = pool.take((n, keys.shape[0], capacity, keys.shape[2]), keys)   # (n, heads, capacity, head_dim)
         value_buffer = pool.take((n, values.shape[0], capacity, values.shape[2]), values)
-        for i, (kv, c) in enumerate(zip(caches, lengths)):
+        for i, (kv, c) in enumerate(zip(kept, lengths)):
             key_buffer[i, :, :width - c], value_buffer[i, :, :width - c] = 0.0, 0.0   # padding: masked, but finite
             if c:
                 key_buffer[i, :, width - c:width], value_buffer[i, :, width - c:width] = kv[layer]
@@ -204,17 +232,22 @@ def batch_caches(caches: list[KV | None], capacity: int, pool: BufferPool) -> tu
     return cache, mask
 
 
-def row_cache(cache: DynamicCache, row: int, attention_row: torch.Tensor) -> KV:
-    """Row `row` of a batched cache without its padding: the columns where attention_row (width,) is 1."""
-    real = attention_row.nonzero().squeeze(1)
-    return [(layer.keys[row][:, real], layer.values[row][:, real]) for layer in cache.layers]
+def keep_row(cache: DynamicCache, row: int, attention_row: torch.Tensor, cached_width: int,
+             kept: EpisodeCache | None) -> EpisodeCache:
+    """Episode cache `kept` with row `row`'s new columns of the batched cache appended: those after the first
+    `cached_width` (where batch_caches put what `kept` already holds) where attention_row (width,) is 1."""
+    new = attention_row[cached_width:].nonzero().squeeze(1) + cached_width
+    kept = kept or EpisodeCache()
+    kept.append([(layer.keys[row][:, new], layer.values[row][:, new]) for layer in cache.layers])
+    return kept
 
 
-def prefill(model, contexts: list[list[int]], caches: list[KV | None], pad_id: int, room: int, pool: BufferPool):
+def prefill(model, contexts: list[list[int]], caches: list[EpisodeCache | None], pad_id: int, room: int,
+            pool: BufferPool):
     """One forward over what each context has not cached yet, with room for `room` more tokens in the cache.
     Returns the last position's logits (n, vocab), the batched cache, its attention mask (n, width) and the
     position of each row's next token (n,)."""
-    cached = [0 if kv is None else kv[0][0].shape[1] for kv in caches]                  # c_i
+    cached = [0 if kv is None else kv.length for kv in caches]                          # c_i
     pending = [context[c:] for context, c in zip(contexts, cached)]                      # n_i = len(pending[i])
     n, width = len(contexts), max(len(p) for p in pending)
     cache, attention = batch_caches(caches, max(cached) + width + room, pool)
@@ -235,16 +268,18 @@ def prefill(model, contexts: list[list[int]], caches: list[KV | None], pad_id: i
 
 
 @torch.no_grad()
-def generate_turn(model, contexts: list[list[int]], caches: list[KV | None] | None, pad_id: int,
+def generate_turn(model, contexts: list[list[int]], caches: list[EpisodeCache | None] | None, pad_id: int,
                   stop_ids: list[int], max_new_tokens: int, temperature: float, generator: torch.Generator,
-                  pool: BufferPool | None = None) -> tuple[list[list[int]], list[list[float]], list[KV | None]]:
+                  pool: BufferPool | None = None
+                  ) -> tuple[list[list[int]], list[list[float]], list[EpisodeCache | None]]:
     """One message per context. caches[i] holds the keys and values of the first c_i tokens of contexts[i]
     (None: c_i = 0), so only the rest, the n_i tokens appended since, is prefilled; then one batched forward
     per new token. `caches=None`: nothing cached and nothing kept (the whole context is prefilled). Returns
     each row's new ids (up to and including its stop token), their log-probs, and each row's cache of its
     context and new ids but the last, which is not fed to the model yet (the next turn prefills it with
-    the observation)."""
+    the observation). A cache given is extended in place and returned."""
     n, given, pool = len(contexts), caches or [None] * len(contexts), pool or BufferPool()
+    cached_width = max(0 if kv is None else kv.length for kv in given)   # the batch's columns before the pending ones
     # Rows with the same context and nothing cached (a GRPO group on its first turn) are prefilled once and copied
     keys = [tuple(context) if kv is None else i for i, (context, kv) in enumerate(zip(contexts, given))]
     first_row: dict = {}
@@ -262,7 +297,7 @@ def generate_turn(model, contexts: list[list[int]], caches: list[KV | None] | No
     running = torch.ones(n, dtype=torch.bool)                          # (b,): rows still writing
     new_ids: list[list[int]] = [[] for _ in range(n)]
     logprobs: list[list[float]] = [[] for _ in range(n)]
-    kept: list[KV | None] = [None] * n
+    kept: list[EpisodeCache | None] = [None] * n
     stop = torch.tensor(stop_ids)
     for step in range(max_new_tokens):
         live = running.nonzero().squeeze(1)
@@ -278,7 +313,7 @@ def generate_turn(model, contexts: list[list[int]], caches: list[KV | None] | No
             leaving = torch.ones_like(running) if done else ~running
             if caches is not None:                                     # each leaving row keeps its cache
                 for b in leaving.nonzero().squeeze(1).tolist():
-                    kept[int(rows[b])] = row_cache(cache, b, attention[b])
+                    kept[int(rows[b])] = keep_row(cache, b, attention[b], cached_width, given[int(rows[b])])
             if done:
                 break
             keep = running.nonzero().squeeze(1)
@@ -315,7 +350,7 @@ def rollout(model, tokenizer, envs: list[gym.Env], seeds: list[int], options: li
         if info.get("show"):  # what the environment asks the viewer to show with the prompt (see viz.shows)
             trajectories[-1].info["show"] = info["show"]
         last_observation.append(observation)
-    caches: list[KV | None] = [None] * len(envs)    # episode i's keys and values, kept between its turns
+    caches: list[EpisodeCache | None] = [None] * len(envs)   # episode i's keys and values, kept between turns
     pool = BufferPool()                              # the batch's KV memory, reused from turn to turn
     active = list(range(len(envs)))
     bar = tqdm(total=len(envs), desc="episodes", disable=not progress)
