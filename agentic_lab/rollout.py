@@ -16,7 +16,8 @@ the whole history and an episode of K turns pays for its prompt K times. Each tu
 re-formed from the kept caches, left-padded, with each row's positions counted over its own tokens only,
 so the model computes what a fresh prefill of the same history would (`reuse_cache=False` does that
 fresh prefill; tests check both give the same trajectories). The price is memory: a kept cache holds
-2 · layers · kv_heads · head_dim floats per token (6 KB a token for the tiny model). It works for any
+2 · layers · kv_heads · head_dim floats per token (6 KB a token for the tiny model), and up to half as many
+again as room to grow into (`EpisodeCache`). It works for any
 Hugging Face decoder whose cache is keys and values per layer (Llama, Qwen, GPT-2, ...).
 
 Token in, token out. The trajectory keeps the exact ids the model sampled and never re-tokenises its
