@@ -17,8 +17,8 @@ re-formed from the kept caches, left-padded, with each row's positions counted o
 so the model computes what a fresh prefill of the same history would (`reuse_cache=False` does that
 fresh prefill; tests check both give the same trajectories). The price is memory: a kept cache holds
 2 · layers · kv_heads · head_dim floats per token (6 KB a token for the tiny model), and up to half as many
-again as room to grow into (`EpisodeCache`). It works for any
-Hugging Face decoder whose cache is keys and values per layer (Llama, Qwen, GPT-2, ...).
+again as room to grow into (`EpisodeCache`). It works for any Hugging Face decoder whose cache is keys and
+values per layer (Llama, Qwen, GPT-2, ...).
 
 Token in, token out. The trajectory keeps the exact ids the model sampled and never re-tokenises its
 text: decoding and re-encoding is not guaranteed to give the same ids back (a BPE tokenizer may merge
