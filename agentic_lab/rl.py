@@ -216,6 +216,7 @@ def turn_advantages(trajectories: list[Trajectory], rewards: torch.Tensor, cfg: 
     turn_rewards = [[turn.reward for turn in t.turns] for t in trajectories]
     if cfg.credit == "gigpo":
         anchors = [[turn.observation for turn in t.turns] for t in trajectories]
+        # F_norm of the paper is the group's std or 1; it has no batch-wide scale, so "batch" scales by the group's
         scale = "none" if cfg.scale_rewards == "none" else "group"
         return gigpo_advantages(rewards.tolist(), turn_rewards, anchors, cfg.group_size, cfg.gamma, cfg.step_weight,
                                 scale), {}
