@@ -3,6 +3,7 @@ import json
 import time
 
 import gymnasium as gym
+import numpy as np
 import pytest
 
 import agentic_lab.envs  # noqa: F401 - registers the environments
@@ -64,7 +65,6 @@ def test_every_question_has_its_gold_documents_in_the_corpus(questions):
 
 def test_tied_scores_rank_by_document_order_whatever_the_cpu():
     """bm25s's own top-k orders ties by the CPU's SIMD sort; ours is a stable sort, so every machine agrees."""
-    import numpy as np
     assert top_k(np.array([1.0, 3.0, 3.0, 0.0, 3.0, 3.0], dtype=np.float32), 3) == [1, 2, 4]
     scores = build_index().get_scores(query_words("Keso lives"))
     ranked = [d.id for d in search("Keso lives", 8)]
