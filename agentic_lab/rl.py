@@ -49,7 +49,7 @@ from agentic_lab.policy_gradient import (batch_logits, collate_trajectories, kl_
                                          masked_mean, next_token_logprobs)
 from agentic_lab.ppo import explained_variance, gae
 from agentic_lab.rollout import group_seeds, rollout
-from agentic_lab.trajectory import Trajectory, turn_spans
+from agentic_lab.trajectory import Trajectory, split_contexts, turn_spans
 
 CREDITS = ("episode", "gigpo", "critic")
 
@@ -80,6 +80,8 @@ class RLConfig:
     gae_lambda: float = 0.95            # λ of "critic"'s GAE over turns
     value_lr: float = 1e-3              # learning rate of "critic"'s value head
     value_epochs: int = 4               # value-head steps per batch, on features computed once
+    keep_history: bool = True           # False: each turn sees only the latest observation (rollout's option), and
+                                        # each turn is its own row of the update, with its turn's advantage
 
 
 def episode_reward(trajectory: Trajectory) -> float:
@@ -89,15 +91,19 @@ def episode_reward(trajectory: Trajectory) -> float:
 
 def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, config: RLConfig | None = None,
                reward_fn: Callable[[Trajectory], float] = episode_reward, seed: int = 0, progress: bool = True,
-               group_reward_fn: Callable[[list[Trajectory]], list[float]] | None = None) -> list[dict]:
+               group_reward_fn: Callable[[list[Trajectory]], list[float]] | None = None,
+               step_metrics: Callable[[list[Trajectory]], dict[str, float]] | None = None) -> list[dict]:
     """Train `model` in place with the GRPO-family loss chosen by `config`. Returns one dict of diagnostics per step.
 
     The reward of an episode is `reward_fn(trajectory)`, or, for a reward that depends on the other members of the
     episode's group (OTC's fewest calls among the right answers, notebook 08), `group_reward_fn(group)` for each
-    group of G episodes, which replaces `reward_fn`."""
+    group of G episodes, which replaces `reward_fn`. `step_metrics(trajectories)` adds a notebook's own measures of
+    each step's first rollout to its diagnostics (notebook 11: which operation each kind of fact got)."""
     cfg = config or RLConfig()
     if cfg.credit not in CREDITS or (cfg.credit != "episode" and cfg.loss_type == "rloo"):
         raise ValueError(f"credit must be one of {CREDITS} (and 'episode' for RLOO), not {cfg.credit!r}")
+    if cfg.credit == "critic" and not cfg.keep_history:
+        raise ValueError("the turn critic reads one growing context: credit='critic' needs keep_history=True")
     torch.manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
     critic = TurnCritic(model, cfg.value_lr) if cfg.credit == "critic" else None
@@ -111,7 +117,8 @@ def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, co
             draw = step * rounds + k
             seeds = group_seeds(cfg.n_groups, cfg.group_size, base_seed=seed * 1_000_003 + draw * cfg.n_groups)
             trajectories = rollout(model, tokenizer, [make_env() for _ in seeds], seeds, temperature=cfg.temperature,
-                                   max_new_tokens=cfg.max_new_tokens, seed=seed * 1_000_003 + draw)
+                                   max_new_tokens=cfg.max_new_tokens, seed=seed * 1_000_003 + draw,
+                                   keep_history=cfg.keep_history)
             rewards = torch.tensor(score(trajectories, cfg.group_size, reward_fn, group_reward_fn))
             lengths = torch.tensor([sum(t.loss_mask) for t in trajectories], dtype=torch.float)
             penalty = overlong_penalty(lengths, cfg.max_new_tokens, cfg.overlong_cache) if cfg.overlong_cache else 0
@@ -119,6 +126,8 @@ def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, co
             flat = zero_spread_groups(rewards, cfg.group_size)            # (n_groups,)
             if k == 0:                           # the first rollout is sampled alike by every variant
                 record = diagnostics(trajectories, rewards, lengths, flat)
+                if step_metrics:
+                    record |= step_metrics(trajectories)
                 if cfg.dynamic_sampling:         # before the update, as update() measures the other variants'
                     first_entropy = policy_entropy(model, tokenizer, trajectories, cfg.temperature, cfg.group_size)
                 if cfg.overlong_cache:           # DAPO: the share of answers the overlong penalty reached
@@ -158,8 +167,14 @@ def policy_entropy(model, tokenizer, trajectories: list[Trajectory], temperature
 def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory], rewards: torch.Tensor,
            cfg: RLConfig, critic: "TurnCritic | None" = None) -> dict[str, float]:
     """μ gradient steps on one batch of groups; returns the mean entropy, loss and clip fractions, and the largest
-    gap between the log-probs the sampler recorded and the trainer's π_old (0 up to float error when they agree)."""
-    batch = collate_trajectories(trajectories, tokenizer.pad_token_id, cfg.group_size)   # kept whole groups
+    gap between the log-probs the sampler recorded and the trainer's π_old (0 up to float error when they agree).
+    Episodes played with a fresh context each turn are trained on as one row per turn ([context_k | message_k],
+    what the sampler saw), each row with its turn's advantage: the loss's per-sequence mean ("grpo") then weighs
+    turns, not episodes, alike."""
+    split = [split_contexts(t) for t in trajectories]
+    rows, rows_per_episode = [row for r in split for row in r], torch.tensor([len(r) for r in split])
+    per_turn_rows = len(rows) > len(trajectories)
+    batch = collate_trajectories(rows, tokenizer.pad_token_id, 1 if per_turn_rows else cfg.group_size)  # whole groups
     written = batch["loss_mask"]                                     # (B, T-1): the tokens the policy sampled
     mask = written if cfg.mask_retrieved else (written + batch["retrieved_mask"]).clamp(max=1)   # what is trained on
     # Dropout off (eval mode) in every forward: π_old and π_θ must be the same function of θ.
@@ -175,14 +190,19 @@ def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory
     ref_logprobs = logprobs_and_entropy(reference, batch, cfg.temperature)[0] if reference is not None else None
     credit_record: dict[str, float] = {}
     if cfg.loss_type == "rloo":                  # TRL's RLOOTrainer: the KL is a penalty on the reward, r - β Σ_t k1
-        if ref_logprobs is not None:
-            rewards = rewards - cfg.beta * (kl_k1(old_logprobs, ref_logprobs) * mask).sum(1)
+        if ref_logprobs is not None:                 # Σ_t over the episode: over all its rows when split by turn
+            episode = torch.arange(len(trajectories)).repeat_interleave(rows_per_episode)      # each row's episode
+            kl = torch.zeros(len(trajectories)).index_add(0, episode, (kl_k1(old_logprobs, ref_logprobs) * mask).sum(1))
+            rewards = rewards - cfg.beta * kl
         advantages = rloo_advantages(rewards, cfg.group_size)
     elif cfg.credit == "episode":
         advantages = group_advantages(rewards, cfg.group_size, scale=cfg.scale_rewards)
     else:                                        # one advantage per turn, shared by the turn's tokens: (B, T-1)
         per_turn, credit_record = turn_advantages(trajectories, rewards, cfg, critic, batch)
-        advantages = spread_over_tokens(trajectories, per_turn, written.shape[1])
+        advantages = (torch.tensor([a for values in per_turn for a in values]) if per_turn_rows   # (rows,)
+                      else spread_over_tokens(trajectories, per_turn, written.shape[1]))
+    if per_turn_rows and cfg.credit == "episode":                    # the episode's A_i on each of its rows
+        advantages = advantages.repeat_interleave(rows_per_episode)
     sums: dict[str, float] = {}
     for iteration in range(cfg.num_iterations):
         if iteration > 0:

@@ -20,6 +20,13 @@ fresh prefill; tests check both give the same trajectories). The price is memory
 again as room to grow into (`EpisodeCache`). It works for any Hugging Face decoder whose cache is keys and
 values per layer (Llama, Qwen, GPT-2, ...).
 
+A fresh context each turn (`keep_history=False`). The agent sees only the latest observation, as a new
+conversation whose one user message it is (with the tools, if any): nothing else carries over from turn to turn,
+so the environment must put in its observation all the agent needs (a memory bank, MEM1's rewritten state;
+notebook 11). The context stays as long as one observation however long the episode. The trajectory keeps every
+turn's [context | message] one after the other and where each context starts (`Trajectory.context_starts`); the
+update trains on each as its own row (`trajectory.split_contexts`).
+
 Token in, token out. The trajectory keeps the exact ids the model sampled and never re-tokenises its
 text: decoding and re-encoding is not guaranteed to give the same ids back (a BPE tokenizer may merge
 characters differently), and the importance ratio π_θ(a)/π_old(a) of a policy-gradient step is only
@@ -68,11 +75,19 @@ def retrieved_tokens(offsets: list[tuple[int, int]], spans: list[list[int]]) -> 
     return [any(a <= start < b for a, b in spans) for start, _ in offsets]
 
 
-def observation_tokens(tokenizer, content: str, spans: list[list[int]]) -> tuple[list[int], list[list[int]]]:
+def fresh_context_text(tokenizer, content: str, tools: list | None = None) -> str:
+    """A new conversation whose one user message is `content`, opening the assistant's turn (keep_history=False)."""
+    return tokenizer.apply_chat_template([{"role": "user", "content": content}], tools=tools or None, tokenize=False,
+                                         add_generation_prompt=True)
+
+
+def observation_tokens(tokenizer, content: str, spans: list[list[int]], text: str | None = None
+                       ) -> tuple[list[int], list[list[int]]]:
     """`observation_ids(tokenizer, content)`, and the [start, end) character spans of `content` that an environment
     retrieved (a search's documents, `info["retrieved"]`) as [start, end) token spans of those ids, from one
-    tokenisation. With spans, needs a fast tokenizer (its offset mapping)."""
-    text = _observation_text(tokenizer, content)
+    tokenisation. With spans, needs a fast tokenizer (its offset mapping). `text`: another rendering of `content`
+    to tokenise (a fresh context's), instead of the observation that appends it to the history."""
+    text = _observation_text(tokenizer, content) if text is None else text
     if not spans:
         return tokenizer(text, add_special_tokens=False)["input_ids"], []
     shift = text.find(content)                     # where the template put the observation's text
@@ -332,25 +347,29 @@ def generate_turn(model, contexts: list[list[int]], caches: list[EpisodeCache | 
 
 def rollout(model, tokenizer, envs: list[gym.Env], seeds: list[int], options: list[dict | None] | None = None,
             temperature: float = 1.0, max_new_tokens: int = 96, max_context: int | None = None, seed: int = 0,
-            batch_size: int = 256, reuse_cache: bool = True, progress: bool = False) -> list[Trajectory]:
+            batch_size: int = 256, reuse_cache: bool = True, keep_history: bool = True, progress: bool = False
+            ) -> list[Trajectory]:
     """Play one episode in each environment, all in lock-step. Same seeds, same trajectories.
 
     reuse_cache=True keeps each unfinished episode's KV cache between its turns, so a turn prefills only the
-    tokens appended since its last one; False re-prefills the whole history every turn (the baseline)."""
+    tokens appended since its last one; False re-prefills the whole history every turn (the baseline).
+    keep_history=False starts every turn from a fresh context, the latest observation alone (nothing to reuse)."""
     generator = torch.Generator().manual_seed(seed)
     stop_ids = stop_token_ids(model, tokenizer)
     max_context = max_context or getattr(model.config, "max_position_embeddings", 2048)
-    trajectories, last_observation = [], []
+    trajectories, last_observation, tools = [], [], []
     for env, env_seed, env_options in zip(envs, seeds, options or [None] * len(envs)):
         observation, info = env.reset(seed=env_seed, options=env_options)
         ids = tokenizer.apply_chat_template([{"role": "user", "content": observation}], tools=info.get("tools") or None,
                                             add_generation_prompt=True, return_dict=False)
         env_id = env.spec.id if env.spec else getattr(env.unwrapped, "name", type(env.unwrapped).__name__)
         trajectories.append(Trajectory(env_id, env_seed, token_ids=list(ids), loss_mask=[0] * len(ids),
-                                       logprobs=[0.0] * len(ids), info={"success": False, **info.get("hidden", {})}))
+                                       logprobs=[0.0] * len(ids), info={"success": False, **info.get("hidden", {})},
+                                       context_starts=[] if keep_history else [0]))
         if info.get("show"):  # what the environment asks the viewer to show with the prompt (see viz.shows)
             trajectories[-1].info["show"] = info["show"]
         last_observation.append(observation)
+        tools.append(info.get("tools"))
     caches: list[EpisodeCache | None] = [None] * len(envs)   # episode i's keys and values, kept between turns
     pool = BufferPool()                              # the batch's KV memory, reused from turn to turn
     active = list(range(len(envs)))
@@ -359,13 +378,14 @@ def rollout(model, tokenizer, envs: list[gym.Env], seeds: list[int], options: li
         for start in range(0, len(active), batch_size):
             chunk = active[start:start + batch_size]
             new_ids, logprobs, kept = generate_turn(
-                model, [trajectories[i].token_ids for i in chunk], [caches[i] for i in chunk] if reuse_cache else None,
+                model, [context(trajectories[i]) for i in chunk],
+                [caches[i] for i in chunk] if reuse_cache and keep_history else None,
                 tokenizer.pad_token_id, stop_ids, max_new_tokens, temperature, generator, pool)
             for i, ids, lps, kv in zip(chunk, new_ids, logprobs, kept):
-                _record_turn(trajectories[i], envs[i], last_observation, i, ids, lps, tokenizer, stop_ids)
+                _record_turn(trajectories[i], envs[i], last_observation, i, ids, lps, tokenizer, stop_ids, tools[i])
                 caches[i] = kv
         for i in active:
-            if not trajectories[i].turns[-1].done and len(trajectories[i].token_ids) + max_new_tokens > max_context:
+            if not trajectories[i].turns[-1].done and len(context(trajectories[i])) + max_new_tokens > max_context:
                 trajectories[i].info["context_full"] = True  # no room for another message: stop here
         still_open = [i for i in active if not trajectories[i].turns[-1].done and "context_full" not in
                       trajectories[i].info]
@@ -377,9 +397,15 @@ def rollout(model, tokenizer, envs: list[gym.Env], seeds: list[int], options: li
     return trajectories
 
 
+def context(trajectory: Trajectory) -> list[int]:
+    """The tokens the model conditions on next: the whole episode, or its latest fresh context."""
+    return trajectory.token_ids[trajectory.context_starts[-1]:] if trajectory.context_starts else trajectory.token_ids
+
+
 def _record_turn(trajectory: Trajectory, env: gym.Env, last_observation: list[str], i: int, ids: list[int],
-                 logprobs: list[float], tokenizer, stop_ids: list[int]) -> None:
-    """Send one message to its environment and append it, and the observation, to the trajectory."""
+                 logprobs: list[float], tokenizer, stop_ids: list[int], tools: list | None) -> None:
+    """Send one message to its environment and append it, and the observation (appended to the history, or as a
+    fresh context when the trajectory has context_starts), to the trajectory."""
     stopped = ids[-1] in stop_ids
     text = tokenizer.decode(ids[:-1] if stopped else ids, skip_special_tokens=False)
     observation, reward, terminated, truncated, info = env.step(text)
@@ -391,8 +417,11 @@ def _record_turn(trajectory: Trajectory, env: gym.Env, last_observation: list[st
     trajectory.logprobs += logprobs
     trajectory.info["success"] = bool(info.get("success", False))
     if not done:
-        obs_ids, retrieved = observation_tokens(tokenizer, observation, info.get("retrieved", []))
+        fresh = fresh_context_text(tokenizer, observation, tools) if trajectory.context_starts else None
+        obs_ids, retrieved = observation_tokens(tokenizer, observation, info.get("retrieved", []), fresh)
         start = len(trajectory.token_ids)
+        if fresh is not None:
+            trajectory.context_starts.append(start)
         trajectory.retrieved += [[start + a, start + b] for a, b in retrieved]
         trajectory.token_ids += obs_ids
         trajectory.loss_mask += [0] * len(obs_ids)

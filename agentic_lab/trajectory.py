@@ -40,6 +40,9 @@ class Trajectory:
     info: dict = field(default_factory=dict)                # success, hidden state, the reset's "show"...
     retrieved: list[list[int]] = field(default_factory=list)  # [start, end) token spans of retrieved text (search
                                                             # results), inside observations: loss_mask is 0 there
+    context_starts: list[int] = field(default_factory=list)  # where each turn's own context begins, when every turn
+                                                            # started afresh from the latest observation (rollout's
+                                                            # keep_history=False); empty: one context that grows
 
     @property
     def total_reward(self) -> float:
@@ -61,6 +64,22 @@ class Trajectory:
     def from_dict(cls, data: dict) -> "Trajectory":
         turns = [Turn(**{**t, "action": Action(**t["action"])}) for t in data["turns"]]
         return cls(**{**data, "turns": turns})
+
+
+def split_contexts(trajectory: Trajectory) -> list[Trajectory]:
+    """A trajectory played with a fresh context each turn (`context_starts`) as one single-turn trajectory per turn,
+    [context_k | message_k], which is what the model saw and wrote that turn: the rows the update trains on. A
+    trajectory with one growing context is returned whole."""
+    if not trajectory.context_starts:
+        return [trajectory]
+    bounds = [*trajectory.context_starts, len(trajectory.token_ids)]
+    rows = []
+    for k, (a, b) in enumerate(zip(bounds, bounds[1:])):
+        rows.append(Trajectory(trajectory.env_id, trajectory.seed, trajectory.turns[k:k + 1], trajectory.token_ids[a:b],
+                               trajectory.loss_mask[a:b],
+                               None if trajectory.logprobs is None else trajectory.logprobs[a:b], trajectory.info,
+                               [[s - a, e - a] for s, e in trajectory.retrieved if a <= s < b]))
+    return rows
 
 
 def mask_runs(mask: list) -> list[tuple[int, int, int]]:

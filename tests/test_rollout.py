@@ -1,11 +1,18 @@
 """The rollout engine: masks, token-in-token-out, batching equal to one-by-one, seeds and groups."""
+import copy
+from dataclasses import replace
+
 import gymnasium as gym
+import pytest
+import torch
 
 import agentic_lab.envs  # noqa: F401
 from agentic_lab.eval import play_tasks
+from agentic_lab.policy_gradient import collate_trajectories, token_logprobs
+from agentic_lab.rl import RLConfig, grpo_train
 from agentic_lab.rollout import group_seeds, rollout
 from agentic_lab.tasks import sample_tasks
-from agentic_lab.trajectory import mask_runs
+from agentic_lab.trajectory import mask_runs, split_contexts
 
 
 def test_mask_covers_exactly_what_the_policy_wrote_token_by_token(tiny):
@@ -71,3 +78,40 @@ def test_multi_step_environment_plays_to_truncation(tiny):
     for t in trajectories:
         assert 1 <= len(t.turns) <= 3 and t.turns[-1].done
         assert "agent" in t.info and t.env_id == "agentic_lab/KeyDoor-v0"
+
+
+def test_a_fresh_context_each_turn_is_the_latest_observation_alone(tiny):
+    """keep_history=False: turn k conditions on a new conversation whose one message is the k-th observation; the
+    rows the update trains on are exactly those contexts and messages, and their log-probs are the sampler's."""
+    model, tokenizer = tiny
+    envs = [gym.make("agentic_lab/KeyDoor-v0", max_turns=4) for _ in range(3)]
+    trajectories = rollout(model, tokenizer, envs, seeds=[0, 1, 2], temperature=1.0, keep_history=False)
+    for trajectory in trajectories:
+        rows = split_contexts(trajectory)
+        assert len(rows) == len(trajectory.turns) == len(trajectory.context_starts) and trajectory.context_starts[0] == 0
+        assert [i for row in rows for i in row.token_ids] == trajectory.token_ids
+        for k, (row, turn) in enumerate(zip(rows, trajectory.turns)):
+            shown = turn.observation                       # the reset's prompt, then each observation in turn
+            context = tokenizer.apply_chat_template([{"role": "user", "content": shown}], add_generation_prompt=True,
+                                                    tools=envs[0].unwrapped.tool_schemas() or None, tokenize=False)
+            assert tokenizer.decode(row.token_ids) == context + turn.text + "<|end|>"
+            assert row.loss_mask == [0] * (len(row.token_ids) - sum(row.loss_mask)) + [1] * sum(row.loss_mask)
+    rows = [row for t in trajectories for row in split_contexts(t)]
+    batch = collate_trajectories(rows, tokenizer.pad_token_id)
+    with torch.no_grad():
+        logprobs = token_logprobs(model, batch["input_ids"], batch["attention_mask"])
+    assert ((logprobs - batch["sampler_logprobs"]).abs() * batch["loss_mask"]).max() < 1e-4
+
+
+def test_a_fresh_context_each_turn_keeps_the_turns_apart_in_the_update(tiny):
+    """One GRPO step on fresh-context episodes trains one row per turn: the sampler and the trainer agree, and the
+    turn critic, which reads one growing context, is refused."""
+    model, tokenizer = tiny
+    make_env = lambda: gym.make("agentic_lab/KeyDoor-v0", max_turns=3)  # noqa: E731
+    config = RLConfig(n_groups=2, group_size=2, max_new_tokens=24, keep_history=False, lr=0.0)
+    for credit in ("episode", "gigpo"):
+        record = grpo_train(copy.deepcopy(model), tokenizer, make_env, 1, replace(config, credit=credit),
+                            progress=False)[0]
+        assert record["turns"] > 1 and record["sampler_logprob_gap"] < 1e-4
+    with pytest.raises(ValueError, match="keep_history"):
+        grpo_train(model, tokenizer, make_env, 1, replace(config, credit="critic"), progress=False)
