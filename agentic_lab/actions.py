@@ -11,7 +11,8 @@ Memory operations (notebook 11) use the tiny tokenizer's memory tokens, one clos
 
     <mem_add>Keso job miner</mem>    <mem_update>2 Keso job baker</mem>    <mem_delete>2</mem>    <mem_noop></mem>
 
-Slots are numbered from 1. Whether slot 2 exists or is empty is the environment's to say, not the parser's.
+ADD and UPDATE may leave their text out (`<mem_add></mem>`, `<mem_update>2</mem>`: `Action.entry` is None), which
+the memory bank takes to mean the fact it is handling, as it came. Slots are numbered from 1. Whether slot 2 exists or is empty is the environment's to say, not the parser's.
 A message may also carry one `<state>...</state>` (notebook 11's rewritten internal state, MEM1), kept in
 `Action.state` whatever the action is.
 """
@@ -106,20 +107,19 @@ def _parse_tool_call(body: str) -> Action:
 
 
 def _parse_memory(operation: str, body: str) -> Action:
-    """ADD takes text; UPDATE a slot number, a space and text; DELETE a slot number; NOOP nothing."""
+    """ADD takes text or nothing; UPDATE a slot number, then a space and text or nothing; DELETE a slot number; NOOP
+    nothing. Text left out is entry None."""
     if operation == "NOOP":
         return Action("memory", operation="NOOP") if not body else invalid("<mem_noop></mem> takes nothing inside")
     if operation == "ADD":
-        return Action("memory", operation="ADD", entry=body) if body else invalid("<mem_add> needs the text to store")
+        return Action("memory", operation="ADD", entry=body.strip() or None)
     slot, _, entry = body.partition(" ")
     if not _SLOT.fullmatch(slot):
         return invalid(f"<mem_{operation.lower()}> starts with a slot number, e.g. <mem_{operation.lower()}>2")
     if operation == "DELETE":
         return Action("memory", operation="DELETE", slot=int(slot)) if not entry.strip() else \
             invalid("<mem_delete> takes only a slot number")
-    if not entry.strip():
-        return invalid("<mem_update> needs the new text after the slot number")
-    return Action("memory", operation="UPDATE", slot=int(slot), entry=entry.strip())
+    return Action("memory", operation="UPDATE", slot=int(slot), entry=entry.strip() or None)
 
 
 def _reject_constant(name: str):

@@ -47,6 +47,14 @@ def exercise(name: str, task: str, make_inputs: Callable[[torch.Generator], dict
     return register
 
 
+def _numeric(value) -> bool:
+    """Whether `value` is a tensor, a number or a tuple of them (compared within atol); anything else (a memory bank)
+    is compared with ==."""
+    items = value if isinstance(value, (tuple, list)) else (value,)
+    return all(isinstance(v, (torch.Tensor, int, float, bool)) or (isinstance(v, (tuple, list)) and _numeric(v))
+               for v in items)
+
+
 def _as_tensors(value) -> list[torch.Tensor]:
     """A function may return a tensor, a number or a tuple of them: compare them all, in order."""
     items = value if isinstance(value, (tuple, list)) else (value,)
@@ -115,9 +123,9 @@ def _compare(ex: Exercise, fn: Callable, trials: int, seed: int, say: Callable) 
     cases += [(f"trial {k}", lambda: ex.make_inputs(generator)) for k in range(trials)]
     for case, make_inputs in cases:
         inputs = make_inputs()
-        want = _as_tensors(ex.reference(**{k: _copy(v) for k, v in inputs.items()}))
+        want = ex.reference(**{k: _copy(v) for k, v in inputs.items()})
         try:
-            got = _as_tensors(fn(**{k: _copy(v) for k, v in inputs.items()}))
+            got = fn(**{k: _copy(v) for k, v in inputs.items()})
         except NotImplementedError:
             say(f"[{name}] not attempted yet: {ex.task}")
             return False
@@ -125,6 +133,12 @@ def _compare(ex: Exercise, fn: Callable, trials: int, seed: int, say: Callable) 
             say(f"[{name}] ✗ raised {type(error).__name__}: {error}\n  on {_show(inputs)}\n"
                 + "".join(traceback.format_exception(error)[-2:]))
             return False
+        if not _numeric(want):
+            if got != want:
+                say(f"[{name}] ✗ {case}: returned {got!r}, expected {want!r}\n  on {_show(inputs)}")
+                return False
+            continue
+        got, want = _as_tensors(got), _as_tensors(want)
         if len(got) != len(want):
             say(f"[{name}] ✗ returned {len(got)} value(s), expected {len(want)}")
             return False
@@ -238,8 +252,9 @@ def _episodes_with_turns(g):
 # --- the exercises, notebook by notebook --------------------------------------------------------------------
 # The references live where the course uses them; registering here only names them as answers.
 def _register_all() -> None:
-    from agentic_lab import (algorithms, eval as evaluation, planning, policy_gradient, ppo, preference, reward_model,
-                             rewards, rollout, tool_use)
+    from agentic_lab import (algorithms, eval as evaluation, memory, planning, policy_gradient, ppo, preference,
+                             reward_model, rewards, rollout, tool_use)
+    from agentic_lab.actions import Action
 
     # float32 rewards a thousand apart: log(sigmoid(x)) underflows to log(0) = -inf, logsigmoid(x) does not
     far_apart = {"r_chosen": torch.tensor([-1000.0, 1000.0, 0.5]), "r_rejected": torch.tensor([0.0, 0.0, 0.0])}
@@ -349,8 +364,34 @@ def _register_all() -> None:
     exercise("step_group_advantages", "A^S = R_t - mean of the returns of every turn of the group taken from the same "
              "state (GiGPO's step groups, F_norm = 1)", _step_groups, hard_cases=(revisits,))(
         algorithms.step_group_advantages)
+    # notebook 11: ADD into a hole a DELETE left before a filled slot (the first empty slot, not the one after the
+    # last filled), and DELETE of the slot written last (it is empty again: written goes back to -1)
+    hole = memory.Bank((None, "Keso job miner", None), (-1, 2, -1))
+    exercise("apply_memory_operation", "the Bank after a valid ADD / UPDATE / DELETE / NOOP written at `time`: ADD "
+             "into the first empty slot, text on one line, written[i] = time (-1 once deleted)", _bank_and_operation,
+             hard_cases=({"bank": hole, "action": Action("memory", operation="ADD", entry="Moda job  baker"), "time": 3},
+                         {"bank": hole, "action": Action("memory", operation="DELETE", slot=2), "time": 3}))(
+        memory.apply)
     exercise("grpo_token_weights", "w_{i,t} = m_{i,t} A_i / (B Σ_t m_{i,t}): each token's push in GRPO's gradient",
              _episodes_with_turns, hard_cases=(two_turn_weights,), solution=grpo_token_weights)(_grpo_weights_by_autograd)
+
+
+def _bank_and_operation(g):
+    """A bank of 1 to 5 slots filled from slot 1 on (as ADD alone fills one), and one operation it can take, its text
+    with stray spaces at times; time: the next fact's number."""
+    from agentic_lab.actions import Action
+    from agentic_lab.memory import Bank
+    size, names = _int(g, 1, 5), ["Keso", "Moda", "Fino", "Dufe"]
+    filled = _int(g, 0, size)
+    def fact():
+        return f"{names[_int(g, 0, 3)]} job{' ' * _int(g, 1, 2)}{['miner', 'baker', 'weaver'][_int(g, 0, 2)]}"
+    slots = tuple(" ".join(fact().split()) if i < filled else None for i in range(size))
+    bank = Bank(slots, tuple(i + 1 if i < filled else -1 for i in range(size)))
+    kinds = ["NOOP"] + (["ADD"] if filled < size else []) + (["UPDATE", "DELETE"] if filled else [])
+    kind = kinds[_int(g, 0, len(kinds) - 1)]
+    slot = _int(g, 1, filled) if kind in ("UPDATE", "DELETE") else None
+    entry = fact() if kind in ("ADD", "UPDATE") else None
+    return {"bank": bank, "action": Action("memory", operation=kind, slot=slot, entry=entry), "time": filled + 1}
 
 
 def _step_groups(g):

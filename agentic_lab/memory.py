@@ -8,17 +8,20 @@
 three words each ("Keso job miner", "Keso lives Dradabu", "Dradabu capital Kalabu"). The episode names the
 entities it will ask about (`questions` of them, one field each); facts about any other entity are distractors,
 and each kept fact is contradicted `updates` times by a later one (Keso changes job: "Keso job baker").
-Every observation shows the whole bank, slots numbered from 1, and the fact to handle:
+Every observation shows the whole bank, slots numbered from 1 with the number of the fact each was written at in
+brackets, and the fact to handle:
 
     Keep: Keso, Dradabu
     Bank:
-    1 Keso job miner
+    1 [1] Keso job miner
     2 -
     Fact 3/8: Keso job baker
 
 The agent answers with one operation, written with the tiny tokenizer's memory tokens (`agentic_lab.actions`):
 `<mem_add>text</mem>` (into the first empty slot), `<mem_update>i text</mem>`, `<mem_delete>i</mem>`,
-`<mem_noop></mem>`. An operation the bank cannot take (slot 9 of 4, UPDATE or DELETE of an empty slot, ADD to a
+`<mem_noop></mem>`; ADD and UPDATE without text (`<mem_add></mem>`, `<mem_update>2</mem>`) store the fact being
+handled as it came, so a manager need not copy it letter by letter (the tiny model, which reads a character a
+token, miscopies names it never saw). An operation the bank cannot take (slot 9 of 4, UPDATE or DELETE of an empty slot, ADD to a
 full bank, text longer than MAX_ENTRY_CHARS) is an error observation with -INVALID_PENALTY, the bank unchanged
 and the same fact still to handle. After the last fact a fixed answerer answers each question from the bank
 alone: the value of the most recently written slot that reads "<entity> <field> <value>" for the asked entity
@@ -28,7 +31,7 @@ is the last value the stream gave), `success` is all of them.
 Baselines are managers, functions (bank, fact, kept entities) -> operation text: add-only FIFO (`fifo_manager`,
 the oldest slot overwritten once the bank is full), random valid operations (`random_manager`) and the oracle
 (`oracle_manager`: ADD a kept entity's fact, UPDATE its slot when the fact changes, NOOP a distractor), whose
-operations are each task's `solution`, so `sft.encode` gives supervised demonstrations for a warm start.
+operations are each task's `solution`. All three write the short forms.
 
 **The rewritten state** (family `memory_state`, `MemoryStateEnv`, MEM1). k objectives, each one fact found with
 one call of the `lookup` tool; the agent answers all k at once, in order, separated by ";", and is rewarded with
@@ -44,13 +47,17 @@ module is imported (gym.make of either environment imports it), not with `agenti
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
+from statistics import mean, stdev
 from typing import Callable
 
 from agentic_lab import world
 from agentic_lab.actions import Action, parse_action
 from agentic_lab.envs import INVALID_PENALTY, TaskEnv, printable
-from agentic_lab.tasks import Task, assistant, family, normalise, observation
+from agentic_lab.eval import success_rate
+from agentic_lab.tasks import Task, assistant, family, normalise, observation, sample_tasks
 from agentic_lab.tools import call_tool
 
 # --- facts ----------------------------------------------------------------------------------------
@@ -110,11 +117,15 @@ class Bank:
         return cls((None,) * size, (-1,) * size)
 
     def show(self) -> str:
-        return "\n".join(f"{i} {text or '-'}" for i, text in enumerate(self.slots, 1))
+        """One line a slot: its number, when it was written in brackets (the answerer reads the newest of two slots
+        about the same thing, so a manager has to see which that is), and its text; "-" when empty."""
+        return "\n".join(f"{i} [{time}] {text}" if text is not None else f"{i} -"
+                         for i, (text, time) in enumerate(zip(self.slots, self.written), 1))
 
 
-def apply(bank: Bank, action: Action, time: int) -> Bank:
-    """The bank after one memory operation (a parsed action), written at `time`; raises InvalidOperation."""
+def apply(bank: Bank, action: Action, time: int, fact: str = "") -> Bank:
+    """The bank after one memory operation (a parsed action), written at `time`; raises InvalidOperation. `fact`: what
+    an ADD or UPDATE without text stores (the fact being handled)."""
     if action.operation == "NOOP":
         return bank
     if action.operation == "ADD":
@@ -127,7 +138,7 @@ def apply(bank: Bank, action: Action, time: int) -> Bank:
             raise InvalidOperation(f"there is no slot {slot}: the slots are 1 to {len(bank.slots)}.")
         if bank.slots[slot - 1] is None:
             raise InvalidOperation(f"slot {slot} is empty: ADD writes into an empty slot.")
-    text = None if action.operation == "DELETE" else " ".join(action.entry.split())  # one line in the bank
+    text = None if action.operation == "DELETE" else " ".join((action.entry or fact).split())  # one line in the bank
     if text is not None and len(text) > MAX_ENTRY_CHARS:
         raise InvalidOperation(f"an entry has at most {MAX_ENTRY_CHARS} characters.")
     slots, written = list(bank.slots), list(bank.written)
@@ -150,21 +161,45 @@ Manager = Callable[[Bank, Fact, tuple[str, ...]], str]
 
 
 def oracle_manager(bank: Bank, fact: Fact, kept: tuple[str, ...]) -> str:
-    """ADD a kept entity's fact, UPDATE its slot when the fact changes, NOOP a distractor. One slot per kept
-    entity, so a bank with as many slots as questions is never full when a new one arrives."""
+    """ADD a kept entity's fact, UPDATE its slot when the fact changes, NOOP a distractor. It keeps one slot per
+    kept entity, so a bank it filled alone is never full when a new one arrives; in a bank someone else filled
+    (notebook 11's mixed demonstrations) it overwrites the oldest slot the answerer would not read for a kept name."""
     if fact.entity not in kept:
         return "<mem_noop></mem>"
     for i, text in enumerate(bank.slots, 1):
         if text is not None and text.split()[:2] == [fact.entity, fact.field]:
-            return f"<mem_update>{i} {fact.text}</mem>"
-    return f"<mem_add>{fact.text}</mem>"
+            return f"<mem_update>{i}</mem>"
+    if None in bank.slots:
+        return "<mem_add></mem>"
+    return f"<mem_update>{min(stale_slots(bank, kept), key=lambda i: bank.written[i - 1])}</mem>"
+
+
+def stale_slots(bank: Bank, kept: tuple[str, ...]) -> list[int]:
+    """The filled slots the answerer would never read for a kept name: facts about other names, and a kept name's
+    facts that a more recently written slot replaces."""
+    newest: dict[tuple[str, str], int] = {}  # (kept name, field) -> the slot written last
+    for i, text in enumerate(bank.slots, 1):
+        words = (text or "").split()
+        if len(words) == 3 and words[0] in kept:
+            key = (words[0], words[1])
+            if key not in newest or bank.written[i - 1] > bank.written[newest[key] - 1]:
+                newest[key] = i
+    return [i for i, text in enumerate(bank.slots, 1) if text is not None and i not in newest.values()]
 
 
 def fifo_manager(bank: Bank, fact: Fact, kept: tuple[str, ...]) -> str:
     """Add every fact; once the bank is full, overwrite the slot written longest ago."""
     if None in bank.slots:
-        return f"<mem_add>{fact.text}</mem>"
-    return f"<mem_update>{bank.written.index(min(bank.written)) + 1} {fact.text}</mem>"
+        return "<mem_add></mem>"
+    return f"<mem_update>{bank.written.index(min(bank.written)) + 1}</mem>"
+
+
+def mixed_manager(rng: random.Random, fifo_share: float) -> Manager:
+    """Each fact handled by FIFO with probability `fifo_share`, else by the oracle: the demonstrations of notebook
+    11's warm start, which half the time keeps everything and half the time keeps only what will be asked."""
+    def manage(bank: Bank, fact: Fact, kept: tuple[str, ...]) -> str:
+        return (fifo_manager if rng.random() < fifo_share else oracle_manager)(bank, fact, kept)
+    return manage
 
 
 def random_manager(rng: random.Random) -> Manager:
@@ -174,15 +209,29 @@ def random_manager(rng: random.Random) -> Manager:
         kinds = ["NOOP"] + (["ADD"] if len(filled) < len(bank.slots) else []) + (["UPDATE", "DELETE"] if filled else [])
         kind = rng.choice(kinds)
         if kind in ("NOOP", "ADD"):
-            return "<mem_noop></mem>" if kind == "NOOP" else f"<mem_add>{fact.text}</mem>"
+            return "<mem_noop></mem>" if kind == "NOOP" else "<mem_add></mem>"
         slot = rng.choice(filled)
-        return f"<mem_update>{slot} {fact.text}</mem>" if kind == "UPDATE" else f"<mem_delete>{slot}</mem>"
+        return f"<mem_update>{slot}</mem>" if kind == "UPDATE" else f"<mem_delete>{slot}</mem>"
     return manage
 
 
 # --- the memory bank's task and environment ---------------------------------------------------------------
 INSTRUCTIONS = ("You will be asked about the kept names. One operation per fact: <mem_add>text</mem>, "
-                "<mem_update>i text</mem>, <mem_delete>i</mem> or <mem_noop></mem>.")
+                "<mem_update>i text</mem>, <mem_delete>i</mem> or <mem_noop></mem>; without text, ADD and UPDATE "
+                "store the fact as it came.")
+
+
+FACT_KINDS = ("new", "contradiction", "distractor")  # a kept name's first fact, a later one that changes it, any other
+
+
+def fact_kinds(stream: list[Fact], kept: tuple[str, ...]) -> list[str]:
+    """What each fact of a stream is, for the manager that keeps what will be asked: see FACT_KINDS."""
+    seen: set[str] = set()
+    kinds = []
+    for fact in stream:
+        kinds.append("distractor" if fact.entity not in kept else "contradiction" if fact.entity in seen else "new")
+        seen.add(fact.entity)
+    return kinds
 
 
 def bank_view(kept: tuple[str, ...], bank: Bank, stream: list[Fact], position: int) -> str:
@@ -225,7 +274,7 @@ def memory_bank(rng: random.Random, stream_length: int = 8, bank_size: int = 4, 
         if position:
             solution.append(observation(bank_view(kept, bank, stream, position)))
         operation = oracle_manager(bank, fact, kept)
-        bank = apply(bank, parse_action(operation), position + 1)
+        bank = apply(bank, parse_action(operation), position + 1, fact.text)
         solution.append(assistant(operation))
     asked = [next(f for f in reversed(stream) if f.entity == name) for name in kept]
     info = {"stream": [f.text for f in stream], "kept": list(kept), "bank_size": bank_size,
@@ -245,26 +294,26 @@ class MemoryBankEnv(TaskEnv):
         super().__init__("memory_bank", split, max_turns or 2 * stream_length, render_mode, params)
         self.turn_limit = max_turns  # None: twice the stream's length, whichever stream a reset brings
         self.bank, self.position, self.stream, self.kept = Bank.empty(bank_size), 0, [], ()
+        self.handled: tuple[str, str] | None = None  # the fact the last valid operation handled, and its kind
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed, options=options)
         self.bank, self.position = Bank.empty(self.task.info["bank_size"]), 0
         self.stream = [Fact(*text.split()) for text in self.task.info["stream"]]
         self.kept = tuple(self.task.info["kept"])
+        self.handled = None
         self.max_turns = self.turn_limit or 2 * len(self.stream)
         return self.task.prompt, self.info()
 
     def view(self) -> str:
         return bank_view(self.kept, self.bank, self.stream, self.position)
 
-    def error(self, message: str) -> str:
-        return super().error(message) + "\n" + self.view()
-
     def act(self, action: Action) -> tuple[str, float, bool]:
         try:
-            self.bank = apply(self.bank, action, self.position + 1)
+            self.bank = apply(self.bank, action, self.position + 1, self.stream[self.position].text)
         except InvalidOperation as e:
             return self.error(str(e)), -INVALID_PENALTY, False
+        self.handled = (self.stream[self.position].text, fact_kinds(self.stream, self.kept)[self.position])
         self.position += 1
         if self.position < len(self.stream):
             return self.view(), 0.0, False
@@ -278,7 +327,12 @@ class MemoryBankEnv(TaskEnv):
         return "\n".join(lines), right / len(lines), True
 
     def info(self) -> dict:
-        return super().info() | {"show": {"bank": self.bank.show()}}
+        handled = {"handled": self.handled[0], "kind": self.handled[1]} if self.handled else {}
+        return super().info() | {"show": {"bank": self.bank.show(), **handled}}
+
+    def error(self, message: str) -> str:  # any action without effect, malformed or refused by the bank
+        self.handled = None
+        return super().error(message) + "\n" + self.view()
 
 
 def play(manager: Manager, tasks: list[Task]) -> list[float]:
@@ -292,6 +346,74 @@ def play(manager: Manager, tasks: list[Task]) -> list[float]:
                 rewards.append(reward if terminated else 0.0)
                 break
     return rewards
+
+
+# --- notebook 11's setting: a bank of three slots, streams of 4 to 16 facts, a fresh context each turn -------------
+# The manager sees only the latest observation (rollout's keep_history=False), which shows the whole bank: as a
+# Memory-R1 manager is called once per fact with the memories it retrieved. (Kept in one growing context, the
+# tiny model's character-level tokens would fill its 1,024 positions by the 9th fact.)
+BANK_SIZE = 3
+TRAIN_LENGTH = 8
+TEST_LENGTHS = (4, 8, 12, 16)
+FIFO_SHARE = 0.5             # of the warm start's demonstrated decisions, FIFO's; the oracle's the rest
+MAX_NEW_TOKENS = 48          # the short forms take 3 to 5 tokens; with its own text an operation takes up to 46
+WARM_START = Path(__file__).resolve().parent.parent / "data" / "memory-warm"
+
+
+def demonstrations(stream_length: int, seed: int, rng: random.Random, fifo_share: float = FIFO_SHARE,
+                   split: str = "train") -> list[list[dict]]:
+    """One stream played by `mixed_manager`, as the single-turn conversations a fresh-context agent has: what the
+    environment showed (the prompt, then each later observation) and the operation written."""
+    env = MemoryBankEnv(split, stream_length=stream_length, bank_size=BANK_SIZE)
+    observation, _ = env.reset(seed=seed)
+    manage, out = mixed_manager(rng, fifo_share), []
+    while True:
+        operation = manage(env.bank, env.stream[env.position], env.kept)
+        out.append([{"role": "user", "content": observation}, assistant(operation)])
+        observation, _, terminated, truncated, _ = env.step(operation)
+        if terminated or truncated:
+            return out
+
+
+def held_out_streams(stream_length: int, n: int) -> list[Task]:
+    """The n test-split streams every manager of notebook 11 is scored on at this length (seeds 100,000...)."""
+    return sample_tasks("memory_bank", n, seed=100_000 + stream_length, split="test", stream_length=stream_length,
+                        bank_size=BANK_SIZE)
+
+
+def play_model(model, tokenizer, tasks: list[Task], temperature: float = 1.0, seed: int = 0) -> list:
+    """The model manages each task's bank from a fresh context each turn; returns the trajectories."""
+    from agentic_lab.rollout import rollout  # the engine imports torch: not needed to play the baselines
+    return rollout(model, tokenizer, [MemoryBankEnv(bank_size=BANK_SIZE) for _ in tasks], [None] * len(tasks),
+                   options=[{"task": task} for task in tasks], temperature=temperature,
+                   max_new_tokens=MAX_NEW_TOKENS, seed=seed, keep_history=False)
+
+
+def answered(trajectory) -> float:
+    """The share of questions the bank answered right at the end of an episode; 0 if the stream was not finished."""
+    last = trajectory.turns[-1]
+    return last.reward if last.done and "kind" in last.show else 0.0
+
+
+def bank_report(trajectories) -> dict[str, dict]:
+    """By stream length: n, reward (the share of questions right) and success, each ± standard error, the share of
+    turns whose operation the bank refused or could not parse, and what each kind of fact got (FACT_KINDS): the
+    share of them answered with each operation."""
+    rows = {}
+    for length in sorted({len(t.info["stream"]) for t in trajectories}):
+        group = [t for t in trajectories if len(t.info["stream"]) == length]
+        success, success_se = success_rate(group)
+        rewards = [answered(t) for t in group]
+        turns = [turn for t in group for turn in t.turns]
+        operations = {kind: Counter(turn.action.operation for turn in turns if turn.show.get("kind") == kind)
+                      for kind in FACT_KINDS}
+        rows[str(length)] = {
+            "n": len(group), "reward": mean(rewards), "reward_se": stdev(rewards) / len(rewards) ** 0.5,
+            "success": success, "success_se": success_se,
+            "invalid": sum("kind" not in turn.show for turn in turns) / len(turns),
+            **{f"{kind}_{op.lower()}": counts[op] / max(sum(counts.values()), 1)
+               for kind, counts in operations.items() for op in ("ADD", "UPDATE", "DELETE", "NOOP")}}
+    return rows
 
 
 # --- the rewritten state (MEM1) --------------------------------------------------------------------

@@ -44,6 +44,8 @@ def test_malformed_actions_become_invalid_with_a_reason(text, reason):
 @pytest.mark.parametrize("text, operation, slot, entry", [
     ("<mem_add>Keso job miner</mem>", "ADD", None, "Keso job miner"),
     ("<mem_update>2 Keso job baker</mem><|end|>", "UPDATE", 2, "Keso job baker"),
+    ("<mem_add></mem>", "ADD", None, None),                 # the text left out: the fact being handled
+    ("<mem_update>2</mem>", "UPDATE", 2, None),
     ("<think>old</think><mem_delete> 3 </mem>", "DELETE", 3, None),
     ("<mem_noop></mem>", "NOOP", None, None),
 ])
@@ -53,9 +55,7 @@ def test_memory_operations(text, operation, slot, entry):
 
 
 @pytest.mark.parametrize("text, reason", [
-    ("<mem_add></mem>", "needs the text"),
     ("<mem_update>Keso job baker</mem>", "slot number"),
-    ("<mem_update>2</mem>", "new text"),
     ("<mem_delete>x</mem>", "slot number"),
     ("<mem_delete>2 Keso</mem>", "only a slot number"),
     ("<mem_noop>Keso</mem>", "nothing inside"),

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from agentic_lab.exercises import EXERCISES, _compare, check
+from agentic_lab.memory import Bank, apply
 
 
 def _gae_without_mask(rewards, values, mask, gamma, lam):
@@ -175,6 +176,23 @@ def _step_groups_first_visit_only(returns, anchors):
             for episode, states in zip(returns, anchors)]
 
 
+def _apply_keeping_the_time_on_delete(bank, action, time):
+    """A deleted slot keeps when it was written: the answerer's "most recent" then counts an empty slot."""
+    after = apply(bank, action, time)
+    return Bank(after.slots, bank.written) if action.operation == "DELETE" else after
+
+
+def _apply_adding_after_the_last_filled_slot(bank, action, time):
+    """ADD after the last filled slot, as into a list: the same until a DELETE leaves a hole before a filled one."""
+    if action.operation != "ADD":
+        return apply(bank, action, time)
+    filled = [i for i, text in enumerate(bank.slots) if text is not None]
+    slot = filled[-1] + 1 if filled else 0
+    slots, written = list(bank.slots), list(bank.written)
+    slots[slot], written[slot] = " ".join(action.entry.split()), time
+    return Bank(tuple(slots), tuple(written))
+
+
 PLAUSIBLE_WRONG = {
     "bradley_terry_loss": [lambda r_chosen, r_rejected: F.logsigmoid(r_chosen - r_rejected),     # sign
                            lambda r_chosen, r_rejected: -torch.log(torch.sigmoid(r_chosen - r_rejected))],  # -inf
@@ -215,6 +233,7 @@ PLAUSIBLE_WRONG = {
     "otc_group_rewards": [_otc_with_n_over_every_member, _otc_paying_wrong_answers],
     "retrieved_tokens": [_retrieved_if_any_character_is, _retrieved_with_the_end_included],
     "step_group_advantages": [_step_groups_by_turn_index, _step_groups_first_visit_only],
+    "apply_memory_operation": [_apply_keeping_the_time_on_delete, _apply_adding_after_the_last_filled_slot],
     "aggregate_loss": [_aggregate_every_type_as_token_mean, _aggregate_without_mask, _aggregate_grpo_dividing_by_zero],
 }
 

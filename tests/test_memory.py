@@ -50,7 +50,7 @@ def test_the_answerer_reads_the_newest_slot_that_states_the_fact():
     "<mem_delete>3</mem>",                   # an empty slot
     "<mem_add>Keso job baker</mem>",         # a full bank (below)
     "<mem_merge>1</mem>",                    # an unknown operation
-    "<mem_update>1</mem>",                   # no text
+    "<mem_update>0</mem>",                   # slots count from 1
     "<answer>miner</answer>",                # not a memory operation
     "<mem_noop></mem><mem_noop></mem>",      # two
 ])
@@ -89,6 +89,64 @@ def test_the_oracle_scores_one_and_fifo_less_once_the_stream_outgrows_the_bank(s
     assert memory.play(memory.oracle_manager, tasks) == [1.0] * len(tasks)
     assert fifo == 1.0 if stream_length <= 4 else fifo < 0.8
     assert sum(memory.play(memory.random_manager(random.Random(0)), tasks)) / len(tasks) < 0.6
+
+
+def test_the_oracle_overwrites_a_slot_no_question_would_read_when_someone_else_filled_the_bank():
+    # slot 1: a distractor; slot 2: Keso's old job, replaced by slot 3's; a new kept name arrives
+    bank = Bank(("Dufe job weaver", "Keso job miner", "Keso job baker"), (2, 1, 3))
+    assert memory.stale_slots(bank, ("Keso", "Moda")) == [1, 2]
+    assert memory.oracle_manager(bank, memory.Fact("Moda", "lives", "Gono"), ("Keso", "Moda")) == \
+        "<mem_update>2</mem>"                                      # the older of the two stale slots
+
+
+def test_fact_kinds_and_what_the_viewer_shows_of_each_operation():
+    env = memory.MemoryBankEnv(stream_length=8, bank_size=3)
+    env.reset(seed=5)
+    kinds = memory.fact_kinds(env.stream, env.kept)
+    assert kinds.count("new") == 2 and kinds.count("contradiction") == 2 and kinds.count("distractor") == 4
+    _, _, _, _, info = env.step("<mem_delete>1</mem>")            # refused: the bank is empty
+    assert "kind" not in info["show"]
+    _, _, _, _, info = env.step("<mem_noop></mem>")
+    assert info["show"]["handled"] == env.stream[0].text and info["show"]["kind"] == kinds[0]
+
+
+@pytest.mark.parametrize("fifo_share", [0.0, 0.5, 1.0])
+def test_the_warm_starts_demonstrations_are_operations_the_bank_takes(fifo_share):
+    """Single-turn conversations, one per fact, none refused; with no FIFO share they are the oracle's solution."""
+    rng = random.Random(0)
+    for seed in range(30):
+        length = 4 + seed % 13
+        demos = memory.demonstrations(length, seed, rng, fifo_share)
+        assert len(demos) == length and all(parse_action(d[1]["content"]).kind == "memory" for d in demos)
+        if fifo_share == 0.0:
+            env = memory.MemoryBankEnv(stream_length=length, bank_size=memory.BANK_SIZE)
+            env.reset(seed=seed)
+            assert [d[1]["content"] for d in demos] == [m["content"] for m in env.task.solution[::2]]
+            assert demos[0][0]["content"] == env.task.prompt
+
+
+def test_the_report_counts_what_each_kind_of_fact_got():
+    """bank_report on episodes played by FIFO: every new and changed fact added, every distractor added, rewards
+    as the environment gave them."""
+    from agentic_lab.trajectory import Trajectory, Turn
+    trajectories = []
+    for seed in range(6):
+        env = memory.MemoryBankEnv(stream_length=8, bank_size=3)
+        observation, info = env.reset(seed=seed)
+        t = Trajectory("agentic_lab/MemoryBank-v0", seed, info=dict(info["hidden"]))
+        while True:
+            text = memory.fifo_manager(env.bank, env.stream[env.position], env.kept)
+            result, reward, done, _, info = env.step(text)
+            t.turns.append(Turn(observation, text, info["action"], result, reward, done, info["show"]))
+            observation = result
+            if done:
+                t.info["success"] = info["success"]
+                break
+        trajectories.append(t)
+    row = memory.bank_report(trajectories)["8"]
+    assert row["n"] == 6 and row["invalid"] == 0.0
+    assert row["reward"] == pytest.approx(sum(t.turns[-1].reward for t in trajectories) / 6)
+    assert row["distractor_noop"] == 0.0 and row["new_add"] + row["new_update"] == 1.0
 
 
 def test_same_seed_same_stream_and_splits_by_the_kept_entities():
