@@ -1,0 +1,100 @@
+"""Build notebook 11's warm start from the tiny model: a memory manager that keeps everything half the time.
+
+    python data/build_memory_model.py                        # measured time in the model card
+    python data/build_memory_model.py --steps 4 --eval-tasks 4 --out /tmp/try    # a quick try-out
+
+The tiny model never saw a memory bank (`memory.MemoryBankEnv`). This script fine-tunes it on
+`memory.demonstrations`: streams of 4 to 16 facts (train split) kept in a bank of three slots, each fact handled by
+add-only FIFO with probability FIFO_SHARE and by the oracle otherwise (`memory.mixed_manager`), one single-turn
+conversation per fact, since the manager sees only the latest observation (rollout's keep_history=False). So the
+warm start writes well-formed operations into the right slots, but adds distractors as often as it skips them and
+adds a changed fact as often as it updates the old one: the choices notebook 11's RL, rewarded only by the answers
+read from the bank at the end, has to make.
+
+Deterministic (fixed seeds for the streams, the mixture and the batch order). The folder is replaced atomically,
+with its model card and `build_stats.json`; tests/test_build.py checks that this script is the recipe.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from agentic_lab.memory import (BANK_SIZE, FACT_KINDS, FIFO_SHARE, TEST_LENGTHS, WARM_START, bank_report,  # noqa: E402
+                                demonstrations)
+from warm_start import SEED, build_warm_start  # noqa: E402 - data/warm_start.py, beside this script
+
+STEPS = 600
+EVAL_TASKS = 200          # held-out streams per length
+TRAIN_LENGTHS = (4, 16)   # stream length drawn uniformly from this range for each demonstrated stream
+
+
+def episodes(n: int) -> list[tuple[list[dict], list[dict]]]:
+    """The first n single-turn demonstrations (messages, no tools), stream after stream: the same on every machine."""
+    rng, out, k = random.Random(SEED), [], 0
+    while len(out) < n:
+        out += [(messages, []) for messages in demonstrations(rng.randint(*TRAIN_LENGTHS), seed=k, rng=rng)]
+        k += 1
+    return out[:n]
+
+
+def build(out_dir: Path, steps: int, eval_tasks: int) -> None:
+    build_warm_start(out_dir, steps, eval_tasks, "agentic_lab/MemoryBank-v0", {"fifo_share": FIFO_SHARE}, episodes,
+                     bank_report, model_card,
+                     eval_kwargs=tuple({"stream_length": n, "bank_size": BANK_SIZE} for n in TEST_LENGTHS),
+                     keep_history=False)
+
+
+def model_card(stats: dict) -> str:
+    def row(decoding: str, length: str) -> str:
+        r = stats["held_out"][decoding][length]
+        ops = " | ".join(f"{r[f'{kind}_{op}']:.0%}" for kind, op in (("new", "add"), ("contradiction", "update"),
+                                                                      ("distractor", "noop")))
+        return (f"| {length} | {decoding} | {r['n']} | {r['reward']:.2f} ± {r['reward_se']:.2f} | "
+                f"{r['success']:.0%} ± {r['success_se']:.0%} | {r['invalid']:.1%} | {ops} |")
+    rows = "\n".join(row(d, str(n)) for d in ("greedy", "sampled_t1") for n in TEST_LENGTHS)
+    return f"""# memory-warm
+
+Notebook 11's warm start: the tiny model (`data/tiny-agent`) fine-tuned to manage a memory bank of {BANK_SIZE} slots
+(`agentic_lab/MemoryBank-v0`, train split, streams of 4 to 16 facts about two kept names and distractors), one
+operation per fact (`<mem_add>`, `<mem_update>`, `<mem_delete>`, `<mem_noop>`), seeing only the latest observation
+(the whole bank and the fact to handle). Each demonstrated decision is add-only FIFO's with probability
+{stats['fifo_share']:.0%} and the oracle's otherwise (ADD a kept name's fact, UPDATE its slot when it changes,
+NOOP a distractor): the model writes well-formed operations, and leaves to RL whether to keep a distractor and
+whether to update or add a changed fact. Built by `data/build_memory_model.py`, deterministically from seed
+{stats['seed']}.
+
+## Training
+Supervised next-token loss on the assistant's tokens, {stats['train_episodes']:,} single-turn demonstrations
+({stats['train_tokens'] / 1e6:.2f}M tokens): {stats['train_steps']} steps of batch {stats['batch_size']} with lengths
+mixed in every batch, AdamW, peak learning rate {stats['peak_lr']}, cosine schedule.
+{stats['train_seconds'] / 60:.0f} minutes at {stats['mean_tokens_per_s']:,} tokens/s. Final training loss
+{stats['final_loss']}.
+
+## Held-out behaviour
+{stats['eval_tasks']} test-split streams per length (names never asked about in training), greedy and sampled at
+temperature 1: the reward (share of the two questions answered right from the bank) and success (both right),
+± one standard error; the share of operations the bank refused or could not parse; and how often each kind of
+fact got the oracle's operation.
+
+| stream | decoding | n | reward | success | invalid | new: ADD | changed: UPDATE | distractor: NOOP |
+|---|---|---|---|---|---|---|---|---|
+{rows}
+
+## Use
+```python
+from agentic_lab import load_model
+model, tokenizer = load_model("data/memory-warm")
+```
+"""
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=WARM_START, help="output folder")
+    parser.add_argument("--steps", type=int, default=STEPS, help="training steps")
+    parser.add_argument("--eval-tasks", type=int, default=EVAL_TASKS, help="held-out streams per length")
+    args = parser.parse_args()
+    build(args.out, args.steps, args.eval_tasks)
