@@ -11,6 +11,9 @@ One module per concept, read in this order:
     planning   a grid world whose optimal plan length is a dial, BabyAI levels as text, plan fidelity (07)
     tool_use   tasks that need no tool, calc, or lookup, and ToolChoice-v0 (08)
     search     the search agent: a 7,200-document corpus of the world, BM25, questions, SearchAgent-v0 (10)
+    long_horizon  the coin collector whose route follows the turn budget, and TextWorld's own (09)
+    memory     a memory bank managed by ADD / UPDATE / DELETE / NOOP (Memory-R1), a rewritten state (MEM1) (11)
+    reflection two attempts at a task, with or without feedback between them; SCoRe's rewards (12)
     trajectory what an agent did, token by token; saved and loaded atomically
     rollout    the batched multi-turn engine: N environments in lock-step, token in and token out
     sft        supervised fine-tuning from scratch

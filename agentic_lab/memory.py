@@ -38,8 +38,8 @@ one call of the `lookup` tool; the agent answers all k at once, in order, separa
 the share it gets right. With every message it may write `<state>...</state>`: the environment keeps the latest
 (up to MAX_STATE_CHARS) and, by default (`self_contained=True`), every observation repeats the objectives, that
 state and the last result, so the latest observation is all an agent needs: an engine that drops everything
-else from the context gives MEM1's constant-size context (the rollout here keeps the whole history; see
-notebook 11). `self_contained=False` shows only the result, the full-context agent's observation.
+else from the context (rollout's keep_history=False) gives MEM1's constant-size context. `self_contained=False`
+shows only the result, the full-context agent's observation.
 
 Train and test are split by the entities asked about, as in `tasks.search_qa`. Both families register when this
 module is imported (gym.make of either environment imports it), not with `agentic_lab.tasks`.
