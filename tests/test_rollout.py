@@ -104,13 +104,14 @@ def test_a_fresh_context_each_turn_is_the_latest_observation_alone(tiny):
 
 
 def test_a_fresh_context_each_turn_keeps_the_turns_apart_in_the_update(tiny):
-    """One GRPO step on fresh-context episodes trains one row per turn: the sampler and the trainer agree, and the
-    turn critic, which reads one growing context, is refused."""
+    """One GRPO step on fresh-context episodes trains one row per turn: the sampler and the trainer agree (episode
+    and turn-level credit, and RLOO with its KL penalty summed over each episode's rows), and the turn critic, which
+    reads one growing context, is refused."""
     model, tokenizer = tiny
     make_env = lambda: gym.make("agentic_lab/KeyDoor-v0", max_turns=3)  # noqa: E731
     config = RLConfig(n_groups=2, group_size=2, max_new_tokens=24, keep_history=False, lr=0.0)
-    for credit in ("episode", "gigpo"):
-        record = grpo_train(copy.deepcopy(model), tokenizer, make_env, 1, replace(config, credit=credit),
+    for variant in ({"credit": "episode"}, {"credit": "gigpo"}, {"loss_type": "rloo", "beta": 0.1}):
+        record = grpo_train(copy.deepcopy(model), tokenizer, make_env, 1, replace(config, **variant),
                             progress=False)[0]
         assert record["turns"] > 1 and record["sampler_logprob_gap"] < 1e-4
     with pytest.raises(ValueError, match="keep_history"):
