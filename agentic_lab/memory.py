@@ -351,7 +351,7 @@ def play(manager: Manager, tasks: list[Task]) -> list[float]:
 # --- notebook 11's setting: a bank of three slots, streams of 4 to 16 facts, a fresh context each turn -------------
 # The manager sees only the latest observation (rollout's keep_history=False), which shows the whole bank: as a
 # Memory-R1 manager is called once per fact with the memories it retrieved. (Kept in one growing context, the
-# tiny model's character-level tokens would fill its 1,024 positions by the 9th fact.)
+# tiny model's character-level tokens would not fit its 1,024 positions: notebook 11 counts them.)
 BANK_SIZE = 3
 TRAIN_LENGTH = 8
 TEST_LENGTHS = (4, 8, 12, 16)
@@ -360,11 +360,11 @@ MAX_NEW_TOKENS = 48          # the short forms take 3 to 5 tokens; with its own 
 WARM_START = Path(__file__).resolve().parent.parent / "data" / "memory-warm"
 
 
-def demonstrations(stream_length: int, seed: int, rng: random.Random, fifo_share: float = FIFO_SHARE,
-                   split: str = "train") -> list[list[dict]]:
-    """One stream played by `mixed_manager`, as the single-turn conversations a fresh-context agent has: what the
-    environment showed (the prompt, then each later observation) and the operation written."""
-    env = MemoryBankEnv(split, stream_length=stream_length, bank_size=BANK_SIZE)
+def demonstrations(stream_length: int, seed: int, rng: random.Random, fifo_share: float = FIFO_SHARE
+                   ) -> list[list[dict]]:
+    """One train-split stream played by `mixed_manager`, as the single-turn conversations a fresh-context agent has:
+    what the environment showed (the prompt, then each later observation) and the operation written."""
+    env = MemoryBankEnv("train", stream_length=stream_length, bank_size=BANK_SIZE)
     observation, _ = env.reset(seed=seed)
     manage, out = mixed_manager(rng, fifo_share), []
     while True:

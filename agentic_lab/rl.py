@@ -160,8 +160,18 @@ def score(trajectories: list[Trajectory], group_size: int, reward_fn: Callable[[
 def policy_entropy(model, tokenizer, trajectories: list[Trajectory], temperature: float = 1.0,
                    group_size: int = 1) -> float:
     """Mean entropy per token the policy wrote, H(π(·|x_<t)) at temperature T, over these episodes."""
-    batch = collate_trajectories(trajectories, tokenizer.pad_token_id, group_size)
+    batch, _ = collate_rows(trajectories, tokenizer.pad_token_id, group_size)
     return masked_mean(logprobs_and_entropy(model, batch, temperature)[1], batch["loss_mask"]).item()
+
+
+def collate_rows(trajectories: list[Trajectory], pad_id: int, group_size: int) -> tuple[dict, torch.Tensor]:
+    """The batch a forward over these episodes takes, and how many rows each episode has: one row an episode, or,
+    for episodes played with a fresh context each turn, one row per turn ([context_k | message_k], what the sampler
+    saw; no group prefix to share then)."""
+    split = [split_contexts(t) for t in trajectories]
+    rows = [row for r in split for row in r]
+    per_turn = any(t.context_starts for t in trajectories)
+    return collate_trajectories(rows, pad_id, 1 if per_turn else group_size), torch.tensor([len(r) for r in split])
 
 
 def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory], rewards: torch.Tensor,
@@ -171,10 +181,8 @@ def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory
     Episodes played with a fresh context each turn are trained on as one row per turn ([context_k | message_k],
     what the sampler saw), each row with its turn's advantage: the loss's per-sequence mean ("grpo") then weighs
     turns, not episodes, alike."""
-    split = [split_contexts(t) for t in trajectories]
-    rows, rows_per_episode = [row for r in split for row in r], torch.tensor([len(r) for r in split])
-    per_turn_rows = len(rows) > len(trajectories)
-    batch = collate_trajectories(rows, tokenizer.pad_token_id, 1 if per_turn_rows else cfg.group_size)  # whole groups
+    batch, rows_per_episode = collate_rows(trajectories, tokenizer.pad_token_id, cfg.group_size)   # whole groups
+    per_turn_rows = any(t.context_starts for t in trajectories)
     written = batch["loss_mask"]                                     # (B, T-1): the tokens the policy sampled
     mask = written if cfg.mask_retrieved else (written + batch["retrieved_mask"]).clamp(max=1)   # what is trained on
     # Dropout off (eval mode) in every forward: π_old and π_θ must be the same function of θ.

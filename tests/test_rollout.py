@@ -9,7 +9,7 @@ import torch
 import agentic_lab.envs  # noqa: F401
 from agentic_lab.eval import play_tasks
 from agentic_lab.policy_gradient import collate_trajectories, token_logprobs
-from agentic_lab.rl import RLConfig, grpo_train
+from agentic_lab.rl import RLConfig, grpo_train, policy_entropy
 from agentic_lab.rollout import group_seeds, rollout
 from agentic_lab.tasks import sample_tasks
 from agentic_lab.trajectory import mask_runs, split_contexts
@@ -105,8 +105,8 @@ def test_a_fresh_context_each_turn_is_the_latest_observation_alone(tiny):
 
 def test_a_fresh_context_each_turn_keeps_the_turns_apart_in_the_update(tiny):
     """One GRPO step on fresh-context episodes trains one row per turn: the sampler and the trainer agree (episode
-    and turn-level credit, and RLOO with its KL penalty summed over each episode's rows), and the turn critic, which
-    reads one growing context, is refused."""
+    and turn-level credit, RLOO with its KL penalty summed over each episode's rows, DAPO's dynamic sampling, whose
+    entropy is measured on the same rows), and the turn critic, which reads one growing context, is refused."""
     model, tokenizer = tiny
     make_env = lambda: gym.make("agentic_lab/KeyDoor-v0", max_turns=3)  # noqa: E731
     config = RLConfig(n_groups=2, group_size=2, max_new_tokens=24, keep_history=False, lr=0.0)
@@ -114,5 +114,11 @@ def test_a_fresh_context_each_turn_keeps_the_turns_apart_in_the_update(tiny):
         record = grpo_train(copy.deepcopy(model), tokenizer, make_env, 1, replace(config, **variant),
                             progress=False)[0]
         assert record["turns"] > 1 and record["sampler_logprob_gap"] < 1e-4
+    # the entropy dynamic sampling records is the per-turn rows' (an episode collated whole would attend across turns)
+    record = grpo_train(copy.deepcopy(model), tokenizer, make_env, 1, replace(config, dynamic_sampling=True),
+                        progress=False)[0]
+    assert record["entropy"] == pytest.approx(policy_entropy(model, tokenizer, rollout(
+        model, tokenizer, [make_env() for _ in range(4)], group_seeds(2, 2, base_seed=0), seed=0,
+        max_new_tokens=24, keep_history=False)), abs=1e-5)
     with pytest.raises(ValueError, match="keep_history"):
         grpo_train(model, tokenizer, make_env, 1, replace(config, credit="critic"), progress=False)
