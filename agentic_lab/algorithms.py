@@ -80,7 +80,8 @@ LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")
 
 
 def grpo_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
-              loss_type: str = "grpo", epsilon_low: float = 0.2, epsilon_high: float = 0.2, beta: float = 0.0,
+              loss_type: str = "grpo", epsilon_low: float = 0.2, epsilon_high: float = 0.2,
+              beta: float | torch.Tensor = 0.0,
               ref_logprobs: torch.Tensor | None = None, importance_sampling_level: str = "token",
               max_completion_length: int | None = None, num_items_in_batch: float | None = None,
               kl_bias_correction: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
@@ -120,7 +121,9 @@ def grpo_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: to
 
     Returns (loss, metrics): the fractions of tokens (of sequences, for "sequence") where the clip binds,
     "clip_low" (ρ < 1-ε_low, A < 0), "clip_high" (ρ > 1+ε_high, A > 0), "clip_region" (either), and, when
-    β > 0, "kl": the token mean of the KL term as it enters the loss (ρ k3 or k3), as TRL logs it."""
+    β > 0, "kl": the token mean of the KL term as it enters the loss (ρ k3 or k3), as TRL logs it. β may be a
+    (B, T) tensor, one weight per token (SCoRe's stage I: a large β on the first attempt, a small one on the second).
+    """
     mask = mask.to(logprobs.dtype)
     log_ratio = logprobs - old_logprobs                                     # (B, T)
     if importance_sampling_level == "sequence":
@@ -131,7 +134,7 @@ def grpo_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: to
     advantages = advantages if advantages.dim() == 2 else advantages[:, None]   # per token (B, T), or per sequence
     per_token, low, high = clipped_surrogate(ratio, advantages, epsilon_low, epsilon_high)
     metrics = {}
-    if beta != 0.0:
+    if isinstance(beta, torch.Tensor) or beta != 0.0:
         kl = kl_k3(logprobs, ref_logprobs)                                  # (B, T)
         if kl_bias_correction:
             kl = ratio * kl

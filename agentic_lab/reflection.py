@@ -24,11 +24,15 @@ tool call (in a family that has tools) costs what it costs in any TaskEnv and le
 """
 from __future__ import annotations
 
+import random
+from pathlib import Path
+from statistics import mean
 from typing import Literal
 
 from agentic_lab.actions import Action
 from agentic_lab.envs import TaskEnv
-from agentic_lab.tasks import MOVES, Task, walk
+from agentic_lab.eval import paired_gain
+from agentic_lab.tasks import MOVES, Task, answer, observation, sample_tasks, walk
 
 Feedback = Literal["none", "wrong", "check"]
 RETRY = "There may be an error in your answer. Check it and answer again."  # SCoRe's instruction, shortened
@@ -107,12 +111,86 @@ class TwoAttemptsEnv(TaskEnv):
             self.attempts.append(dict(self.attempts[0]))
             self.success = True
             return "Correct.", sum(self.rewards(r1, r1)), True
-        retry = {"none": RETRY, "wrong": "Wrong. Answer again.",
-                 "check": f"{check_message(self.task, action.answer)} Answer again."}
-        return retry[self.feedback], self.rewards(r1, r1)[0], False
+        return retry_message(self.feedback, self.task, action.answer), self.rewards(r1, r1)[0], False
 
     def info(self) -> dict:
         attempts = [dict(a) for a in self.attempts]  # copies: each turn keeps the record of its own time
         distance = edit_distance(attempts[0]["answer"], attempts[1]["answer"]) if len(attempts) == 2 else None
-        summary = {"attempts": attempts, "edit_distance": distance}
+        summary = {"feedback": self.feedback, "attempts": attempts, "edit_distance": distance}
         return super().info() | summary | {"show": summary}
+
+
+# --- the warm start and what two attempts measure ---------------------------------------------------------------
+WARM_START = Path(__file__).resolve().parent.parent / "data" / "reflect-warm"
+COPY_SHARE = 0.5          # after the bare RETRY, the demonstrated second attempt copies the first this often
+MAX_NEW_TOKENS = 32       # an answer is <answer>, at most a dozen moves, </answer>
+FEEDBACKS: tuple[Feedback, ...] = ("none", "wrong", "check")
+
+
+def retry_message(feedback: Feedback, task: Task, first: str) -> str:
+    """What the environment says after a wrong first answer (after a right one, only "none" goes on: RETRY)."""
+    return {"none": RETRY, "wrong": "Wrong. Answer again.",
+            "check": f"{check_message(task, first)} Answer again."}[feedback]
+
+
+def demonstrations(model, tokenizer, n: int, seed: int = 0, copy_share: float = COPY_SHARE, draws: int = 4
+                   ) -> list[list[dict]]:
+    """n two-attempt conversations on train-split navigation tasks, every answer the base model's own.
+
+    For each task the model (at T = 1, one turn) answers 1 + draws times. The first valid answer is the first
+    attempt; the feedback is RETRY after a right one, and RETRY, "Wrong" or the check's message (a third each)
+    after a wrong one. The second attempt knows nothing the model does not: after RETRY it copies the first with
+    probability copy_share, else it is another of the model's answers; after "Wrong" or the check it is the first of
+    the other answers that differs from the first attempt. So the warm start learns the format, and answers a second
+    time about as well as the first: a base with something to correct and no skill at correcting it."""
+    from agentic_lab.rollout import rollout  # the engine imports torch: not needed to play the environment
+    rng, out, block = random.Random(seed), [], 0
+    while len(out) < n:
+        tasks = sample_tasks("navigation", 128, seed=seed * 1_000 + block, split="train")
+        played = rollout(model, tokenizer, [TaskEnv("navigation", max_turns=1) for _ in tasks for _ in range(draws + 1)],
+                         [None] * len(tasks) * (draws + 1),
+                         options=[{"task": task} for task in tasks for _ in range(draws + 1)],
+                         temperature=1.0, max_new_tokens=MAX_NEW_TOKENS, seed=seed * 1_000 + block)
+        for i, task in enumerate(tasks):
+            answers = [t.turns[0].action.answer for t in played[i * (draws + 1):(i + 1) * (draws + 1)]
+                       if t.turns[0].action.kind == "answer"]
+            if len(answers) < 2:
+                continue
+            first, others = answers[0], answers[1:]
+            feedback = "none" if task.check(first) else rng.choice(FEEDBACKS)
+            if feedback == "none":
+                second = first if rng.random() < copy_share else others[0]
+            else:
+                second = next((a for a in others if a != first), others[0])
+            out.append(task.messages() + [answer(first), observation(retry_message(feedback, task, first)),
+                                          answer(second)])
+        block += 1
+    return out[:n]
+
+
+def attempts_of(trajectory) -> list[dict]:
+    """The episode's two attempts, each {"answer", "correct"}; a missing one (the episode ran out of turns on
+    invalid messages) counts as a wrong, empty answer."""
+    recorded = next((turn.show["attempts"] for turn in reversed(trajectory.turns) if "attempts" in turn.show), [])
+    return (recorded + [{"answer": "", "correct": False}] * 2)[:2]
+
+
+def attempts_report(trajectories) -> dict[str, dict]:
+    """By feedback: n, accuracy at attempt 1 and 2, Δ = acc2 - acc1 (paired, ± standard error), the rates of
+    wrong -> right and right -> wrong, and the mean edit distance between the two answers."""
+    rows = {}
+    for feedback in FEEDBACKS:
+        group = [attempts_of(t) for t in trajectories if any(turn.show.get("feedback") == feedback for turn in t.turns)]
+        if not group:
+            continue
+        first, second = [float(a[0]["correct"]) for a in group], [float(a[1]["correct"]) for a in group]
+        delta, delta_se = paired_gain(first, second)
+        n = len(group)
+        rows[feedback] = {
+            "n": n, "accuracy_1": mean(first), "accuracy_1_se": (mean(first) * (1 - mean(first)) / n) ** 0.5,
+            "accuracy_2": mean(second), "accuracy_2_se": (mean(second) * (1 - mean(second)) / n) ** 0.5,
+            "delta": delta, "delta_se": delta_se,
+            "wrong_to_right": mean(f < s for f, s in zip(first, second)),
+            "right_to_wrong": mean(f > s for f, s in zip(first, second)),
+            "edit_distance": mean(edit_distance(a[0]["answer"], a[1]["answer"]) for a in group)}
+    return rows

@@ -24,7 +24,10 @@ Credit over turns (notebook 09). With `credit="episode"` every token of episode 
 group's episodes are compared by their discounted returns (`algorithms.gigpo_advantages`). `credit="critic"` learns
 a value V(s_t) of the state before each turn (a linear head on the policy's last hidden state, detached, as in
 `ppo.PolicyWithValue`) and takes GAE over turns, δ_t = r_t + γ V(s_{t+1}) - V(s_t), the episode's end being where
-the environment ended it, not where the loss mask does. Either way a turn's advantage is shared by its tokens.
+the environment ended it, not where the loss mask does. `credit="turn"` credits each turn with its own reward
+alone, against the same turn of the group's other episodes (notebook 12: SCoRe's two attempts, each answered for
+itself, so a bonus on the second attempt does not reach back into the first). Either way a turn's advantage is
+shared by its tokens.
 
 Each step also records the diagnostics that tell the variants apart: policy entropy (on the first rollout of the
 step, the same footing for every variant), the mean length of right and of wrong answers, the fraction of
@@ -44,14 +47,14 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from agentic_lab.algorithms import (gigpo_advantages, group_advantages, grpo_loss, overlong_penalty, rloo_advantages,
-                                    rloo_loss, zero_spread_groups)
+                                    rloo_loss, step_group_advantages, zero_spread_groups)
 from agentic_lab.policy_gradient import (batch_logits, collate_trajectories, kl_k1, kl_k3, logprobs_and_entropy,
                                          masked_mean, next_token_logprobs)
 from agentic_lab.ppo import explained_variance, gae
 from agentic_lab.rollout import group_seeds, rollout
 from agentic_lab.trajectory import Trajectory, split_contexts, turn_spans
 
-CREDITS = ("episode", "gigpo", "critic")
+CREDITS = ("episode", "gigpo", "critic", "turn")
 
 
 @dataclass
@@ -69,12 +72,15 @@ class RLConfig:
     epsilon_high: float = 0.2           # DAPO's clip-higher raises this, e.g. 0.28
     num_iterations: int = 1             # μ: gradient steps per batch of episodes; the clip only binds when > 1
     beta: float = 0.0                   # KL to the initial policy: k3 in the loss, or for RLOO β Σ_t k1 off the reward
+    turn_beta: tuple[float, ...] | None = None   # instead of beta, β for each turn's message (the last value for any
+                                        # later turn): SCoRe's stage I holds the first attempt near the initial policy
     dynamic_sampling: bool = False      # DAPO: train only on groups whose rewards differ, refilling the batch
     max_sampling_rounds: int = 3        # DAPO: at most this many rollouts of n_groups groups to fill one batch
     overlong_cache: int = 0             # DAPO: penalise the last `overlong_cache` tokens before max_new_tokens
     mask_retrieved: bool = True         # Search-R1: retrieved text out of the loss; False trains on it (notebook 10)
     track_kl: bool = False              # record "kl_ref", KL(π_θ || π_initial) by k3 on the policy's tokens, each step
-    credit: str = "episode"             # "episode", "gigpo" or "critic": how a multi-turn episode's turns share credit
+    credit: str = "episode"             # "episode", "gigpo", "critic" or "turn": how a multi-turn episode's turns
+                                        # share credit
     gamma: float = 0.95                 # discount per turn, for "gigpo"'s step returns and "critic"'s GAE
     step_weight: float = 1.0            # ω, GiGPO's weight of the step-level advantage
     gae_lambda: float = 0.95            # λ of "critic"'s GAE over turns
@@ -104,10 +110,12 @@ def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, co
         raise ValueError(f"credit must be one of {CREDITS} (and 'episode' for RLOO), not {cfg.credit!r}")
     if cfg.credit == "critic" and not cfg.keep_history:
         raise ValueError("the turn critic reads one growing context: credit='critic' needs keep_history=True")
+    if cfg.turn_beta and (cfg.loss_type == "rloo" or not cfg.keep_history):
+        raise ValueError("turn_beta weighs the k3 term of one growing context: not with 'rloo' or keep_history=False")
     torch.manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
     critic = TurnCritic(model, cfg.value_lr) if cfg.credit == "critic" else None
-    reference = copy.deepcopy(model).eval() if cfg.beta or cfg.track_kl else None
+    reference = copy.deepcopy(model).eval() if cfg.beta or cfg.turn_beta or cfg.track_kl else None
     rounds = cfg.max_sampling_rounds if cfg.dynamic_sampling else 1
     history = []
     model.eval()                                 # no dropout in the sampler or in the update (see update)
@@ -211,6 +219,10 @@ def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory
                       else spread_over_tokens(trajectories, per_turn, written.shape[1]))
     if per_turn_rows and cfg.credit == "episode":                    # the episode's A_i on each of its rows
         advantages = advantages.repeat_interleave(rows_per_episode)
+    beta = cfg.beta
+    if cfg.turn_beta:                            # one β per turn's message, (B, T-1) like the loss mask
+        beta = spread_over_tokens(trajectories, [[cfg.turn_beta[min(k, len(cfg.turn_beta) - 1)] for k in
+                                                  range(len(t.turns))] for t in trajectories], written.shape[1])
     sums: dict[str, float] = {}
     for iteration in range(cfg.num_iterations):
         if iteration > 0:
@@ -219,7 +231,7 @@ def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory
             loss, metrics = rloo_loss(logprobs, old_logprobs, advantages, mask, cfg.epsilon_low, cfg.epsilon_high)
         else:
             loss, metrics = grpo_loss(logprobs, old_logprobs, advantages, mask, loss_type=cfg.loss_type,
-                                      epsilon_low=cfg.epsilon_low, epsilon_high=cfg.epsilon_high, beta=cfg.beta,
+                                      epsilon_low=cfg.epsilon_low, epsilon_high=cfg.epsilon_high, beta=beta,
                                       ref_logprobs=ref_logprobs, max_completion_length=cfg.max_new_tokens,
                                       importance_sampling_level=cfg.importance_sampling_level)
         loss.backward()
@@ -238,14 +250,19 @@ def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory
 
 def turn_advantages(trajectories: list[Trajectory], rewards: torch.Tensor, cfg: RLConfig,
                     critic: "TurnCritic | None" = None, batch: dict | None = None) -> tuple[list[list[float]], dict]:
-    """One advantage per turn of each episode, by `cfg.credit` ("gigpo" or "critic"), and the critic's diagnostics.
+    """One advantage per turn of each episode, by `cfg.credit` ("gigpo", "critic" or "turn"), and the critic's
+    diagnostics.
     GiGPO's anchor state is the observation the turn answered; the step returns use the environment's per-turn
     rewards, the episode-level term the episode's reward (`rewards`, reward_fn's)."""
     turn_rewards = [[turn.reward for turn in t.turns] for t in trajectories]
+    scale = "none" if cfg.scale_rewards == "none" else "group"
+    if cfg.credit == "turn":                     # GiGPO's step groups with the turn's index as the anchor, γ = 0
+        return [a for g in range(0, len(trajectories), cfg.group_size) for a in step_group_advantages(
+            turn_rewards[g:g + cfg.group_size], [list(range(len(r))) for r in turn_rewards[g:g + cfg.group_size]],
+            scale)], {}
     if cfg.credit == "gigpo":
         anchors = [[turn.observation for turn in t.turns] for t in trajectories]
         # F_norm of the paper is the group's std or 1; it has no batch-wide scale, so "batch" scales by the group's
-        scale = "none" if cfg.scale_rewards == "none" else "group"
         return gigpo_advantages(rewards.tolist(), turn_rewards, anchors, cfg.group_size, cfg.gamma, cfg.step_weight,
                                 scale), {}
     return critic.advantages(trajectories, turn_rewards, batch, cfg)

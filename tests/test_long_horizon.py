@@ -114,7 +114,7 @@ def test_turn_advantages_sit_on_their_turns_tokens(tiny):
         assert advantages[i, :len(written)][~written].eq(0).all()
 
 
-@pytest.mark.parametrize("credit", ["gigpo", "critic"])
+@pytest.mark.parametrize("credit", ["gigpo", "critic", "turn"])
 def test_each_credit_trains_and_reports(tiny, credit):
     model, tokenizer = tiny
     trained = type(model)(model.config)
@@ -133,7 +133,7 @@ def test_unknown_credit_is_refused(tiny):
     model, tokenizer = tiny
     with pytest.raises(ValueError, match="credit"):
         grpo_train(model, tokenizer, lambda: gym.make("agentic_lab/CoinRooms-v0"), steps=1,
-                   config=RLConfig(credit="turn"), progress=False)
+                   config=RLConfig(credit="returns"), progress=False)
 
 
 def test_textworld_game_reads_like_coin_rooms_and_its_walkthrough_wins():

@@ -1,6 +1,7 @@
 """Two attempts (notebook 12): the feedback modes, what info records, the SCoRe stage II reward."""
 import gymnasium as gym
 import pytest
+import torch
 
 import agentic_lab.envs  # noqa: F401 - registers the environments
 from agentic_lab.envs import INVALID_PENALTY
@@ -75,3 +76,78 @@ def test_same_seed_same_task_and_short_observations():
     tokenizer = build_tokenizer()
     a.step("<answer>UUUU</answer>")
     assert len(tokenizer(a.task.prompt + navigation_check(a.task, "U" * 96) + RETRY)["input_ids"]) < 256
+
+
+# --- the training loop's options for SCoRe: credit per attempt, a KL weight per attempt ---------------------------
+def test_turn_credit_compares_each_attempt_with_the_same_attempt_of_the_group():
+    """SCoRe's stage II rewards (α = 10) by hand: attempt 1 is credited with r1 alone, attempt 2 with r2 + bonus."""
+    from agentic_lab.actions import parse_action
+    from agentic_lab.rl import RLConfig, turn_advantages
+    from agentic_lab.trajectory import Trajectory, Turn
+    turn_rewards = [[0, 11], [1, 1], [0, 0], [1, -10]]
+    trajectories = [Trajectory("two", None, turns=[Turn("o", "", parse_action("<answer>R</answer>"), None, r, k == 1)
+                                                   for k, r in enumerate(rewards)]) for rewards in turn_rewards]
+    got, _ = turn_advantages(trajectories, torch.zeros(4), RLConfig(group_size=4, credit="turn", scale_rewards="none"))
+    assert got == [[-0.5, 10.5], [0.5, 0.5], [-0.5, -0.5], [0.5, -10.5]]
+    scaled, _ = turn_advantages(trajectories, torch.zeros(4), RLConfig(group_size=4, credit="turn"))
+    assert scaled[0][0] == pytest.approx(-0.5 / (1 / 3) ** 0.5, rel=1e-5)
+
+
+def test_grpo_loss_takes_one_kl_weight_per_token():
+    from agentic_lab.algorithms import grpo_loss
+    torch.manual_seed(0)
+    logprobs, old, ref = (-torch.rand(2, 5) for _ in range(3))
+    mask, advantages = torch.ones(2, 5), torch.tensor([1.0, -1.0])
+    scalar, _ = grpo_loss(logprobs, old, advantages, mask, beta=0.3, ref_logprobs=ref)
+    constant, _ = grpo_loss(logprobs, old, advantages, mask, beta=torch.full((2, 5), 0.3), ref_logprobs=ref)
+    assert torch.allclose(scalar, constant)
+    halves = torch.tensor([[0.3] * 5, [0.0] * 5])     # the first sequence only: the mean of the two per-row losses
+    rows = [grpo_loss(logprobs[i:i + 1], old[i:i + 1], advantages[i:i + 1], mask[i:i + 1], beta=b, ref_logprobs=ref[i:i + 1])[0]
+            for i, b in enumerate((0.3, 0.0))]
+    assert torch.allclose(grpo_loss(logprobs, old, advantages, mask, beta=halves, ref_logprobs=ref)[0], sum(rows) / 2)
+
+
+def test_a_kl_weight_per_turn_is_beta_when_the_turns_agree(tiny):
+    """Two steps (on the first π_θ = π_ref, where the KL term and its gradient are 0): one β for every turn trains
+    exactly as beta does, and a β on the first attempt only trains differently."""
+    from agentic_lab.rl import RLConfig, grpo_train
+    model, tokenizer = tiny
+    def train(**kl):
+        trained = type(model)(model.config)
+        trained.load_state_dict(model.state_dict())
+        config = RLConfig(n_groups=2, group_size=3, max_new_tokens=16, lr=1e-2, **kl)
+        history = grpo_train(trained, tokenizer, lambda: gym.make("agentic_lab/TwoAttempts-v0"), steps=2,
+                             config=config, progress=False)
+        return history[-1]["kl"], list(trained.parameters())
+    (beta_kl, a), (turn_kl, b), (_, c) = train(beta=0.5), train(turn_beta=(0.5,)), train(turn_beta=(0.5, 0.0))
+    assert beta_kl > 0 and beta_kl == pytest.approx(turn_kl, rel=1e-5)
+    assert all(torch.allclose(x, y) for x, y in zip(a, b)) and not all(torch.allclose(x, y) for x, y in zip(a, c))
+
+
+def test_demonstrations_answer_twice_with_the_models_own_answers(tiny):
+    from agentic_lab.reflection import demonstrations
+    from agentic_lab.tasks import sample_tasks
+    model, tokenizer = tiny
+    conversations = demonstrations(model, tokenizer, 40, seed=3)
+    prompts = {t.prompt: t for t in sample_tasks("navigation", 128, seed=3_000, split="train")}
+    assert len(conversations) == 40
+    for user, first, feedback, second in conversations:
+        task = prompts[user["content"]]
+        assert first["content"].startswith("<answer>") and second["content"].startswith("<answer>")
+        right = task.check(first["content"][len("<answer>"):-len("</answer>")])
+        assert feedback["content"] == RETRY if right else feedback["content"].endswith("again.")
+    assert demonstrations(model, tokenizer, 40, seed=3) == conversations
+
+
+def test_the_report_counts_each_transition_and_a_missing_attempt_as_wrong():
+    from agentic_lab.actions import parse_action
+    from agentic_lab.reflection import attempts_report
+    from agentic_lab.trajectory import Trajectory, Turn
+    def episode(*attempts):
+        show = {"feedback": "none", "attempts": [{"answer": a, "correct": c} for a, c in attempts]}
+        return Trajectory("two", None, turns=[Turn("o", "", parse_action("<answer>R</answer>"), None, 0.0, True, show)])
+    row = attempts_report([episode(("RR", False), ("RD", True)), episode(("DD", True), ("DD", True)),
+                           episode(("UU", True), ("L", False)), episode(("LL", False))])["none"]
+    assert (row["n"], row["accuracy_1"], row["accuracy_2"], row["delta"]) == (4, 0.5, 0.5, 0.0)
+    assert (row["wrong_to_right"], row["right_to_wrong"]) == (0.25, 0.25)
+    assert row["edit_distance"] == (1 + 0 + 2 + 2) / 4
