@@ -253,7 +253,7 @@ def _episodes_with_turns(g):
 # The references live where the course uses them; registering here only names them as answers.
 def _register_all() -> None:
     from agentic_lab import (algorithms, eval as evaluation, memory, planning, policy_gradient, ppo, preference,
-                             reward_model, rewards, rollout, tool_use)
+                             reflection, reward_model, rewards, rollout, tool_use)
     from agentic_lab.actions import Action
 
     # float32 rewards a thousand apart: log(sigmoid(x)) underflows to log(0) = -inf, logsigmoid(x) does not
@@ -372,6 +372,18 @@ def _register_all() -> None:
              hard_cases=({"bank": hole, "action": Action("memory", operation="ADD", entry="Moda job  baker"), "time": 3},
                          {"bank": hole, "action": Action("memory", operation="DELETE", slot=2), "time": 3}))(
         memory.apply)
+    # notebook 12: a right first answer the second attempt breaks (r1 = 1, r2 = 0) costs more than the first earned
+    exercise("score_rewards", "SCoRe stage II: (r1, r2 + α (r2 - r1)), the rewards of attempt 1 and attempt 2",
+             lambda g: {"r1": torch.randint(0, 2, (8,), generator=g).double(),
+                        "r2": torch.randint(0, 2, (8,), generator=g).double(),
+                        "alpha": float(torch.rand(1, generator=g)) * 20},
+             hard_cases=({"r1": torch.tensor([1.0, 0.0]), "r2": torch.tensor([0.0, 1.0]), "alpha": 10.0},))(
+        reflection.score_rewards)
+    # two plans that differ at every position but one insertion and one deletion apart; an empty answer
+    exercise("edit_distance", "the fewest insertions, deletions and substitutions that turn a into b",
+             lambda g: {"a": "".join("UDLR"[int(i)] for i in torch.randint(0, 4, (_int(g, 0, 8),), generator=g)),
+                        "b": "".join("UDLR"[int(i)] for i in torch.randint(0, 4, (_int(g, 0, 8),), generator=g))},
+             hard_cases=({"a": "RDRD", "b": "DRDR"}, {"a": "", "b": "UUL"}))(reflection.edit_distance)
     exercise("grpo_token_weights", "w_{i,t} = m_{i,t} A_i / (B Σ_t m_{i,t}): each token's push in GRPO's gradient",
              _episodes_with_turns, hard_cases=(two_turn_weights,), solution=grpo_token_weights)(_grpo_weights_by_autograd)
 

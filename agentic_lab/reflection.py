@@ -21,6 +21,12 @@ distance between the two answers (the text inside <answer>), and both are in `in
 Rewards: `alpha=None` rewards only the second attempt, r2 (naive RL, notebook 12's first run); a number gives
 each attempt SCoRe stage II's reward, `score_rewards`. Only answers count as attempts: an invalid message or a
 tool call (in a family that has tools) costs what it costs in any TaskEnv and leaves the attempt to come.
+
+Notebook 12 also takes from here its warm start's demonstrations (`demonstrations`: every answer the tiny model's
+own, data/build_reflection_model.py builds data/reflect-warm from them), what two attempts measure
+(`attempts_report`: accuracy at each, Δ, wrong -> right, right -> wrong, edit distance) and STaR's round
+(`self_training_round`). SCoRe's two stages are options of the one loop: `RLConfig(turn_beta=...)` (stage I, a KL
+weight per attempt) and `credit="turn"` with `alpha` here (stage II, each attempt credited by its own reward).
 """
 from __future__ import annotations
 
@@ -194,3 +200,37 @@ def attempts_report(trajectories) -> dict[str, dict]:
             "right_to_wrong": mean(f > s for f, s in zip(first, second)),
             "edit_distance": mean(edit_distance(a[0]["answer"], a[1]["answer"]) for a in group)}
     return rows
+
+
+def self_training_round(model, tokenizer, tasks: list[Task], samples: int, steps: int, lr: float, seed: int = 0,
+                        rationalise: bool = False) -> dict[str, int]:
+    """One round of STaR / expert iteration (Zelikman et al. 2022; ReST's grow and improve steps): answer each task
+    `samples` times (one attempt, T = 1), keep the right answers (each distinct one once), fine-tune on them
+    (`steps` batches of 32, peak learning rate `lr`), in place. rationalise=True also plays, for each task none of
+    whose answers was right, one episode with the check's message after the first attempt ("check" feedback) and
+    keeps its second answer if right: the correction becomes a first-attempt demonstration, STaR's rationalisation
+    with the checker as the hint. Returns how many tasks were solved, rationalised and kept examples."""
+    from agentic_lab.rollout import rollout  # the engine and the trainer import torch
+    from agentic_lab.sft import encode_messages, train_sft
+    played = rollout(model, tokenizer, [TaskEnv("navigation", max_turns=1) for _ in tasks for _ in range(samples)],
+                     [None] * len(tasks) * samples, options=[{"task": t} for t in tasks for _ in range(samples)],
+                     temperature=1.0, max_new_tokens=MAX_NEW_TOKENS, seed=seed)
+    kept = {}                                            # task index -> its distinct right answers
+    for i, task in enumerate(tasks):
+        answers = [t.turns[-1].action.answer for t in played[i * samples:(i + 1) * samples] if t.success]
+        if answers:
+            kept[i] = sorted(set(answers))
+    solved, rationalised = len(kept), 0
+    if rationalise:
+        unsolved = [i for i in range(len(tasks)) if i not in kept]
+        corrected = rollout(model, tokenizer, [TwoAttemptsEnv(feedback="check") for _ in unsolved], [None] * len(unsolved),
+                            options=[{"task": tasks[i]} for i in unsolved], temperature=1.0,
+                            max_new_tokens=MAX_NEW_TOKENS, seed=seed + 1)
+        for i, t in zip(unsolved, corrected):
+            second = attempts_of(t)[1]
+            if t.success and second["correct"]:
+                kept[i], rationalised = [second["answer"]], rationalised + 1
+    examples = [encode_messages(tokenizer, tasks[i].messages() + [answer(a)]) for i in sorted(kept) for a in kept[i]]
+    train_sft(model, examples, steps=steps, batch_size=32, lr=lr, warmup=0, seed=seed, pad_id=tokenizer.pad_token_id,
+              progress=False, group_by_length=False)
+    return {"solved": solved, "rationalised": rationalised, "examples": len(examples)}

@@ -234,6 +234,10 @@ PLAUSIBLE_WRONG = {
     "retrieved_tokens": [_retrieved_if_any_character_is, _retrieved_with_the_end_included],
     "step_group_advantages": [_step_groups_by_turn_index, _step_groups_first_visit_only],
     "apply_memory_operation": [_apply_keeping_the_time_on_delete, _apply_adding_after_the_last_filled_slot],
+    "score_rewards": [lambda r1, r2, alpha: (r1 + alpha * (r2 - r1), r2 + alpha * (r2 - r1)),   # bonus on both
+                      lambda r1, r2, alpha: (r1, r2 + alpha * r2)],                              # no baseline r1
+    "edit_distance": [lambda a, b: sum(x != y for x, y in zip(a, b)) + abs(len(a) - len(b)),   # Hamming, no shifts
+                      lambda a, b: max(len(a), len(b)) - sum(x == y for x, y in zip(a, b))],
     "aggregate_loss": [_aggregate_every_type_as_token_mean, _aggregate_without_mask, _aggregate_grpo_dividing_by_zero],
 }
 
