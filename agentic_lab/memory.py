@@ -490,3 +490,58 @@ class MemoryStateEnv(TaskEnv):
 
     def info(self) -> dict:
         return super().info() | {"show": {"state": self.state}}
+
+
+MEM1_WARM_START = Path(__file__).resolve().parent.parent / "data" / "mem1-warm"
+MEM1_TRAIN_OBJECTIVES = (1, 3)   # the warm start's demonstrations: 1 to 3 objectives (RL trains at 2)
+
+
+def state_demonstrations(n: int, seed: int = 0) -> list[tuple[list[dict], list[dict]]]:
+    """n train-split demonstrations of `memory_state` tasks of 1 to 3 objectives (messages, tool schemas), the same
+    messages in the two ways an agent can see them, alternately: MEM1's, one single-turn conversation per turn whose
+    user message is the self-contained observation (the objectives, the latest state, the last result); and the
+    full-context agent's, the whole conversation with each observation the bare result. Both write the <state>; the
+    difference is only what stays in the context."""
+    rng, out, k = random.Random(seed), [], 0
+    while len(out) < n:
+        task = sample_tasks("memory_state", 1, seed=seed * 1_000_003 + k, split="train",
+                            objectives=rng.randint(*MEM1_TRAIN_OBJECTIVES))[0]
+        tools, messages = task.tool_schemas(), [m for m in task.solution if m["role"] == "assistant"]
+        if k % 2 == 0:                  # MEM1: each turn alone, [observation_t, message_t]
+            shown = [task.prompt] + [m["content"] for m in task.solution if m["role"] == "tool"]
+            out += [([{"role": "user", "content": o}, m], tools) for o, m in zip(shown, messages)]
+        else:                           # full context: the whole episode, observations reduced to the result
+            bare = [observation(m["content"].split("\n")[0]) if m["role"] == "tool" else m for m in task.solution]
+            out.append((task.messages() + bare, tools))
+        k += 1
+    return out[:n]
+
+
+def peak_context(trajectory) -> int:
+    """The most tokens the model had in its context at once in this episode: the whole conversation, or with a fresh
+    context each turn, the longest turn's [context | message]."""
+    from agentic_lab.trajectory import split_contexts
+    return max(len(row.token_ids) for row in split_contexts(trajectory))
+
+
+def objectives_right(trajectory) -> float:
+    """The share of objectives the episode's answer got right; 0 if it never answered (penalties left out)."""
+    last = trajectory.turns[-1] if trajectory.turns else None
+    return last.reward if last is not None and last.done and last.action.kind == "answer" else 0.0
+
+
+def state_report(trajectories) -> dict[str, dict]:
+    """By number of objectives: n, reward (the share of objectives answered right) and success, ± standard error,
+    the mean and largest peak context in tokens, and the share of episodes cut off because the context was full."""
+    rows = {}
+    for k in sorted({len(t.info["objectives"]) for t in trajectories}):
+        group = [t for t in trajectories if len(t.info["objectives"]) == k]
+        rewards = [objectives_right(t) for t in group]
+        success, success_se = success_rate(group)
+        peaks = [peak_context(t) for t in group]
+        rows[str(k)] = {"n": len(group), "reward": mean(rewards),
+                        "reward_se": stdev(rewards) / len(rewards) ** 0.5 if len(rewards) > 1 else 0.0,
+                        "success": success, "success_se": success_se, "peak_context_mean": mean(peaks),
+                        "peak_context_max": max(peaks),
+                        "context_full": sum("context_full" in t.info for t in group) / len(group)}
+    return rows
