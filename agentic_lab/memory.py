@@ -492,7 +492,6 @@ class MemoryStateEnv(TaskEnv):
         return super().info() | {"show": {"state": self.state}}
 
 
-MEM1_WARM_START = Path(__file__).resolve().parent.parent / "data" / "mem1-warm"
 MEM1_TRAIN_OBJECTIVES = (1, 3)   # the warm start's demonstrations: 1 to 3 objectives (RL trains at 2)
 
 
