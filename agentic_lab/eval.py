@@ -51,12 +51,12 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def play_tasks(model, tokenizer, tasks: list[Task], temperature: float = 0.0, seed: int = 0, max_turns: int = 4,
-               progress: bool = False) -> list[Trajectory]:
+               progress: bool = False, max_new_tokens: int = 96) -> list[Trajectory]:
     """Play the given tasks (of any families), each in its own `TaskEnv`. The environments draw no task, so the
     trajectories have no environment seed (None); `seed` seeds the sampling."""
     envs = [TaskEnv(task.family, max_turns=max_turns) for task in tasks]
     return rollout(model, tokenizer, envs, seeds=[None] * len(tasks), options=[{"task": t} for t in tasks],
-                   temperature=temperature, seed=seed, progress=progress)
+                   temperature=temperature, max_new_tokens=max_new_tokens, seed=seed, progress=progress)
 
 
 def correct_per_task(model, tokenizer, tasks: list[Task], n: int = 1, temperature: float = 0.0, seed: int = 0,

@@ -37,7 +37,7 @@ from typing import Literal
 
 from agentic_lab.actions import Action
 from agentic_lab.envs import TaskEnv
-from agentic_lab.eval import paired_gain
+from agentic_lab.eval import paired_gain, play_tasks
 from agentic_lab.tasks import MOVES, Task, answer, observation, sample_tasks, walk
 
 Feedback = Literal["none", "wrong", "check"]
@@ -149,14 +149,11 @@ def demonstrations(model, tokenizer, n: int, seed: int = 0, copy_share: float = 
     probability copy_share, else it is another of the model's answers; after "Wrong" or the check it is the first of
     the other answers that differs from the first attempt. So the warm start learns the format, and answers a second
     time about as well as the first: a base with something to correct and no skill at correcting it."""
-    from agentic_lab.rollout import rollout  # the engine imports torch: not needed to play the environment
     rng, out, block = random.Random(seed), [], 0
     while len(out) < n:
         tasks = sample_tasks("navigation", 128, seed=seed * 1_000 + block, split="train")
-        played = rollout(model, tokenizer, [TaskEnv("navigation", max_turns=1) for _ in tasks for _ in range(draws + 1)],
-                         [None] * len(tasks) * (draws + 1),
-                         options=[{"task": task} for task in tasks for _ in range(draws + 1)],
-                         temperature=1.0, max_new_tokens=MAX_NEW_TOKENS, seed=seed * 1_000 + block)
+        played = play_tasks(model, tokenizer, [task for task in tasks for _ in range(draws + 1)], temperature=1.0,
+                            seed=seed * 1_000 + block, max_turns=1, max_new_tokens=MAX_NEW_TOKENS)
         for i, task in enumerate(tasks):
             answers = [t.turns[0].action.answer for t in played[i * (draws + 1):(i + 1) * (draws + 1)]
                        if t.turns[0].action.kind == "answer"]
@@ -212,9 +209,8 @@ def self_training_round(model, tokenizer, tasks: list[Task], samples: int, steps
     with the checker as the hint. Returns how many tasks were solved, rationalised and kept examples."""
     from agentic_lab.rollout import rollout  # the engine and the trainer import torch
     from agentic_lab.sft import encode_messages, train_sft
-    played = rollout(model, tokenizer, [TaskEnv("navigation", max_turns=1) for _ in tasks for _ in range(samples)],
-                     [None] * len(tasks) * samples, options=[{"task": t} for t in tasks for _ in range(samples)],
-                     temperature=1.0, max_new_tokens=MAX_NEW_TOKENS, seed=seed)
+    played = play_tasks(model, tokenizer, [t for t in tasks for _ in range(samples)], temperature=1.0, seed=seed,
+                        max_turns=1, max_new_tokens=MAX_NEW_TOKENS)
     kept = {}                                            # task index -> its distinct right answers
     for i, task in enumerate(tasks):
         answers = [t.turns[-1].action.answer for t in played[i * samples:(i + 1) * samples] if t.success]

@@ -191,39 +191,6 @@ def test_the_oracle_solves_the_state_task():
     assert terminated and reward == 1.0 and info["success"]
 
 
-def test_state_demonstrations_show_the_same_messages_to_mem1_and_to_the_full_context_agent():
-    """Alternately: MEM1's rows, each [self-contained observation, message], one per turn of a task; and a whole
-    conversation whose observations are the bare results and whose last message answers what they said."""
-    demos = memory.state_demonstrations(40, seed=1)
-    assert demos == memory.state_demonstrations(40, seed=1) and all(tools for _, tools in demos)
-    singles = [m for m, _ in demos if len(m) == 2]
-    wholes = [m for m, _ in demos if len(m) > 2]
-    assert singles and wholes
-    assert all(m[0]["role"] == "user" and m[1]["role"] == "assistant" for m in singles)
-    assert all(m[0]["content"].startswith("Result: ") and "\nState: " in m[0]["content"] for m in singles
-               if not m[0]["content"].startswith("Find: "))
-    for messages in wholes:
-        assert all(m["content"].startswith("Result: ") and "\n" not in m["content"] for m in messages if m["role"] == "tool")
-        objectives = messages[0]["content"].split(". Use")[0][len("Find: "):].split("; ")
-        results = [m["content"][len("Result: "):] for m in messages if m["role"] == "tool"]
-        assert len(results) == len(objectives)       # one lookup per objective, then all the answers in order
-        assert messages[-1]["content"].endswith(f"<answer>{'; '.join(results)}</answer>")
-
-
-def test_the_state_report_scores_the_answer_and_measures_the_context():
-    from agentic_lab.actions import parse_action
-    from agentic_lab.trajectory import Trajectory, Turn
-    def episode(reward, kind_text, ids, starts=()):
-        turns = [Turn("o", "", parse_action("<answer>x</answer>"), None, -0.1, False),
-                 Turn("o", "", parse_action(kind_text), None, reward, True)]
-        return Trajectory("state", None, turns=turns, token_ids=list(range(ids)), loss_mask=[0] * ids,
-                          info={"objectives": ["a", "b"]}, context_starts=list(starts))
-    row = memory.state_report([episode(0.5, "<answer>x; y</answer>", 300), episode(1.0, "<answer>x; y</answer>", 500,
-                                                                                   starts=(0, 200, 260))])["2"]
-    assert row["reward"] == 0.75 and row["peak_context_max"] == 300 and row["peak_context_mean"] == 270
-    assert memory.objectives_right(episode(0.0, "garbage", 10)) == 0.0
-
-
 def test_observations_fit_the_tiny_models_context_at_the_largest_settings():
     """The prompt, the longest observation (a full bank of the longest entries, or the longest state, after an
     error) and two messages of 96 tokens fit in the tiny model's 1024 positions: a context that keeps only the
