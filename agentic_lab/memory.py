@@ -33,22 +33,24 @@ the oldest slot overwritten once the bank is full), random valid operations (`ra
 (`oracle_manager`: ADD a kept entity's fact, UPDATE its slot when the fact changes, NOOP a distractor), whose
 operations are each task's `solution`. All three write the short forms.
 
-**The rewritten state** (family `memory_state`, `MemoryStateEnv`, MEM1). k objectives, each one fact found with
-one call of the `lookup` tool; the agent answers all k at once, in order, separated by ";", and is rewarded with
-the share it gets right. With every message it may write `<state>...</state>`: the environment keeps the latest
-(up to MAX_STATE_CHARS) and, by default (`self_contained=True`), every observation repeats the objectives, that
-state and the last result, so the latest observation is all an agent needs: an engine that drops everything
-else from the context (rollout's keep_history=False) gives MEM1's constant-size context. `self_contained=False`
-shows only the result, the full-context agent's observation.
+**The rewritten state** (family `memory_state`, `MemoryStateEnv`, MEM1). The jobs of k people
+(`Find: 1 Keso; 2 Tolu`), each found with one call of the task's `lookup`, which takes the person's number
+(`{"objective": 2}`: the tiny model miscopies names it never saw, see `OBJECTIVE_LOOKUP`); the agent answers all
+k at once, in order, separated by ";", and is rewarded with the share it gets right. With every message it may
+write `<state>...</state>`: the environment keeps the latest (up to MAX_STATE_CHARS) and, by default
+(`self_contained=True`), every observation repeats the last result, that state and the objectives, so the latest
+observation is all an agent needs: an engine that drops everything else from the context (rollout's
+keep_history=False) gives MEM1's constant-size context. `self_contained=False` shows only the result, the
+full-context agent's observation.
 
-Train and test are split by the entities asked about, as in `tasks.search_qa`. Both families register when this
-module is imported (gym.make of either environment imports it), not with `agentic_lab.tasks`.
+Train and test are split by the entities asked about, as in `tasks.search_qa`. Both families register when
+this module is imported (gym.make of either environment imports it), not with `agentic_lab.tasks`.
 """
 from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from statistics import mean, stdev
 from typing import Callable
@@ -57,8 +59,8 @@ from agentic_lab import world
 from agentic_lab.actions import Action, parse_action
 from agentic_lab.envs import INVALID_PENALTY, TaskEnv, printable
 from agentic_lab.eval import success_rate
-from agentic_lab.tasks import Task, assistant, family, normalise, observation, sample_tasks
-from agentic_lab.tools import call_tool
+from agentic_lab.tasks import Task, answer, assistant, family, normalise, observation, sample_tasks
+from agentic_lab.tools import Tool, ToolError, call_tool
 
 # --- facts ----------------------------------------------------------------------------------------
 # Each fact's word (one word, so a fact is three) and the world's field it starts from. People change jobs and
@@ -417,8 +419,21 @@ def bank_report(trajectories) -> dict[str, dict]:
 
 
 # --- the rewritten state (MEM1) --------------------------------------------------------------------
-MAX_STATE_CHARS = 200  # the state repeated in every observation: k = 8 answers take about 100
+MAX_STATE_CHARS = 200  # the state repeated in every observation: k = 8 jobs take at most 63
 OBJECTIVES = (2, 4, 8)  # train with 2, test with 2, 4 and 8 (notebook 11)
+STATE_MAX_NEW_TOKENS = 128  # the longest message, at 8 objectives: a state of 7 jobs and a call, up to 123 tokens
+MEM1_WARM_START = Path(__file__).resolve().parent.parent / "data" / "mem1-warm"
+
+
+def _no_episode(objective: int) -> str:
+    raise ToolError("lookup by objective needs an episode (MemoryStateEnv)")
+
+
+# The task's own lookup: by the objective's number, so an agent never copies a name it has not seen letter by letter
+# (the tiny model, which reads a character a token, miscopies them: a first warm start that looked names up scored
+# 0.05 of objectives at k = 2). Each MemoryStateEnv binds it to its episode's objectives.
+OBJECTIVE_LOOKUP = Tool("lookup", "Look up the job of one person you are asked about.",
+                        {"objective": (int, "the person's number in the Find list, from 1")}, _no_episode)
 
 
 def answers_right(task: Task, predicted: str) -> list[bool]:
@@ -431,45 +446,54 @@ def all_answers_right(task: Task, predicted: str) -> bool:
     return all(answers_right(task, predicted))
 
 
-def state_view(objectives: list[str], state: str) -> str:
-    return f"State: {state}\nFind: {'; '.join(objectives)}"
+def find_line(names: list[str]) -> str:
+    return "Find: " + "; ".join(f"{i} {name}" for i, name in enumerate(names, 1))
 
 
-@family("memory_state", "Find k facts with lookup, keeping what was found in a rewritten <state>; answer all k.",
-        tools=("lookup",), check=all_answers_right)
+def state_view(names: list[str], state: str) -> str:
+    return f"State: {state}\n{find_line(names)}"
+
+
+@family("memory_state", "Find k people's jobs with lookup, keeping them in a rewritten <state>; answer all k.",
+        tools=(OBJECTIVE_LOOKUP,), check=all_answers_right)
 def memory_state(rng: random.Random, objectives: int = 2) -> Task:
     if not 1 <= objectives <= max(OBJECTIVES):
         raise ValueError(f"objectives must be 1 to {max(OBJECTIVES)}")
-    table = world.fact_table()
-    asked = [(e.name, rng.choice(list(table[e.name.lower()]))) for e in rng.sample(_entities(), objectives)]
-    wanted = [f"{name} {field}" for name, field in asked]
-    gold = [table[name.lower()][field] for name, field in asked]
-    prompt = (f"Find: {'; '.join(wanted)}. Use lookup once for each; each turn, write <state>what you have found"
-              "</state> first, for only your latest state is kept. Then answer all, in order, separated by ';'.")
-    solution, found = [], []
-    for (name, field), value in zip(asked, gold):
-        state = "; ".join(found)
-        solution += [assistant(f"<state>{state}</state>", tool="lookup", name=name, field=field),
-                     observation(f"Result: {value}\n" + state_view(wanted, state))]
-        found.append(value)
-    solution.append(assistant(f"<state>{'; '.join(found)}</state><answer>{'; '.join(found)}</answer>"))
-    return Task("memory_state", prompt, "; ".join(gold), tuple(solution), tools=("lookup",),
-                split_keys=tuple(name for name, _ in asked), info={"objectives": wanted})
+    people = rng.sample(world.build_world().people, objectives)
+    names, jobs = [p.name for p in people], [p.job for p in people]
+    prompt = (f"{find_line(names)}. Look up each one's job; each turn, write <state>the jobs found</state> first, "
+              "for only your latest state is kept. Then answer all, in order, separated by ';'.")
+    solution = []
+    for i, job in enumerate(jobs):
+        state = "; ".join(jobs[:i])
+        solution += [assistant(f"<state>{state}</state>", tool="lookup", objective=i + 1),
+                     observation(f"Result: {job}\n" + state_view(names, state))]
+    found = "; ".join(jobs)
+    solution.append(answer(found))
+    return Task("memory_state", prompt, found, tuple(solution), tools=("lookup",), split_keys=tuple(names),
+                info={"objectives": names})
 
 
 class MemoryStateEnv(TaskEnv):
     """A `memory_state` task per episode: look up, keep a <state>, answer all objectives; reward: the share right.
-    self_contained=True: each observation repeats the objectives and the latest state after the result."""
+    self_contained=True: each observation repeats the latest state and the objectives after the result."""
 
     def __init__(self, split: str = "train", objectives: int = 2, self_contained: bool = True,
                  max_turns: int | None = None, render_mode: str | None = None):
         super().__init__("memory_state", split, max_turns or 2 * objectives + 2, render_mode,
                          {"objectives": objectives})
+        self.tools = {"lookup": replace(OBJECTIVE_LOOKUP, function=self.look_up)}
         self.self_contained, self.state = self_contained, ""
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         self.state = ""
         return super().reset(seed=seed, options=options)
+
+    def look_up(self, objective: int) -> str:
+        names = self.task.info["objectives"]
+        if not 1 <= objective <= len(names):
+            raise ToolError(f"objective must be 1 to {len(names)}")
+        return world.fact_table()[names[objective - 1].lower()]["job"]
 
     def view(self) -> str:
         return state_view(self.task.info["objectives"], self.state)
@@ -491,3 +515,59 @@ class MemoryStateEnv(TaskEnv):
     def info(self) -> dict:
         return super().info() | {"show": {"state": self.state}}
 
+
+MEM1_TRAIN_OBJECTIVES = 8        # the warm start's demonstrations: 1 to 8 objectives (RL trains at 2)
+FULL_CONTEXT_OBJECTIVES = 5      # ... shown whole only up to 5: a whole episode of 6 takes about 1,024 tokens
+
+
+def state_demonstrations(n: int, seed: int = 0) -> list[tuple[list[dict], list[dict]]]:
+    """n train-split demonstrations of `memory_state` tasks (messages, tool schemas), the same messages in the two
+    ways an agent can see them, alternately: MEM1's, one single-turn conversation per turn whose user message is the
+    self-contained observation (the last result, the latest state, the objectives), 1 to MEM1_TRAIN_OBJECTIVES
+    objectives; and the full-context agent's, the whole conversation with each observation the bare result, 1 to
+    FULL_CONTEXT_OBJECTIVES (what fits in the tiny model's context). Both write the <state>; the difference is only
+    what stays in the context."""
+    rng, out, k = random.Random(seed), [], 0
+    while len(out) < n:
+        mem1 = k % 2 == 0
+        objectives = rng.randint(1, MEM1_TRAIN_OBJECTIVES if mem1 else FULL_CONTEXT_OBJECTIVES)
+        task = sample_tasks("memory_state", 1, seed=seed * 1_000_003 + k, split="train", objectives=objectives)[0]
+        tools, messages = task.tool_schemas(), [m for m in task.solution if m["role"] == "assistant"]
+        if mem1:                        # each turn alone, [observation_t, message_t]
+            shown = [task.prompt] + [m["content"] for m in task.solution if m["role"] == "tool"]
+            out += [([{"role": "user", "content": o}, m], tools) for o, m in zip(shown, messages)]
+        else:                           # the whole episode, observations reduced to the result
+            bare = [observation(m["content"].split("\n")[0]) if m["role"] == "tool" else m for m in task.solution]
+            out.append((task.messages() + bare, tools))
+        k += 1
+    return out[:n]
+
+
+def peak_context(trajectory) -> int:
+    """The most tokens the model had in its context at once in this episode: the whole conversation, or with a fresh
+    context each turn, the longest turn's [context | message]."""
+    from agentic_lab.trajectory import split_contexts
+    return max(len(row.token_ids) for row in split_contexts(trajectory))
+
+
+def objectives_right(trajectory) -> float:
+    """The share of objectives the episode's answer got right; 0 if it never answered (penalties left out)."""
+    last = trajectory.turns[-1] if trajectory.turns else None
+    return last.reward if last is not None and last.done and last.action.kind == "answer" else 0.0
+
+
+def state_report(trajectories) -> dict[str, dict]:
+    """By number of objectives: n, reward (the share of objectives answered right) and success, ± standard error,
+    the mean and largest peak context in tokens, and the share of episodes cut off because the context was full."""
+    rows = {}
+    for k in sorted({len(t.info["objectives"]) for t in trajectories}):
+        group = [t for t in trajectories if len(t.info["objectives"]) == k]
+        rewards = [objectives_right(t) for t in group]
+        success, success_se = success_rate(group)
+        peaks = [peak_context(t) for t in group]
+        rows[str(k)] = {"n": len(group), "reward": mean(rewards),
+                        "reward_se": stdev(rewards) / len(rewards) ** 0.5 if len(rewards) > 1 else 0.0,
+                        "success": success, "success_se": success_se, "peak_context_mean": mean(peaks),
+                        "peak_context_max": max(peaks),
+                        "context_full": sum("context_full" in t.info for t in group) / len(group)}
+    return rows

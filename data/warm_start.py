@@ -29,23 +29,24 @@ BATCH_SIZE, PEAK_LR, WARMUP, SEED = 32, 1e-3, 20, 0
 
 
 def held_out(model, tokenizer, env_id: str, report: Callable, n: int, temperature: float,
-             eval_kwargs: tuple[dict, ...] = ({},), keep_history: bool = True) -> dict:
+             eval_kwargs: tuple[dict, ...] = ({},), keep_history: bool = True, max_new_tokens: int = 96) -> dict:
     """`report` of n test-split episodes (seeds 100,000...) under each of `eval_kwargs` (the environment's own
-    arguments, e.g. a horizon), numbers rounded for the stats file. keep_history: the rollout's."""
+    arguments, e.g. a horizon), numbers rounded for the stats file. keep_history, max_new_tokens: the rollout's."""
     seeds = [100_000 + k for _ in eval_kwargs for k in range(n)]
     envs = [gym.make(env_id, split="test", **kwargs) for kwargs in eval_kwargs for _ in range(n)]
-    rows = report(rollout(model, tokenizer, envs, seeds, temperature=temperature, seed=SEED, keep_history=keep_history))
+    rows = report(rollout(model, tokenizer, envs, seeds, temperature=temperature, seed=SEED, keep_history=keep_history,
+                         max_new_tokens=max_new_tokens))
     return {kind: {k: v if v is None else round(v, 4) for k, v in row.items()} for kind, row in rows.items()}
 
 
 def build_warm_start(out_dir: Path, steps: int, eval_tasks: int, env_id: str, share: dict[str, float],
                      episodes: Callable[[int], list[tuple[list[dict], list[dict]]]], report: Callable,
                      model_card: Callable[[dict], str], eval_kwargs: tuple[dict, ...] = ({},),
-                     keep_history: bool = True) -> None:
+                     keep_history: bool = True, max_new_tokens: int = 96) -> None:
     """Train on the first steps × BATCH_SIZE `episodes` (messages, tool schemas), then write `out_dir` atomically.
     `share` names the demonstrations' one setting (e.g. {"call_share": 0.5}), recorded in the stats; the held-out
     report plays `eval_tasks` episodes under each of `eval_kwargs`, in one growing context or (keep_history=False)
-    a fresh one each turn, as the demonstrations were written."""
+    a fresh one each turn, as the demonstrations were written, writing up to max_new_tokens a turn."""
     model, tokenizer = load_model()
     examples = [encode_messages(tokenizer, messages, tools) for messages, tools in episodes(steps * BATCH_SIZE)]
     print(f"{len(examples):,} demonstrations, {sum(len(e['input_ids']) for e in examples):,} tokens")
@@ -53,7 +54,8 @@ def build_warm_start(out_dir: Path, steps: int, eval_tasks: int, env_id: str, sh
     history = train_sft(model, examples, steps=steps, batch_size=BATCH_SIZE, lr=PEAK_LR, warmup=WARMUP, seed=SEED,
                         pad_id=tokenizer.pad_token_id, group_by_length=False)
     train_seconds = time.time() - start
-    results = {decoding: held_out(model, tokenizer, env_id, report, eval_tasks, temperature, eval_kwargs, keep_history)
+    results = {decoding: held_out(model, tokenizer, env_id, report, eval_tasks, temperature, eval_kwargs, keep_history,
+                                   max_new_tokens)
                for decoding, temperature in (("greedy", 0.0), ("sampled_t1", 1.0))}
     print(json.dumps(results["sampled_t1"]))
     stats = {

@@ -12,6 +12,7 @@ from agentic_lab.envs import INVALID_PENALTY
 from agentic_lab.memory import Bank, InvalidOperation, answer_from, apply
 from agentic_lab.tasks import sample_tasks, task_split
 from agentic_lab.tokenizer import build_tokenizer
+from agentic_lab.tools import call_tool
 
 BANK = Bank(("Keso job miner", None, "Zibo lives Dradabu", None), (1, -1, 2, -1))
 
@@ -161,20 +162,29 @@ def test_same_seed_same_stream_and_splits_by_the_kept_entities():
 def test_the_state_is_kept_and_repeated_and_answers_score_their_share():
     env = gym.make("agentic_lab/MemoryState-v0", objectives=2).unwrapped
     env.reset(seed=0)
-    name, field = env.task.info["objectives"][0].split()
-    call = f'<state>so far</state><tool_call>{{"name": "lookup", "arguments": {{"name": "{name}", "field": "{field}"}}}}'
-    observation, reward, *_ = env.step(call + "</tool_call>")
-    assert observation.startswith("Result: ") and "State: so far\nFind: " in observation and reward == 0
-    observation, reward, *_ = env.step('<tool_call>{"name": "lookup", "arguments": {"name": "Nobody", "field": "job"}}'
-                                       '</tool_call>')
-    assert observation.startswith("Error:") and observation.endswith(env.view()) and reward == -INVALID_PENALTY
+    call = '<state>so far</state><tool_call>{"name": "lookup", "arguments": {"objective": 2}}</tool_call>'
+    observation, reward, *_ = env.step(call)
+    second = env.task.answer.split("; ")[1]
+    assert observation == f"Result: {second}\nState: so far\n" + memory.find_line(env.task.info["objectives"])
+    assert reward == 0
+    for bad in ('{"objective": 3}', '{"objective": 0}', '{"objective": "1"}', '{"name": "Keso", "field": "job"}'):
+        observation, reward, *_ = env.step(f'<tool_call>{{"name": "lookup", "arguments": {bad}}}</tool_call>')
+        assert observation.startswith("Error:") and observation.endswith(env.view()) and reward == -INVALID_PENALTY
     assert env.state == ""  # a message without a state keeps none
     first = env.task.answer.split("; ")[0]
     observation, reward, terminated, truncated, info = env.step(f"<answer>{first}; wrong</answer>")
     assert terminated and reward == 0.5 and not info["success"]
     bare = gym.make("agentic_lab/MemoryState-v0", self_contained=False).unwrapped
     bare.reset(seed=0)
-    assert "State:" not in bare.step(call + "</tool_call>")[0]
+    assert bare.step(call)[0] == f"Result: {second}"
+
+
+def test_lookup_by_number_needs_an_episode():
+    """The family's tool alone (what a task's schema shows) refuses; each environment binds its own."""
+    assert call_tool("lookup", {"objective": 1}, {"lookup": memory.OBJECTIVE_LOOKUP}).startswith("Error:")
+    a, b = memory.MemoryStateEnv(), memory.MemoryStateEnv()
+    a.reset(seed=1), b.reset(seed=2)
+    assert a.look_up(1) == a.task.answer.split("; ")[0] and b.look_up(1) == b.task.answer.split("; ")[0]
 
 
 def as_text(message: dict) -> str:
@@ -205,7 +215,7 @@ def test_observations_fit_the_tiny_models_context_at_the_largest_settings():
     state = memory.MemoryStateEnv(objectives=max(memory.OBJECTIVES))
     state.reset(seed=0)
     state.state = "W" * memory.MAX_STATE_CHARS
-    assert length(state.task.prompt) + length(state.error("x" * 80)) + 2 * 96 < 1024
+    assert length(state.task.prompt) + length(state.error("x" * 80)) + 2 * memory.STATE_MAX_NEW_TOKENS < 1024
 
 
 @pytest.mark.slow
@@ -235,3 +245,38 @@ def test_rl_on_the_answers_alone_teaches_the_manager_to_update_a_changed_fact_in
     p0, p1 = sum(before) / len(before), sum(after) / len(after)
     stderr = (p0 * (1 - p0) / len(before) + p1 * (1 - p1) / len(after)) ** 0.5
     assert p1 - p0 > 2 * stderr
+
+
+def test_state_demonstrations_show_the_same_messages_to_mem1_and_to_the_full_context_agent():
+    """Alternately: MEM1's rows, each [self-contained observation, message], one per turn of a task; and a whole
+    conversation whose observations are the bare results and whose last message answers what they said."""
+    demos = memory.state_demonstrations(40, seed=1)
+    assert demos == memory.state_demonstrations(40, seed=1) and all(tools for _, tools in demos)
+    singles = [m for m, _ in demos if len(m) == 2]
+    wholes = [m for m, _ in demos if len(m) > 2]
+    assert singles and wholes
+    assert all(m[0]["role"] == "user" and m[1]["role"] == "assistant" for m in singles)
+    assert all(m[0]["content"].startswith("Result: ") and "\nState: " in m[0]["content"] for m in singles
+               if not m[0]["content"].startswith("Find: "))
+    for messages in wholes:
+        assert all(m["content"].startswith("Result: ") and "\n" not in m["content"] for m in messages if m["role"] == "tool")
+        objectives = messages[0]["content"].split(". Look up")[0][len("Find: "):].split("; ")
+        results = [m["content"][len("Result: "):] for m in messages if m["role"] == "tool"]
+        assert len(results) == len(objectives) <= memory.FULL_CONTEXT_OBJECTIVES  # one lookup per objective
+        assert messages[-1]["content"] == f"<answer>{'; '.join(results)}</answer>"
+
+
+def test_the_state_report_scores_the_answer_and_measures_the_context():
+    from agentic_lab.actions import parse_action
+    from agentic_lab.trajectory import Trajectory, Turn
+    def episode(reward, kind_text, ids, starts=()):
+        turns = [Turn("o", "", parse_action("<answer>x</answer>"), None, -0.1, False),
+                 Turn("o", "", parse_action(kind_text), None, reward, True)]
+        return Trajectory("state", None, turns=turns, token_ids=list(range(ids)), loss_mask=[0] * ids,
+                          info={"objectives": ["a", "b"]}, context_starts=list(starts))
+    row = memory.state_report([episode(0.5, "<answer>x; y</answer>", 300), episode(1.0, "<answer>x; y</answer>", 500,
+                                                                                   starts=(0, 200, 260))])["2"]
+    assert row["reward"] == 0.75 and row["peak_context_max"] == 300 and row["peak_context_mean"] == 270
+    assert memory.objectives_right(episode(0.0, "garbage", 10)) == 0.0
+
+
