@@ -543,11 +543,24 @@ def state_demonstrations(n: int, seed: int = 0) -> list[tuple[list[dict], list[d
     return out[:n]
 
 
+def play_state(model, tokenizer, objectives: int, n: int, mem1: bool, temperature: float = 1.0, seed: int = 0) -> list:
+    """n held-out `memory_state` tasks of k objectives (seeds 100,000...; the same tasks for every model and both
+    agents): MEM1's way (self-contained observations, a fresh context each turn) or the full-context agent's (bare
+    results, one growing context). Returns the trajectories."""
+    from agentic_lab.rollout import rollout
+    envs = [MemoryStateEnv(split="test", objectives=objectives, self_contained=mem1) for _ in range(n)]
+    return rollout(model, tokenizer, envs, [100_000 + i for i in range(n)], temperature=temperature,
+                   max_new_tokens=STATE_MAX_NEW_TOKENS, seed=seed, keep_history=not mem1)
+
+
 def peak_context(trajectory) -> int:
-    """The most tokens the model had in its context at once in this episode: the whole conversation, or with a fresh
-    context each turn, the longest turn's [context | message]."""
+    """The most tokens the model had in its context at once in this episode: the whole conversation up to its last
+    message (the observation after it is never read), or with a fresh context each turn, the longest turn's
+    [context | message]."""
     from agentic_lab.trajectory import split_contexts
-    return max(len(row.token_ids) for row in split_contexts(trajectory))
+    def read(row) -> int:  # up to the last token the model wrote
+        return max((i + 1 for i, m in enumerate(row.loss_mask) if m), default=len(row.token_ids))
+    return max(read(row) for row in split_contexts(trajectory))
 
 
 def objectives_right(trajectory) -> float:

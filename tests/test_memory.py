@@ -247,6 +247,23 @@ def test_rl_on_the_answers_alone_teaches_the_manager_to_update_a_changed_fact_in
     assert p1 - p0 > 2 * stderr
 
 
+@pytest.mark.slow
+def test_mem1s_context_stays_small_where_the_full_context_agent_runs_out():
+    """Notebook 11's MEM1 claim at its own scale (the shipped mem1-warm, 30 held-out tasks of 8 objectives played
+    both ways, sampled at T = 1, seed 0): MEM1's largest context stays under half the model's positions and no
+    episode runs out, while the full-context agent's mean peak context is over twice MEM1's and at least a fifth of
+    its episodes are stopped because the next message would not fit."""
+    import torch
+
+    from agentic_lab import load_model
+    torch.set_num_threads(2)
+    model, tokenizer = load_model(memory.MEM1_WARM_START)
+    mem1 = memory.state_report(memory.play_state(model, tokenizer, 8, 30, mem1=True))["8"]
+    full = memory.state_report(memory.play_state(model, tokenizer, 8, 30, mem1=False))["8"]
+    assert mem1["peak_context_max"] < model.config.max_position_embeddings / 2 and mem1["context_full"] == 0
+    assert full["peak_context_mean"] > 2 * mem1["peak_context_mean"] and full["context_full"] >= 1 / 5
+
+
 def test_state_demonstrations_show_the_same_messages_to_mem1_and_to_the_full_context_agent():
     """Alternately: MEM1's rows, each [self-contained observation, message], one per turn of a task; and a whole
     conversation whose observations are the bare results and whose last message answers what they said."""
@@ -278,5 +295,8 @@ def test_the_state_report_scores_the_answer_and_measures_the_context():
                                                                                    starts=(0, 200, 260))])["2"]
     assert row["reward"] == 0.75 and row["peak_context_max"] == 300 and row["peak_context_mean"] == 270
     assert memory.objectives_right(episode(0.0, "garbage", 10)) == 0.0
+    ended = episode(1.0, "<answer>x; y</answer>", 300)
+    ended.loss_mask[240:250] = [1] * 10  # its last message ends at 250; the 50 tokens after it were never read
+    assert memory.peak_context(ended) == 250
 
 
