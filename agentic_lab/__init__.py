@@ -3,6 +3,7 @@
 One module per concept, read in this order:
     tokenizer  the tiny model's character tokenizer and chat template
     models     the tiny model's config and `load_model` (tiny, Hub id, or local folder)
+    vision     the tiny model reading images: patches projected into placeholder tokens (LLaVA's recipe) (13)
     tools      tools an agent can call (calc, search, lookup), declared once; a failing tool is an observation
     world      the fictional world the search tool looks things up in
     tasks      task families: seeded generators of problems, solutions and checkers

@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, PreTrainedModel
 
+from agentic_lab import vision  # noqa: F401 - registers the tiny VLM with the Auto classes, for load_model
 from agentic_lab.tokenizer import VOCAB_SIZE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
