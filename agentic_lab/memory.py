@@ -532,15 +532,21 @@ def state_demonstrations(n: int, seed: int = 0) -> list[tuple[list[dict], list[d
         mem1 = k % 2 == 0
         objectives = rng.randint(1, MEM1_TRAIN_OBJECTIVES if mem1 else FULL_CONTEXT_OBJECTIVES)
         task = sample_tasks("memory_state", 1, seed=seed * 1_000_003 + k, split="train", objectives=objectives)[0]
-        tools, messages = task.tool_schemas(), [m for m in task.solution if m["role"] == "assistant"]
-        if mem1:                        # each turn alone, [observation_t, message_t]
-            shown = [task.prompt] + [m["content"] for m in task.solution if m["role"] == "tool"]
-            out += [([{"role": "user", "content": o}, m], tools) for o, m in zip(shown, messages)]
-        else:                           # the whole episode, observations reduced to the result
-            bare = [observation(m["content"].split("\n")[0]) if m["role"] == "tool" else m for m in task.solution]
-            out.append((task.messages() + bare, tools))
+        out += [(conversation, task.tool_schemas()) for conversation in seen_by(task, mem1)]
         k += 1
     return out[:n]
+
+
+def seen_by(task: Task, mem1: bool) -> list[list[dict]]:
+    """A `memory_state` task's reference solution as each agent holds it: MEM1, one conversation per turn,
+    [observation_t, message_t] (each observation self-contained); the full-context agent, one whole conversation
+    whose observations are the bare results."""
+    if mem1:
+        shown = [task.prompt] + [m["content"] for m in task.solution if m["role"] == "tool"]
+        messages = [m for m in task.solution if m["role"] == "assistant"]
+        return [[{"role": "user", "content": o}, m] for o, m in zip(shown, messages)]
+    bare = [observation(m["content"].split("\n")[0]) if m["role"] == "tool" else m for m in task.solution]
+    return [task.messages() + bare]
 
 
 def play_state(model, tokenizer, objectives: int, n: int, mem1: bool, temperature: float = 1.0, seed: int = 0) -> list:
