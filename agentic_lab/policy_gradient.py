@@ -25,6 +25,8 @@ from __future__ import annotations
 import torch
 from transformers import DynamicCache
 
+from agentic_lab.vision import images_in, pixel_inputs, to_pixels
+
 
 def next_token_logprobs(logits: torch.Tensor, token_ids: torch.Tensor,
                         temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -54,11 +56,15 @@ def batch_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
         prefix forward (K, W):      [pad | prefix_k]              positions 0..P_k-1, pads masked
         rows' forward (B, S):       [own tokens | pad]            positions P_k.., attending to [pad | prefix_k]
+
+    A batch with images (batch["images"]) gives each forward the images of the tokens it feeds.
     """
     ids, attention = batch["input_ids"], batch["attention_mask"]
+    images = batch.get("images") or [[] for _ in ids]                           # per row: (start, pixels)
     prefix = batch.get("prefix_length")                                         # (B,), or absent
     if prefix is None or int(prefix.min()) == 0:
-        return model(input_ids=ids, attention_mask=attention).logits
+        return model(input_ids=ids, attention_mask=attention, **pixel_inputs([images_in(row, 0, ids.shape[1])
+                                                                                for row in images])).logits
     G = batch["group_size"]
     (B, T), K = ids.shape, ids.shape[0] // G
     P = prefix[::G]                                                             # (K,) P_k
@@ -69,7 +75,9 @@ def batch_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         prefix_ids[k, W - p:], prefix_mask[k, W - p:] = ids[k * G, :p], 1
     cache = DynamicCache()
     prefix_logits = model(input_ids=prefix_ids, attention_mask=prefix_mask, cache=cache, use_cache=True,
-                          position_ids=(prefix_mask.cumsum(-1) - 1).clamp(min=0)).logits          # (K, W, V)
+                          position_ids=(prefix_mask.cumsum(-1) - 1).clamp(min=0),
+                          **pixel_inputs([images_in(images[k * G], 0, p) for k, p in enumerate(P.tolist())])
+                          ).logits                                                                  # (K, W, V)
     cache.batch_repeat_interleave(G)                                            # (K, ...) -> (B, ...) keys, values
     lengths = attention.sum(1)                                                  # (B,) real tokens per row
     own_ids = torch.zeros((B, S), dtype=torch.long)
@@ -77,7 +85,9 @@ def batch_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     for i, (p, n) in enumerate(zip(prefix.tolist(), lengths.tolist())):
         own_ids[i, :n - p], own_mask[i, :n - p] = ids[i, p:n], 1
     own_logits = model(input_ids=own_ids, attention_mask=torch.cat([prefix_mask.repeat_interleave(G, 0), own_mask], 1),
-                       position_ids=prefix[:, None] + torch.arange(S), cache=cache, use_cache=True).logits  # (B, S, V)
+                       position_ids=prefix[:, None] + torch.arange(S), cache=cache, use_cache=True,
+                       **pixel_inputs([images_in(row, p, T) for row, p in zip(images, prefix.tolist())])
+                       ).logits                                                                     # (B, S, V)
     joined = torch.cat([prefix_logits.repeat_interleave(G, 0), own_logits], 1)    # (B, W + S, V)
     # Row i's tokens sit at columns W - P_i .. W - P_i + n_i - 1 of `joined`: shift each row to start at 0.
     columns = ((W - prefix)[:, None] + torch.arange(T)).clamp(max=W + S - 1)    # (B, T)
@@ -134,7 +144,9 @@ def collate_trajectories(trajectories, pad_id: int, group_size: int = 1) -> dict
     wrote in each episode (the end signal GAE needs: a 0 in the loss mask is an observation between turns, not the
     end of the episode). With group_size G > 1 (G consecutive episodes per
     task), also prefix_length (B,): the number of first tokens all of the row's group share, which
-    `batch_logits` forwards once per group (at most the group's shortest length - 1: each row keeps a token)."""
+    `batch_logits` forwards once per group (at most the group's shortest length - 1: each row keeps a token; and
+    before the first image the group's rows do not share, since equal placeholders may stand for other pixels).
+    Episodes with images (`Trajectory.images`) add images: per row, (position of its first placeholder, pixels)."""
     width = max(len(t.token_ids) for t in trajectories)
     ids = torch.full((len(trajectories), width), pad_id, dtype=torch.long)
     attention = torch.zeros_like(ids)
@@ -152,12 +164,25 @@ def collate_trajectories(trajectories, pad_id: int, group_size: int = 1) -> dict
     loss_mask = mask[:, 1:]
     batch = {"input_ids": ids, "attention_mask": attention, "loss_mask": loss_mask, "retrieved_mask": retrieved[:, 1:],
              "sampler_logprobs": sampler[:, 1:], "episode_end": last_masked_token(loss_mask)}
+    if any(t.images for t in trajectories):
+        batch["images"] = [[(image["start"], to_pixels(image["pixels"])) for image in t.images] for t in trajectories]
     if group_size > 1:
         batch["group_size"] = group_size
-        batch["prefix_length"] = torch.tensor([common_prefix_length([t.token_ids for t in trajectories[k:k + group_size]])
+        batch["prefix_length"] = torch.tensor([shared_prefix_length(trajectories[k:k + group_size])
                                                for k in range(0, len(trajectories), group_size)]
                                               ).repeat_interleave(group_size)
     return batch
+
+
+def shared_prefix_length(group) -> int:
+    """How many first tokens, and the images among them, all of a group's trajectories share."""
+    n = common_prefix_length([t.token_ids for t in group])
+    for k, image in enumerate(group[0].images):
+        if image["start"] >= n:
+            break
+        if any(len(t.images) <= k or t.images[k] != image for t in group[1:]):
+            return image["start"]
+    return n
 
 
 def common_prefix_length(sequences: list[list[int]]) -> int:

@@ -53,6 +53,7 @@ from agentic_lab.policy_gradient import (batch_logits, collate_trajectories, kl_
 from agentic_lab.ppo import explained_variance, gae
 from agentic_lab.rollout import group_seeds, rollout
 from agentic_lab.trajectory import Trajectory, split_contexts, turn_spans
+from agentic_lab.vision import pixel_inputs
 
 CREDITS = ("episode", "gigpo", "critic", "turn")
 
@@ -300,7 +301,9 @@ class TurnCritic:
                    cfg: RLConfig) -> tuple[list[list[float]], dict]:
         with torch.no_grad():
             hidden = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                                output_hidden_states=True).hidden_states[-1]                  # (B, T, H)
+                                output_hidden_states=True, **pixel_inputs([[pixels for _, pixels in row] for row in
+                                                                           batch.get("images", [])])
+                                ).hidden_states[-1]                                             # (B, T, H)
         turns = max(len(r) for r in turn_rewards)
         features = torch.zeros(len(trajectories), turns, hidden.shape[2])                      # (B, K, H)
         mask, rewards = torch.zeros(len(trajectories), turns), torch.zeros(len(trajectories), turns)

@@ -35,6 +35,12 @@ token (including the stop token that ends a message), 0 for prompts, observation
 environment says which characters of an observation it retrieved from a corpus (`info["retrieved"]`, notebook
 10's search results), the trajectory records those tokens (`Trajectory.retrieved`): the one training loop
 keeps them out of the loss (Search-R1's masking) unless told to train on them.
+
+Images (notebook 13). An environment that shows images puts the mark "<image>" in its observation and the images
+in info["images"]; with a model that reads them (`agentic_lab.vision`) each mark becomes that model's run of
+placeholder tokens, the trajectory keeps each image with where its run starts (`Trajectory.images`), and a prefill
+passes the images of the tokens it feeds as pixel_values. Images enter only at prefill, so a kept cache holds
+them like any observation, and a GRPO group's shared first prompt (same tokens, same images) is prefilled once.
 """
 from __future__ import annotations
 
@@ -42,12 +48,14 @@ import math
 from functools import partial
 
 import gymnasium as gym
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 from agentic_lab.trajectory import Trajectory, Turn, mask_runs
+from agentic_lab.vision import expand_image_marks, image_starts, images_in, patches_per_image, pixel_inputs, to_pixels
 
 _PREFIX = [{"role": "user", "content": "x"}, {"role": "assistant", "content": "x"}]
 
@@ -259,12 +267,15 @@ def keep_row(cache: DynamicCache, row: int, attention_row: torch.Tensor, cached_
 
 
 def prefill(model, contexts: list[list[int]], caches: list[EpisodeCache | None], pad_id: int, room: int,
-            pool: BufferPool):
+            pool: BufferPool, images: list[list[tuple[int, torch.Tensor]]] | None = None):
     """One forward over what each context has not cached yet, with room for `room` more tokens in the cache.
+    images[i]: context i's images, (where its placeholders start, pixels); those of the pending tokens are fed.
     Returns the last position's logits (n, vocab), the batched cache, its attention mask (n, width) and the
     position of each row's next token (n,)."""
     cached = [0 if kv is None else kv.length for kv in caches]                          # c_i
     pending = [context[c:] for context, c in zip(contexts, cached)]                      # n_i = len(pending[i])
+    pixels = pixel_inputs([images_in(row, c, len(context)) for row, context, c in zip(images, contexts, cached)]
+                          if images else [])
     n, width = len(contexts), max(len(p) for p in pending)
     cache, attention = batch_caches(caches, max(cached) + width + room, pool)
     # The pending tokens are left-padded too, so the batch looks like  [pad | cached | pad | pending]  per row:
@@ -279,31 +290,34 @@ def prefill(model, contexts: list[list[int]], caches: list[EpisodeCache | None],
     # ones, whatever the padding, so a cached and a fresh prefill see the same positions (RoPE or learned).
     positions = (attention.cumsum(-1) - 1).clamp(min=0)[:, -width:]   # (n, width)
     logits = model(input_ids=input_ids, attention_mask=attention, position_ids=positions, cache=cache,
-                   use_cache=True, logits_to_keep=1).logits[:, -1]
+                   use_cache=True, logits_to_keep=1, **pixels).logits[:, -1]
     return logits, cache, attention, positions[:, -1] + 1
 
 
 @torch.no_grad()
 def generate_turn(model, contexts: list[list[int]], caches: list[EpisodeCache | None] | None, pad_id: int,
                   stop_ids: list[int], max_new_tokens: int, temperature: float, generator: torch.Generator,
-                  pool: BufferPool | None = None
+                  pool: BufferPool | None = None, images: list[list[tuple[int, torch.Tensor]]] | None = None
                   ) -> tuple[list[list[int]], list[list[float]], list[EpisodeCache | None]]:
     """One message per context. caches[i] holds the keys and values of the first c_i tokens of contexts[i]
     (None: c_i = 0), so only the rest, the n_i tokens appended since, is prefilled; then one batched forward
     per new token. `caches=None`: nothing cached and nothing kept (the whole context is prefilled). Returns
     each row's new ids (up to and including its stop token), their log-probs, and each row's cache of its
     context and new ids but the last, which is not fed to the model yet (the next turn prefills it with
-    the observation). A cache given is extended in place and returned."""
+    the observation). A cache given is extended in place and returned. images[i]: context i's images,
+    (where its placeholders start, pixels), for a model that reads them."""
     n, given, pool = len(contexts), caches or [None] * len(contexts), pool or BufferPool()
+    images = images or [[] for _ in contexts]
     cached_width = max(0 if kv is None else kv.length for kv in given)   # the batch's columns before the pending ones
     # Rows with the same context and nothing cached (a GRPO group on its first turn) are prefilled once and copied
-    keys = [tuple(context) if kv is None else i for i, (context, kv) in enumerate(zip(contexts, given))]
+    keys = [(tuple(context), tuple(pixels.numpy().tobytes() for _, pixels in images[i])) if kv is None else i
+            for i, (context, kv) in enumerate(zip(contexts, given))]
     first_row: dict = {}
     for i, key in enumerate(keys):
         first_row.setdefault(key, i)
     logits, cache, attention, next_position = prefill(model, [contexts[i] for i in first_row.values()],
                                                       [given[i] for i in first_row.values()], pad_id, max_new_tokens,
-                                                      pool)
+                                                      pool, [images[i] for i in first_row.values()])
     if len(first_row) < n:
         index = {key: j for j, key in enumerate(first_row)}
         source = torch.tensor([index[key] for key in keys])           # (n,): the prefilled row each row copies
@@ -356,16 +370,20 @@ def rollout(model, tokenizer, envs: list[gym.Env], seeds: list[int], options: li
     keep_history=False starts every turn from a fresh context, the latest observation alone (nothing to reuse)."""
     generator = torch.Generator().manual_seed(seed)
     stop_ids = stop_token_ids(model, tokenizer)
+    per_image = patches_per_image(model)         # placeholders per image; None for a model that reads no images
     max_context = max_context or getattr(model.config, "max_position_embeddings", 2048)
     trajectories, last_observation, tools = [], [], []
     for env, env_seed, env_options in zip(envs, seeds, options or [None] * len(envs)):
         observation, info = env.reset(seed=env_seed, options=env_options)
-        ids = tokenizer.apply_chat_template([{"role": "user", "content": observation}], tools=info.get("tools") or None,
-                                            add_generation_prompt=True, return_dict=False)
+        shown = info.get("images", [])
+        ids = tokenizer.apply_chat_template([{"role": "user", "content": expand_image_marks(observation, len(shown),
+                                                                                            per_image)}],
+                                            tools=info.get("tools") or None, add_generation_prompt=True, return_dict=False)
         env_id = env.spec.id if env.spec else getattr(env.unwrapped, "name", type(env.unwrapped).__name__)
         trajectories.append(Trajectory(env_id, env_seed, token_ids=list(ids), loss_mask=[0] * len(ids),
                                        logprobs=[0.0] * len(ids), info={"success": False, **info.get("hidden", {})},
-                                       context_starts=[] if keep_history else [0]))
+                                       context_starts=[] if keep_history else [0],
+                                       images=placed_images(ids, 0, shown, per_image)))
         if info.get("show"):  # what the environment asks the viewer to show with the prompt (see viz.shows)
             trajectories[-1].info["show"] = info["show"]
         last_observation.append(observation)
@@ -380,9 +398,11 @@ def rollout(model, tokenizer, envs: list[gym.Env], seeds: list[int], options: li
             new_ids, logprobs, kept = generate_turn(
                 model, [context(trajectories[i]) for i in chunk],
                 [caches[i] for i in chunk] if reuse_cache and keep_history else None,
-                tokenizer.pad_token_id, stop_ids, max_new_tokens, temperature, generator, pool)
+                tokenizer.pad_token_id, stop_ids, max_new_tokens, temperature, generator, pool,
+                [context_images(trajectories[i]) for i in chunk] if per_image else None)
             for i, ids, lps, kv in zip(chunk, new_ids, logprobs, kept):
-                _record_turn(trajectories[i], envs[i], last_observation, i, ids, lps, tokenizer, stop_ids, tools[i])
+                _record_turn(trajectories[i], envs[i], last_observation, i, ids, lps, tokenizer, stop_ids, tools[i],
+                             per_image)
                 caches[i] = kv
         for i in active:
             if not trajectories[i].turns[-1].done and len(context(trajectories[i])) + max_new_tokens > max_context:
@@ -402,8 +422,24 @@ def context(trajectory: Trajectory) -> list[int]:
     return trajectory.token_ids[trajectory.context_starts[-1]:] if trajectory.context_starts else trajectory.token_ids
 
 
+def context_images(trajectory: Trajectory) -> list[tuple[int, torch.Tensor]]:
+    """The images of `context(trajectory)`: (where its placeholders start in the context, pixels)."""
+    start = trajectory.context_starts[-1] if trajectory.context_starts else 0
+    return [(image["start"] - start, to_pixels(image["pixels"])) for image in trajectory.images if image["start"] >= start]
+
+
+def placed_images(ids: list[int], offset: int, images: list, per_image: int | None) -> list[dict]:
+    """An observation's images as the trajectory keeps them: where each one's placeholders start among `ids`
+    (tokens that will sit at `offset`), and its pixels as uint8 rows."""
+    if not images:
+        return []
+    return [{"start": offset + at, "pixels": np.asarray(image, dtype=np.uint8).tolist()}
+            for at, image in zip(image_starts(ids, per_image), images)]
+
+
 def _record_turn(trajectory: Trajectory, env: gym.Env, last_observation: list[str], i: int, ids: list[int],
-                 logprobs: list[float], tokenizer, stop_ids: list[int], tools: list | None) -> None:
+                 logprobs: list[float], tokenizer, stop_ids: list[int], tools: list | None,
+                 per_image: int | None = None) -> None:
     """Send one message to its environment and append it, and the observation (appended to the history, or as a
     fresh context when the trajectory has context_starts), to the trajectory."""
     stopped = ids[-1] in stop_ids
@@ -417,9 +453,12 @@ def _record_turn(trajectory: Trajectory, env: gym.Env, last_observation: list[st
     trajectory.logprobs += logprobs
     trajectory.info["success"] = bool(info.get("success", False))
     if not done:
-        fresh = fresh_context_text(tokenizer, observation, tools) if trajectory.context_starts else None
-        obs_ids, retrieved = observation_tokens(tokenizer, observation, info.get("retrieved", []), fresh)
+        shown = info.get("images", [])
+        content = expand_image_marks(observation, len(shown), per_image)
+        fresh = fresh_context_text(tokenizer, content, tools) if trajectory.context_starts else None
+        obs_ids, retrieved = observation_tokens(tokenizer, content, info.get("retrieved", []), fresh)
         start = len(trajectory.token_ids)
+        trajectory.images += placed_images(obs_ids, start, shown, per_image)
         if fresh is not None:
             trajectory.context_starts.append(start)
         trajectory.retrieved += [[start + a, start + b] for a, b in retrieved]

@@ -15,6 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from agentic_lab.tasks import Task
+from agentic_lab.vision import IMAGE_MARK, expand_image_marks, pixel_inputs, to_pixels
 
 IGNORE = -100  # the label value cross-entropy skips
 
@@ -24,15 +25,26 @@ def encode(tokenizer, task: Task) -> dict[str, list[int]]:
     return encode_messages(tokenizer, task.conversation(), task.tool_schemas())
 
 
-def encode_messages(tokenizer, messages: list[dict], tools: list[dict] | None = None) -> dict[str, list[int]]:
-    """Token ids of a whole conversation (e.g. an expert's episode), and labels that keep only the assistant's tokens."""
+def encode_messages(tokenizer, messages: list[dict], tools: list[dict] | None = None, images: list | None = None,
+                    per_image: int | None = None) -> dict[str, list[int]]:
+    """Token ids of a whole conversation (e.g. an expert's episode), and labels that keep only the assistant's tokens.
+    A conversation that shows images (IMAGE_MARK in its messages, `images` in their order) has each mark made
+    `per_image` placeholders (the model's `vision.patches_per_image`) and its images as "images"."""
+    if images:
+        marks = sum(str(m.get("content") or "").count(IMAGE_MARK) for m in messages)
+        if marks != len(images):
+            raise ValueError(f"{marks} {IMAGE_MARK} marks in a conversation that comes with {len(images)} images")
+        messages = [{**m, "content": expand_image_marks(m["content"], m["content"].count(IMAGE_MARK), per_image)}
+                    if isinstance(m.get("content"), str) else m for m in messages]
     enc = tokenizer.apply_chat_template(messages, tools=tools, return_dict=True, return_assistant_tokens_mask=True)
     ids, mask = enc["input_ids"], enc["assistant_masks"]
-    return {"input_ids": ids, "labels": [t if m else IGNORE for t, m in zip(ids, mask)]}
+    example = {"input_ids": ids, "labels": [t if m else IGNORE for t, m in zip(ids, mask)]}
+    return example | ({"images": [to_pixels(image) for image in images]} if images else {})
 
 
 def collate(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad a batch: (B, T) input_ids, attention_mask and labels."""
+    """Right-pad a batch: (B, T) input_ids, attention_mask and labels; and pixel_values (n, c, s, s), the images of
+    examples that have them (e["images"], (c, s, s) each, in placeholder order: agentic_lab.vision)."""
     width = max(len(e["input_ids"]) for e in examples)
     def pad(seq, value):
         return seq + [value] * (width - len(seq))
@@ -40,6 +52,7 @@ def collate(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
         "input_ids": torch.tensor([pad(e["input_ids"], pad_id) for e in examples]),
         "attention_mask": torch.tensor([pad([1] * len(e["input_ids"]), 0) for e in examples]),
         "labels": torch.tensor([pad(e["labels"], IGNORE) for e in examples]),
+        **pixel_inputs([e.get("images", []) for e in examples]),
     }
 
 

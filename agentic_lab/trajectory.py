@@ -43,6 +43,9 @@ class Trajectory:
     context_starts: list[int] = field(default_factory=list)  # where each turn's own context begins, when every turn
                                                             # started afresh from the latest observation (rollout's
                                                             # keep_history=False); empty: one context that grows
+    images: list[dict] = field(default_factory=list)        # what the model saw of each image it was shown, in order:
+                                                            # {"start": its first placeholder token's position,
+                                                            #  "pixels": uint8 rows} (agentic_lab.vision)
 
     @property
     def total_reward(self) -> float:
@@ -78,7 +81,9 @@ def split_contexts(trajectory: Trajectory) -> list[Trajectory]:
         rows.append(Trajectory(trajectory.env_id, trajectory.seed, trajectory.turns[k:k + 1], trajectory.token_ids[a:b],
                                trajectory.loss_mask[a:b],
                                None if trajectory.logprobs is None else trajectory.logprobs[a:b], trajectory.info,
-                               [[s - a, e - a] for s, e in trajectory.retrieved if a <= s < b]))
+                               [[s - a, e - a] for s, e in trajectory.retrieved if a <= s < b],
+                               images=[{**image, "start": image["start"] - a} for image in trajectory.images
+                                       if a <= image["start"] < b]))
     return rows
 
 

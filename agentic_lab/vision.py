@@ -8,9 +8,27 @@ An image enters the text as `patches_per_image` copies of one placeholder token;
 embeddings, in order, by the image's patches projected to the model's width plus a learned position per patch
 (the decoder's RoPE sees only a 1-D run of placeholders). Everything else is the text model: same layers, same
 KV cache, same generate. Registered with the Auto classes, so `load_model(folder)` loads a saved one.
+
+How an image travels, from an environment to a gradient (what every engine piece does with one):
+
+    environment   observation text with the mark "<image>" where an image goes; the image, a uint8 array
+                  (size, size) or (size, size, channels), in info["images"], in the order of the marks
+    rollout       each mark becomes `patches_per_image` placeholder tokens (`expand_image_marks`, what an HF
+                  processor does with Qwen-VL's <|image_pad|>); a prefill passes the images whose placeholders
+                  it feeds as pixel_values; the trajectory keeps each image with where its placeholders start
+    update        each forward gets the images of the tokens it feeds (`images_in`), in placeholder order;
+                  placeholders are observation tokens, out of the loss like any other
+    viewer        each placeholder run is drawn as the image it stood for (`png_data_uri`)
+
+A placeholder is an input only: its logit is held at -1e4, so no sampler (ours or `generate`) can write one,
+which would need an image nobody has. The text model's logits are otherwise unchanged.
 """
 from __future__ import annotations
 
+import base64
+import io
+
+import numpy as np
 import torch
 from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
@@ -21,6 +39,8 @@ from agentic_lab.tokenizer import CHARACTERS, RESERVED_TOKENS, SPECIAL_TOKENS
 # tokenizer, and every model already built on it, stays as it is.
 IMAGE_TOKEN = RESERVED_TOKENS[0]
 IMAGE_TOKEN_ID = len(SPECIAL_TOKENS) + len(CHARACTERS)
+IMAGE_MARK = "<image>"      # where an environment's observation shows an image
+BLOCKED_LOGIT = -1e4        # the placeholder's logit: exp(-1e4) is 0 in float32, and 0 · log 0 stays finite
 
 
 class TinyVLMConfig(LlamaConfig):
@@ -53,7 +73,7 @@ class TinyVLMForCausalLM(LlamaForCausalLM):
         flat = grid.permute(0, 2, 3, 1, 4, 5).reshape(n, -1, c * p * p)   # (n, patches, c·p·p)
         return (self.patch_embed(flat) + self.patch_position).reshape(-1, self.config.hidden_size)
 
-    def forward(self, input_ids=None, pixel_values=None, inputs_embeds=None, **kwargs):
+    def forward(self, input_ids=None, pixel_values=None, inputs_embeds=None, labels=None, **kwargs):
         if inputs_embeds is None and input_ids is not None:
             inputs_embeds = self.get_input_embeddings()(input_ids)
             slots = input_ids == self.config.image_token_id              # (batch, seq)
@@ -65,7 +85,12 @@ class TinyVLMForCausalLM(LlamaForCausalLM):
                 inputs_embeds = inputs_embeds.masked_scatter(slots.unsqueeze(-1), patches)
             elif slots.any():
                 raise ValueError("image placeholders without pixel_values")
-        return super().forward(input_ids=None, inputs_embeds=inputs_embeds, **kwargs)
+        out = super().forward(input_ids=None, inputs_embeds=inputs_embeds, **kwargs)
+        blocked = torch.tensor([self.config.image_token_id], device=out.logits.device)
+        out.logits = out.logits.index_fill(-1, blocked, BLOCKED_LOGIT)        # an input only, never written
+        if labels is not None:
+            out.loss = self.loss_function(logits=out.logits, labels=labels, vocab_size=self.config.vocab_size)
+        return out
 
 
 AutoConfig.register("tiny_vlm", TinyVLMConfig)
@@ -82,3 +107,51 @@ def from_text_model(text_model: LlamaForCausalLM, image_size: int = 32, patch_si
     if unexpected or set(missing) - {"patch_embed.weight", "patch_embed.bias", "patch_position"}:
         raise ValueError(f"not a Llama-shaped text model: missing {missing}, unexpected {unexpected}")
     return vlm
+
+
+def patches_per_image(model) -> int | None:
+    """How many placeholder tokens stand for one image in `model`'s input; None for a model that reads no images."""
+    return getattr(model.config, "patches_per_image", None)
+
+
+def expand_image_marks(text: str, n_images: int, per_image: int | None) -> str:
+    """`text` with each IMAGE_MARK replaced by `per_image` placeholder tokens; checks it has one mark per image."""
+    marks = text.count(IMAGE_MARK)
+    if marks != n_images:
+        raise ValueError(f"{marks} {IMAGE_MARK} marks in an observation that comes with {n_images} images")
+    if marks and per_image is None:
+        raise ValueError("this environment shows images: play it with a model that reads them (agentic_lab.vision)")
+    return text.replace(IMAGE_MARK, IMAGE_TOKEN * (per_image or 0))
+
+
+def to_pixels(image) -> torch.Tensor:
+    """A uint8 image, (size, size) or (size, size, channels), array or nested lists -> (channels, size, size) in [0, 1]."""
+    x = torch.as_tensor(np.asarray(image, dtype=np.uint8), dtype=torch.float32) / 255
+    return x[None] if x.dim() == 2 else x.permute(2, 0, 1)
+
+
+def image_starts(ids: list[int], per_image: int) -> list[int]:
+    """Where each image's run of placeholders starts in `ids` (the runs are per_image long, one after another)."""
+    starts = [k for k, token in enumerate(ids) if token == IMAGE_TOKEN_ID]
+    if len(starts) % per_image:
+        raise ValueError(f"{len(starts)} placeholders is not a whole number of images of {per_image}")
+    return starts[::per_image]
+
+
+def images_in(images: list[tuple[int, torch.Tensor]], start: int, end: int) -> list[torch.Tensor]:
+    """The images, (position of the first placeholder, pixels) in order, whose placeholders start in [start, end)."""
+    return [pixels for at, pixels in images if start <= at < end]
+
+
+def pixel_inputs(rows: list[list[torch.Tensor]]) -> dict:
+    """The pixel_values keyword of a forward whose rows hold these images, in placeholder order: {} without any."""
+    flat = [pixels for row in rows for pixels in row]
+    return {"pixel_values": torch.stack(flat)} if flat else {}
+
+
+def png_data_uri(image) -> str:
+    """An image (uint8 array or nested lists) as a data: URI of a PNG, for the viewer."""
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()

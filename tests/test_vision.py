@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from agentic_lab import load_model
-from agentic_lab.vision import IMAGE_TOKEN, IMAGE_TOKEN_ID, TinyVLMForCausalLM, from_text_model
+from agentic_lab.vision import (BLOCKED_LOGIT, IMAGE_TOKEN, IMAGE_TOKEN_ID, TinyVLMForCausalLM, from_text_model,
+                                 to_pixels)
 
 
 @pytest.fixture(scope="module")
@@ -21,10 +22,14 @@ def test_the_placeholder_is_a_reserved_token_of_the_tokenizer():
     assert tokenizer.convert_tokens_to_ids(IMAGE_TOKEN) == IMAGE_TOKEN_ID
 
 
-def test_text_alone_gives_the_text_models_logits(models):
+def test_text_alone_gives_the_text_models_logits_but_never_a_placeholder(models):
     text, vlm, tokenizer = models
     ids = torch.tensor([tokenizer("Find the digit.", add_special_tokens=False)["input_ids"]])
-    assert torch.allclose(vlm(ids).logits, text(ids).logits, atol=1e-6)
+    ours, theirs = vlm(ids).logits, text(ids).logits
+    others = [k for k in range(ours.shape[-1]) if k != IMAGE_TOKEN_ID]
+    assert torch.allclose(ours[..., others], theirs[..., others], atol=1e-6)
+    assert (ours[..., IMAGE_TOKEN_ID] == BLOCKED_LOGIT).all()          # an input only: no sampler can write one
+    assert torch.log_softmax(ours, -1)[..., IMAGE_TOKEN_ID].exp().max() == 0
 
 
 def test_an_image_changes_only_what_comes_after_its_placeholders(models):
@@ -59,3 +64,109 @@ def test_a_saved_vlm_loads_back_through_load_model(models, tmp_path):
     image = torch.rand(1, vlm.config.channels, vlm.config.image_size, vlm.config.image_size)
     assert isinstance(back, TinyVLMForCausalLM)
     assert torch.allclose(back(ids, pixel_values=image).logits, vlm(ids, pixel_values=image).logits, atol=1e-6)
+
+
+# --- the engine's image path: rollout, trajectory, update and SFT with a model that reads images -----------------
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+
+import agentic_lab.envs  # noqa: E402,F401 - registers the environments
+from agentic_lab.perception import LookEnv, cell_box, demonstration, half_view  # noqa: E402
+from agentic_lab.policy_gradient import batch_logits, collate_trajectories, next_token_logprobs  # noqa: E402
+from agentic_lab.rollout import group_seeds, rollout  # noqa: E402
+from agentic_lab.sft import collate, encode_messages  # noqa: E402
+from agentic_lab.trajectory import load_trajectories, save_trajectories, split_contexts  # noqa: E402
+
+
+class CropsFirst(LookEnv):
+    """Look-v0 whatever the model writes: the first turn crops the digit's cell, the second answers "8", so an
+    untrained model's episodes have two images and two turns."""
+
+    def step(self, action):
+        x0, y0, x1, y1 = cell_box(*self.position)
+        scripted = (f'<tool_call>{{"name": "crop", "arguments": {{"x0": {x0}, "y0": {y0}, "x1": {x1}, "y1": {y1}}}}}'
+                    '</tool_call>' if self.turns == 0 else "<answer>8</answer>")
+        return super().step(scripted)
+
+
+def play(vlm, tokenizer, temperature=1.0, **kwargs):
+    envs = [CropsFirst() for _ in range(6)]
+    return rollout(vlm, tokenizer, envs, group_seeds(2, 3), temperature=temperature, max_new_tokens=8, seed=1, **kwargs)
+
+
+def test_a_rollout_keeps_each_image_where_its_placeholders_are(models):
+    _, vlm, tokenizer = models
+    trajectories = play(vlm, tokenizer)
+    n = vlm.config.patches_per_image
+    for t in trajectories:
+        assert len(t.images) == 2 and all(t.token_ids[i["start"]:i["start"] + n] == [IMAGE_TOKEN_ID] * n for i in t.images)
+        assert t.token_ids.count(IMAGE_TOKEN_ID) == 2 * n and sum(t.loss_mask[i["start"]] for i in t.images) == 0
+        env = LookEnv()
+        env.reset(seed=t.seed)
+        assert t.images[0]["pixels"] == half_view(env.scene).tolist()
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_kept_caches_give_the_same_episodes_with_images(models, temperature):
+    _, vlm, tokenizer = models
+    kept, fresh = (play(vlm, tokenizer, temperature, reuse_cache=reuse) for reuse in (True, False))
+    assert [t.token_ids for t in kept] == [t.token_ids for t in fresh]
+    assert np.allclose([lp for t in kept for lp in t.logprobs], [lp for t in fresh for lp in t.logprobs], atol=1e-4)
+
+
+def test_the_update_sees_what_the_sampler_saw(models):
+    """π_old from the trainer's forward (each group's prompt and first image forwarded once) equals the sampler's
+    log-probs, and equals a plain forward of every row."""
+    _, vlm, tokenizer = models
+    trajectories = play(vlm, tokenizer)
+    batch = collate_trajectories(trajectories, tokenizer.pad_token_id, group_size=3)
+    assert int(batch["prefix_length"].min()) > 0
+    with torch.no_grad():
+        shared = next_token_logprobs(batch_logits(vlm, batch), batch["input_ids"])[0]
+        plain = next_token_logprobs(batch_logits(vlm, {k: v for k, v in batch.items() if k != "prefix_length"}),
+                                    batch["input_ids"])[0]
+    written = batch["loss_mask"]
+    assert ((shared - batch["sampler_logprobs"]).abs() * written).max() < 1e-4
+    assert ((shared - plain).abs() * batch["attention_mask"][:, 1:]).max() < 1e-4
+
+
+def test_a_group_shares_no_image_its_members_saw_differently(models):
+    _, vlm, tokenizer = models
+    a, b = play(vlm, tokenizer)[:2]
+    b.images[1] = {**b.images[1], "pixels": np.zeros((32, 32), dtype=np.uint8).tolist()}   # same tokens, other pixels
+    batch = collate_trajectories([a, b], tokenizer.pad_token_id, group_size=2)
+    assert int(batch["prefix_length"][0]) <= b.images[1]["start"]
+
+
+def test_trajectories_with_images_save_load_and_split(models, tmp_path):
+    _, vlm, tokenizer = models
+    trajectories = play(vlm, tokenizer)
+    assert load_trajectories(save_trajectories(trajectories, tmp_path / "run.jsonl")) == trajectories
+    fresh = play(vlm, tokenizer, keep_history=False)
+    rows = [row for t in fresh for row in split_contexts(t)]
+    assert all(len(row.images) == 1 and row.token_ids[row.images[0]["start"]] == IMAGE_TOKEN_ID for row in rows)
+    batch = collate_trajectories(rows, tokenizer.pad_token_id)
+    with torch.no_grad():
+        logprobs = next_token_logprobs(batch_logits(vlm, batch), batch["input_ids"])[0]
+    assert ((logprobs - batch["sampler_logprobs"]).abs() * batch["loss_mask"]).max() < 1e-4
+
+
+def test_a_model_that_reads_no_images_is_told_so():
+    text, tokenizer = load_model()
+    with pytest.raises(ValueError, match="play it with a model that reads them"):
+        rollout(text, tokenizer, [gym.make("agentic_lab/Look-v0")], [0])
+
+
+def test_supervised_fine_tuning_reaches_the_patch_projection(models):
+    _, vlm, tokenizer = models
+    examples = [encode_messages(tokenizer, *demonstration(seed, look=seed % 2 == 0), vlm.config.patches_per_image)
+                for seed in range(4)]
+    assert [len(e["images"]) for e in examples] == [2, 1, 2, 1]
+    batch = collate(examples, tokenizer.pad_token_id)
+    assert batch["pixel_values"].shape == (6, 1, 32, 32)
+    assert all(label == -100 for e in examples for token, label in zip(e["input_ids"], e["labels"])
+               if token == IMAGE_TOKEN_ID)
+    vlm.zero_grad()
+    vlm(**batch).loss.backward()
+    assert vlm.patch_embed.weight.grad.abs().sum() > 0
+    vlm.zero_grad()

@@ -1,0 +1,231 @@
+"""Perception (notebook 13): a scene where one glance is not enough, tools to look closer, and the rewards that decide
+whether an agent keeps looking.
+
+    import gymnasium as gym, agentic_lab.envs
+    env = gym.make("agentic_lab/Look-v0")
+    observation, info = env.reset(seed=0)       # "<image>\nWhich digit ...", info["images"] = [32×32 uint8 view]
+
+**The scene.** A 64×64 grey-scale picture, black but for one small white digit (a 3×5 bitmap, `GLYPHS`) and
+`DISTRACTORS` grey marks of the same size that are not digits, each inside its own cell of a 4×4 grid of 16×16
+cells. The agent first sees the scene at half resolution (2×2 average pooling to 32×32, the tiny VLM's image
+size): the digit is a 2×3 blur, brighter than the marks, so where it is shows and what it is only partly does
+("8" and "0" differ by one pixel of the 3×5 bitmap, which pooling averages away).
+
+**The tools** (visual operations, as tool calls through the same parser as every other tool):
+
+    crop(x0, y0, x1, y1)    the box [x0, x1) × [y0, y1) of the scene at full resolution, scaled to 32×32
+                            (nearest neighbour): a 16×16 cell comes back twice as large as the scene shows it
+    erase(x0, y0, x1, y1)   paints the box black in the scene (a distractor gone, or the digit, if misaimed) and
+                            shows the new half view
+
+A box outside the scene, of zero area, or with arguments that are not integers is an error observation with the
+invalid-action penalty, the scene unchanged. `<answer>d</answer>` ends the episode: reward 1 if d is the digit,
+else 0. At most MAX_TURNS turns.
+
+**Train and test** are split by the digit's placement: a (digit, x, y) held out (`held_out`) is never drawn in
+training, so a held-out scene puts a digit where the model never saw that digit.
+
+**Rewards** of the four ways notebook 13 compares to teach looking (each a reward function of an episode, or of a
+group of episodes where it depends on the group, for `rl.grpo_train`): outcome only, Pixel Reasoner's curiosity
+bonus, DeepEyes' conditional tool bonus, and an unconditional bonus per call.
+"""
+from __future__ import annotations
+
+import random
+import zlib
+
+import gymnasium as gym
+import numpy as np
+
+from agentic_lab.actions import Action
+from agentic_lab.envs import TextEnv
+from agentic_lab.tools import Tool, ToolError, call_tool
+from agentic_lab.trajectory import Trajectory
+from agentic_lab.vision import IMAGE_MARK
+
+SCENE, VIEW, CELL = 64, 32, 16     # scene side, the model's image side, the grid's cell side (pixels)
+DIGIT_W, DIGIT_H = 3, 5
+DIGIT, MARK = 255, 128             # the digit's and the distractors' grey levels (background 0)
+DISTRACTORS = 3
+MAX_TURNS = 4
+# 3×5 bitmaps, rows top to bottom
+GLYPHS = {
+    "0": ["111", "101", "101", "101", "111"], "1": ["010", "110", "010", "010", "111"],
+    "2": ["111", "001", "111", "100", "111"], "3": ["111", "001", "111", "001", "111"],
+    "4": ["101", "101", "111", "001", "001"], "5": ["111", "100", "111", "001", "111"],
+    "6": ["111", "100", "111", "101", "111"], "7": ["111", "001", "010", "010", "010"],
+    "8": ["111", "101", "111", "101", "111"], "9": ["111", "101", "111", "001", "111"],
+}
+QUESTION = f"Which digit is in this {SCENE}x{SCENE} picture (shown at half size)?"
+
+
+def glyph(digit: str) -> np.ndarray:
+    """The digit's bitmap, (5, 3) booleans."""
+    return np.array([[c == "1" for c in row] for row in GLYPHS[digit]], dtype=bool)
+
+
+def held_out(digit: str, x: int, y: int) -> bool:
+    """Whether a digit at (x, y) belongs to the test split: one placement in five, fixed by a hash."""
+    return zlib.crc32(f"{digit}:{x}:{y}".encode()) % 5 == 0
+
+
+def draw_scene(rng: random.Random, split: str = "train") -> tuple[np.ndarray, str, tuple[int, int]]:
+    """(64×64 uint8 scene, the digit, its top-left (x, y)), the digit and each distractor in a cell of its own,
+    at least 2 pixels from the cell's edges."""
+    cells = rng.sample(range((SCENE // CELL) ** 2), 1 + DISTRACTORS)
+    scene = np.zeros((SCENE, SCENE), dtype=np.uint8)
+
+    def place(cell: int) -> tuple[int, int]:
+        return (cell % 4 * CELL + rng.randint(2, CELL - DIGIT_W - 2), cell // 4 * CELL + rng.randint(2, CELL - DIGIT_H - 2))
+    while True:
+        digit, (x, y) = rng.choice(sorted(GLYPHS)), place(cells[0])
+        if held_out(digit, x, y) == (split == "test"):
+            break
+    scene[y:y + DIGIT_H, x:x + DIGIT_W][glyph(digit)] = DIGIT
+    for cell in cells[1:]:
+        mx, my = place(cell)
+        while True:     # a random mark that is not a digit's bitmap
+            mark = np.array([[rng.random() < 0.5 for _ in range(DIGIT_W)] for _ in range(DIGIT_H)])
+            if not any((mark == glyph(d)).all() for d in GLYPHS):
+                break
+        scene[my:my + DIGIT_H, mx:mx + DIGIT_W][mark] = MARK
+    return scene, digit, (x, y)
+
+
+def half_view(scene: np.ndarray) -> np.ndarray:
+    """2×2 average pooling, 64×64 -> 32×32: what the agent sees at first."""
+    return scene.reshape(VIEW, 2, VIEW, 2).mean(axis=(1, 3)).round().astype(np.uint8)
+
+
+def check_box(x0: int, y0: int, x1: int, y1: int) -> None:
+    """A box is [x0, x1) × [y0, y1) of the scene, of positive area."""
+    if not (0 <= x0 < x1 <= SCENE and 0 <= y0 < y1 <= SCENE):
+        raise ToolError(f"a box needs 0 <= x0 < x1 <= {SCENE} and 0 <= y0 < y1 <= {SCENE}, "
+                        f"not ({x0}, {y0}, {x1}, {y1})")
+
+
+def crop(scene: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    """The box at full resolution, scaled to 32×32 by nearest neighbour: pixel (i, j) of the result is scene pixel
+    (y0 + ⌊i·h/32⌋, x0 + ⌊j·w/32⌋), with w = x1 - x0 and h = y1 - y0."""
+    check_box(x0, y0, x1, y1)
+    rows = y0 + (np.arange(VIEW) * (y1 - y0)) // VIEW
+    cols = x0 + (np.arange(VIEW) * (x1 - x0)) // VIEW
+    return scene[np.ix_(rows, cols)]
+
+
+def cell_box(x: int, y: int) -> tuple[int, int, int, int]:
+    """The grid cell holding pixel (x, y), as a box (x0, y0, x1, y1): where a demonstration crops."""
+    x0, y0 = x // CELL * CELL, y // CELL * CELL
+    return x0, y0, x0 + CELL, y0 + CELL
+
+
+BOX = {"x0": (int, "left"), "y0": (int, "top"), "x1": (int, "right (excluded)"), "y1": (int, "bottom (excluded)")}
+
+
+class LookEnv(TextEnv):
+    """Name the digit in a scene first seen at half resolution; crop to see a box at full resolution, erase to
+    blank a box. Observations are text with IMAGE_MARK where the image goes; the images ride in info["images"]."""
+
+    def __init__(self, split: str = "train", max_turns: int = MAX_TURNS, render_mode: str | None = None):
+        tools = {
+            "crop": Tool("crop", "See the box of the scene at full size.", BOX, self._crop),
+            "erase": Tool("erase", "Blank the box of the scene.", BOX, self._erase),
+        }
+        super().__init__(tools, max_turns, render_mode)
+        self.split = split
+        self.scene, self.digit, self.position = np.zeros((SCENE, SCENE), np.uint8), "0", (0, 0)
+        self.shown: list[np.ndarray] = []
+        self.success = False
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self.scene, self.digit, self.position = draw_scene(random.Random(int(self.np_random.integers(2**31))),
+                                                           self.split)
+        self.turns, self.success = 0, False
+        self.shown = [half_view(self.scene)]
+        self.last_observation = f"{IMAGE_MARK}\n{QUESTION}"
+        return self.last_observation, self.info()
+
+    def _crop(self, x0: int, y0: int, x1: int, y1: int) -> str:
+        self.shown = [crop(self.scene, x0, y0, x1, y1)]
+        return f"{IMAGE_MARK}\nThe box ({x0}, {y0})-({x1}, {y1}) at full size."
+
+    def _erase(self, x0: int, y0: int, x1: int, y1: int) -> str:
+        check_box(x0, y0, x1, y1)
+        self.scene[y0:y1, x0:x1] = 0
+        self.shown = [half_view(self.scene)]
+        return f"{IMAGE_MARK}\nErased ({x0}, {y0})-({x1}, {y1})."
+
+    def act(self, action: Action) -> tuple[str, float, bool]:
+        if action.kind == "answer":
+            self.success = action.answer == self.digit
+            return ("Correct." if self.success else "Wrong."), float(self.success), True
+        return call_tool(action.tool, action.arguments, self.tools), 0.0, False
+
+    def step(self, action: str):
+        self.shown = []         # an error observation shows no image
+        return super().step(action)
+
+    def info(self) -> dict:
+        x, y = self.position
+        return super().info() | {"images": list(self.shown), "success": self.success,
+                                 "hidden": {"answer": self.digit, "x": x, "y": y}}
+
+
+def demonstration(seed: int, look: bool, split: str = "train") -> tuple[list[dict], list[dict], list[np.ndarray]]:
+    """One solved episode as (messages, tool schemas, images in the order of their marks): the expert answers at
+    once from the half view, or (`look`) first crops the cell holding the digit. Its answer is always right."""
+    env = LookEnv(split)
+    observation, info = env.reset(seed=seed)
+    messages, images = [{"role": "user", "content": observation}], list(info["images"])
+    x, y = env.position
+    if look:
+        x0, y0, x1, y1 = cell_box(x, y)
+        call = {"name": "crop", "arguments": {"x0": x0, "y0": y0, "x1": x1, "y1": y1}}
+        observation, *_, info = env.step(f'<tool_call>{{"name": "crop", "arguments": {{"x0": {x0}, "y0": {y0}, '
+                                         f'"x1": {x1}, "y1": {y1}}}}}</tool_call>')
+        messages += [{"role": "assistant", "tool_calls": [{"type": "function", "function": call}]},
+                     {"role": "tool", "content": observation}]
+        images += info["images"]
+    messages.append({"role": "assistant", "content": f"<answer>{env.digit}</answer>"})
+    return messages, env.tool_schemas(), images
+
+
+# --- rewards: what makes an agent keep looking (or stop) --------------------------------------------------------
+def visual_operations(trajectory: Trajectory) -> int:
+    """n_vo: the episode's well-formed calls of a visual tool (crop or erase), whatever they returned."""
+    return sum(turn.action.tool in ("crop", "erase") for turn in trajectory.tool_calls)
+
+
+def outcome_reward(trajectory: Trajectory) -> float:
+    """r = 1 if the answer is right, else 0: nothing for looking, nothing against it."""
+    return float(trajectory.success)
+
+
+def curiosity_rewards(group: list[Trajectory], alpha: float = 0.5, beta: float = 0.05, target: float = 0.3,
+                      free_calls: int = 1) -> list[float]:
+    """Pixel Reasoner's curiosity-driven reward (Wang et al. 2025, eq. 3-5), for one group of G episodes of a task:
+
+        r'_i = r_i + α · max(H - RaPR, 0) · 1[n_vo,i > 0] + β · min(N - n_vo,i, 0)
+        RaPR = (1/G) Σ_j 1[n_vo,j > 0]          the group's rate of pixel-space reasoning
+
+    A bonus for looking while the group looks less often than H (it fades as looking becomes common), a penalty β per
+    visual operation beyond N. α = 0.5, β = 0.05, H = 0.3, N = 1 as in the paper's appendix C.3. (The released code
+    pays 0.125 · max(H - RaPR, 0) / RaPR instead: twice the paper's bonus at RaPR = 1/8, equal at 1/4.)"""
+    used = [visual_operations(t) for t in group]
+    rate = sum(n > 0 for n in used) / len(group)
+    return [float(t.success) + alpha * max(target - rate, 0.0) * (n > 0) + beta * min(free_calls - n, 0)
+            for t, n in zip(group, used)]
+
+
+def deepeyes_reward(trajectory: Trajectory) -> float:
+    """DeepEyes' reward (Zheng et al. 2025): R = 0.8 · acc + 0.2 · format + 1.2 · 1[acc and a tool was used], the
+    tool bonus only for a right answer. Format: every message of the episode was a well-formed action."""
+    right, looked = trajectory.success, visual_operations(trajectory) > 0
+    well_formed = all(turn.action.kind != "invalid" for turn in trajectory.turns)
+    return 0.8 * right + 0.2 * well_formed + 1.2 * (right and looked)
+
+
+def tool_bonus_reward(trajectory: Trajectory, bonus: float = 0.2) -> float:
+    """The control: r + bonus per visual operation, right or wrong, which pays for calls as such (tool spam)."""
+    return float(trajectory.success) + bonus * visual_operations(trajectory)

@@ -1,0 +1,113 @@
+"""Perception (notebook 13): the Look-v0 scene, its tools, the train/test split and the four rewards."""
+import json
+import random
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import agentic_lab.envs  # noqa: F401 - registers the environments
+from agentic_lab.actions import Action
+from agentic_lab.envs import INVALID_PENALTY
+from agentic_lab.perception import (DIGIT, GLYPHS, LookEnv, cell_box, crop, curiosity_rewards, deepeyes_reward,
+                                    demonstration, draw_scene, glyph, half_view, held_out, outcome_reward,
+                                    tool_bonus_reward, visual_operations)
+from agentic_lab.trajectory import Trajectory, Turn
+
+
+def call(tool, **box):
+    return f"<tool_call>{json.dumps({'name': tool, 'arguments': box})}</tool_call>"
+
+
+def test_the_scene_has_one_digit_legible_only_at_full_size():
+    scene, digit, (x, y) = draw_scene(random.Random(0))
+    assert (scene[y:y + 5, x:x + 3] == DIGIT).tolist() == glyph(digit).tolist()
+    assert (scene == DIGIT).sum() == glyph(digit).sum()                     # the marks are grey, not white
+    zoomed = crop(scene, *cell_box(x, y))                                   # a 16×16 cell, twice as large
+    assert (zoomed == DIGIT).sum() == 4 * glyph(digit).sum()
+    assert half_view(scene).shape == (32, 32) and half_view(scene).max() < DIGIT   # pooling blurs every stroke
+
+
+def test_train_and_test_scenes_never_share_a_placement():
+    rng = random.Random(1)
+    for split in ("train", "test"):
+        for _ in range(200):
+            _, digit, (x, y) = draw_scene(rng, split)
+            assert held_out(digit, x, y) == (split == "test")
+
+
+def test_crop_shows_the_box_and_an_answer_ends_the_episode():
+    env = gym.make("agentic_lab/Look-v0").unwrapped
+    observation, info = env.reset(seed=3)
+    assert observation.count("<image>") == 1 and info["images"][0].shape == (32, 32)
+    box = dict(zip(("x0", "y0", "x1", "y1"), cell_box(*env.position)))
+    observation, reward, terminated, _, info = env.step(call("crop", **box))
+    assert reward == 0 and not terminated and "<image>" in observation
+    assert np.array_equal(info["images"][0], crop(env.scene, *box.values()))
+    observation, reward, terminated, _, info = env.step(f"<answer>{env.digit}</answer>")
+    assert reward == 1 and terminated and info["success"] and info["images"] == []
+
+
+def test_erase_blanks_the_box_and_shows_the_new_view():
+    env = LookEnv()
+    env.reset(seed=4)
+    x, y = env.position
+    _, _, _, _, info = env.step(call("erase", x0=x, y0=y, x1=x + 3, y1=y + 5))
+    assert (env.scene == DIGIT).sum() == 0 and np.array_equal(info["images"][0], half_view(env.scene))
+
+
+@pytest.mark.parametrize("box", [
+    dict(x0=0, y0=0, x1=0, y1=16),          # zero width
+    dict(x0=60, y0=0, x1=70, y1=16),        # past the right edge
+    dict(x0=-1, y0=0, x1=8, y1=8),          # before the left edge
+    dict(x0="a", y0=0, x1=8, y1=8),         # not a number
+    dict(x0=1.5, y0=0, x1=8, y1=8),         # not an integer
+    dict(x0=0, y0=0, x1=8),                 # a corner missing
+])
+@pytest.mark.parametrize("tool", ["crop", "erase"])
+def test_a_bad_box_is_an_error_observation_with_the_penalty(tool, box):
+    env = LookEnv()
+    env.reset(seed=0)
+    before = env.scene.copy()
+    observation, reward, terminated, _, info = env.step(call(tool, **box))
+    assert observation.startswith("Error:") and reward == -INVALID_PENALTY and info["invalid"] and not terminated
+    assert info["images"] == [] and np.array_equal(env.scene, before)
+
+
+def test_demonstrations_answer_right_and_look_when_told():
+    for seed in range(10):
+        messages, tools, images = demonstration(seed, look=seed % 2 == 1)
+        assert len(images) == 1 + seed % 2 and {t["function"]["name"] for t in tools} == {"crop", "erase"}
+        env = LookEnv()
+        env.reset(seed=seed)
+        assert messages[-1]["content"] == f"<answer>{env.digit}</answer>"
+
+
+def episode(success: bool, calls: int, invalid: bool = False) -> Trajectory:
+    turns = [Turn("", "", Action("tool_call", tool="crop", arguments={}), "", 0.0, False) for _ in range(calls)]
+    turns += [Turn("", "", Action("invalid", error="x"), "", -0.1, False)] if invalid else []
+    turns.append(Turn("", "", Action("answer", answer="1"), "", float(success), True))
+    return Trajectory("agentic_lab/Look-v0", 0, turns, info={"success": success})
+
+
+def test_curiosity_pays_for_looking_only_while_the_group_rarely_looks():
+    # 1 of 8 looks: RaPR = 1/8, bonus 0.5 · (0.3 - 0.125) = 0.0875 (the paper's appendix C.3 figure)
+    group = [episode(True, 1)] + [episode(True, 0)] * 7
+    assert curiosity_rewards(group)[:2] == pytest.approx([1.0875, 1.0])
+    # 3 of 8 look (RaPR 0.375 > H): no bonus; two calls beyond the first cost 2 · 0.05
+    group = [episode(False, 3)] + [episode(True, 1)] * 2 + [episode(True, 0)] * 5
+    assert curiosity_rewards(group)[:3] == pytest.approx([-0.1, 1.0, 1.0])
+
+
+def test_deepeyes_pays_for_tools_only_with_a_right_answer_and_the_control_always():
+    assert deepeyes_reward(episode(True, 1)) == pytest.approx(2.2)
+    assert deepeyes_reward(episode(False, 1)) == pytest.approx(0.2)
+    assert deepeyes_reward(episode(True, 0)) == pytest.approx(1.0)
+    assert deepeyes_reward(episode(True, 0, invalid=True)) == pytest.approx(0.8)
+    assert tool_bonus_reward(episode(False, 3)) == pytest.approx(0.6)
+    assert outcome_reward(episode(True, 3)) == 1.0 and visual_operations(episode(True, 3)) == 3
+
+
+def test_every_digit_is_drawn():
+    digits = {draw_scene(random.Random(seed))[1] for seed in range(200)}
+    assert digits == set(GLYPHS)
