@@ -6,17 +6,18 @@ whether an agent keeps looking.
     observation, info = env.reset(seed=0)       # "<image>\nWhich digit ...", info["images"] = [32×32 uint8 view]
 
 **The scene.** A 64×64 grey-scale picture, black but for one small white digit (a 3×5 bitmap, `GLYPHS`) and
-`DISTRACTORS` grey marks of the same size that are not digits, each inside its own cell of a 4×4 grid of 16×16
-cells. The agent first sees the scene at half resolution (2×2 average pooling to 32×32, the tiny VLM's image
-size): the digit is a 2×3 blur, brighter than the marks, so where it is shows and what it is only partly does
-("8" and "0" differ by one pixel of the 3×5 bitmap, which pooling averages away).
+`DISTRACTORS` dim marks of the same size that are not digits, each near the centre of its own cell of a 4×4 grid
+of 16×16 cells. The agent first sees a glance (`glance`): a 4×4 thumbnail, each pixel a cell's brightness, drawn
+at the tiny VLM's 32×32. It shows where the digit is (the brightest cell) and how many pixels the digit lights, not
+which: digits lighting as many (0, 6 and 9; 2, 3 and 5) look the same, so a glance is right at most 6 times in 10
+(`glance_ceiling`). A crop of the digit's cell shows it at twice its size, pixel for pixel.
 
 **The tools** (visual operations, as tool calls through the same parser as every other tool):
 
     crop(x0, y0, x1, y1)    the box [x0, x1) × [y0, y1) of the scene at full resolution, scaled to 32×32
                             (nearest neighbour): a 16×16 cell comes back twice as large as the scene shows it
     erase(x0, y0, x1, y1)   paints the box black in the scene (a distractor gone, or the digit, if misaimed) and
-                            shows the new half view
+                            shows the new glance
 
 A box outside the scene, of zero area, or with arguments that are not integers is an error observation with the
 invalid-action penalty, the scene unchanged. `<answer>d</answer>` ends the episode: reward 1 if d is the digit,
@@ -44,9 +45,12 @@ from agentic_lab.trajectory import Trajectory
 from agentic_lab.vision import IMAGE_MARK
 
 SCENE, VIEW, CELL = 64, 32, 16     # scene side, the model's image side, the grid's cell side (pixels)
+GAIN = 16                          # the glance's brightening (see glance)
 DIGIT_W, DIGIT_H = 3, 5
-DIGIT, MARK = 255, 128             # the digit's and the distractors' grey levels (background 0)
+DIGIT, MARK = 255, 80              # the digit's and the distractors' grey levels (background 0): a mark lights at
+                                   # most 15 pixels, 15 · 80 < 7 · 255, so the digit's cell is the glance's brightest
 DISTRACTORS = 3
+JITTER_X, JITTER_Y = (6, 7), (5, 6)   # where in its cell a digit or mark may start: (16 - 3) / 2, (16 - 5) / 2, ±½
 MAX_TURNS = 4
 # 3×5 bitmaps, rows top to bottom
 GLYPHS = {
@@ -56,7 +60,7 @@ GLYPHS = {
     "6": ["111", "100", "111", "101", "111"], "7": ["111", "001", "010", "010", "010"],
     "8": ["111", "101", "111", "101", "111"], "9": ["111", "101", "111", "001", "111"],
 }
-QUESTION = f"Which digit is in this {SCENE}x{SCENE} picture (shown at half size)?"
+QUESTION = f"Which digit is in this {SCENE}x{SCENE} picture (shown as a 4x4 glance)?"
 
 
 def glyph(digit: str) -> np.ndarray:
@@ -70,13 +74,13 @@ def held_out(digit: str, x: int, y: int) -> bool:
 
 
 def draw_scene(rng: random.Random, split: str = "train") -> tuple[np.ndarray, str, tuple[int, int]]:
-    """(64×64 uint8 scene, the digit, its top-left (x, y)), the digit and each distractor in a cell of its own,
-    at least 2 pixels from the cell's edges."""
+    """(64×64 uint8 scene, the digit, its top-left (x, y)), the digit and each distractor near the centre of a cell
+    of its own."""
     cells = rng.sample(range((SCENE // CELL) ** 2), 1 + DISTRACTORS)
     scene = np.zeros((SCENE, SCENE), dtype=np.uint8)
 
-    def place(cell: int) -> tuple[int, int]:
-        return (cell % 4 * CELL + rng.randint(2, CELL - DIGIT_W - 2), cell // 4 * CELL + rng.randint(2, CELL - DIGIT_H - 2))
+    def place(cell: int) -> tuple[int, int]:     # near the cell's centre, give or take a pixel
+        return cell % 4 * CELL + rng.choice(JITTER_X), cell // 4 * CELL + rng.choice(JITTER_Y)
     while True:
         digit, (x, y) = rng.choice(sorted(GLYPHS)), place(cells[0])
         if held_out(digit, x, y) == (split == "test"):
@@ -92,9 +96,20 @@ def draw_scene(rng: random.Random, split: str = "train") -> tuple[np.ndarray, st
     return scene, digit, (x, y)
 
 
-def half_view(scene: np.ndarray) -> np.ndarray:
-    """2×2 average pooling, 64×64 -> 32×32: what the agent sees at first."""
-    return scene.reshape(VIEW, 2, VIEW, 2).mean(axis=(1, 3)).round().astype(np.uint8)
+def glance(scene: np.ndarray) -> np.ndarray:
+    """What the agent sees at first: a 4×4 thumbnail of the scene, each pixel a cell's mean brightness times GAIN
+    (a digit lights 7 to 13 of a cell's 256 pixels: 7 to 13 grey levels, brightened to 112-208), each drawn as
+    8×8 to fill the model's 32×32. It shows where the digit is (the brightest cell) and how many pixels it lights,
+    not which pixels: digits that light as many look alike (`glance_ceiling`)."""
+    cells = scene.reshape(SCENE // CELL, CELL, SCENE // CELL, CELL).mean(axis=(1, 3))
+    thumbnail = np.clip(np.round(cells * GAIN), 0, 255).astype(np.uint8)
+    return thumbnail.repeat(VIEW // (SCENE // CELL), axis=0).repeat(VIEW // (SCENE // CELL), axis=1)
+
+
+def glance_ceiling() -> float:
+    """The best accuracy from the glance alone: it tells digits apart only by how many pixels they light, so each
+    set of digits lighting as many (0, 6, 9: 12; 2, 3, 5: 11) is one guess, right for one of its digits."""
+    return len({int(glyph(d).sum()) for d in GLYPHS}) / len(GLYPHS)
 
 
 def check_box(x0: int, y0: int, x1: int, y1: int) -> None:
@@ -123,7 +138,7 @@ BOX = {"x0": (int, "left"), "y0": (int, "top"), "x1": (int, "right (excluded)"),
 
 
 class LookEnv(TextEnv):
-    """Name the digit in a scene first seen at half resolution; crop to see a box at full resolution, erase to
+    """Name the digit in a scene first seen as a glance; crop to see a box at full resolution, erase to
     blank a box. Observations are text with IMAGE_MARK where the image goes; the images ride in info["images"]."""
 
     def __init__(self, split: str = "train", max_turns: int = MAX_TURNS, render_mode: str | None = None):
@@ -142,7 +157,7 @@ class LookEnv(TextEnv):
         self.scene, self.digit, self.position = draw_scene(random.Random(int(self.np_random.integers(2**31))),
                                                            self.split)
         self.turns, self.success = 0, False
-        self.shown = [half_view(self.scene)]
+        self.shown = [glance(self.scene)]
         self.last_observation = f"{IMAGE_MARK}\n{QUESTION}"
         return self.last_observation, self.info()
 
@@ -153,7 +168,7 @@ class LookEnv(TextEnv):
     def _erase(self, x0: int, y0: int, x1: int, y1: int) -> str:
         check_box(x0, y0, x1, y1)
         self.scene[y0:y1, x0:x1] = 0
-        self.shown = [half_view(self.scene)]
+        self.shown = [glance(self.scene)]
         return f"{IMAGE_MARK}\nErased ({x0}, {y0})-({x1}, {y1})."
 
     def act(self, action: Action) -> tuple[str, float, bool]:
@@ -174,7 +189,7 @@ class LookEnv(TextEnv):
 
 def demonstration(seed: int, look: bool, split: str = "train") -> tuple[list[dict], list[dict], list[np.ndarray]]:
     """One solved episode as (messages, tool schemas, images in the order of their marks): the expert answers at
-    once from the half view, or (`look`) first crops the cell holding the digit. Its answer is always right."""
+    once from the glance, or (`look`) first crops the cell holding the digit. Its answer is always right."""
     env = LookEnv(split)
     observation, info = env.reset(seed=seed)
     messages, images = [{"role": "user", "content": observation}], list(info["images"])
@@ -229,3 +244,30 @@ def deepeyes_reward(trajectory: Trajectory) -> float:
 def tool_bonus_reward(trajectory: Trajectory, bonus: float = 0.2) -> float:
     """The control: r + bonus per visual operation, right or wrong, which pays for calls as such (tool spam)."""
     return float(trajectory.success) + bonus * visual_operations(trajectory)
+
+
+# --- what an agent did: accuracy, and how it looked ---------------------------------------------------------------
+def first_crop(trajectory: Trajectory) -> tuple | None:
+    """The box of the episode's first crop, as (x0, y0, x1, y1) of whatever it was given, or None."""
+    for turn in trajectory.tool_calls:
+        if turn.action.tool == "crop":
+            return tuple(turn.action.arguments.get(k) for k in BOX)
+    return None
+
+
+def look_report(trajectories: list[Trajectory]) -> dict[str, float]:
+    """Accuracy ± se; the share of episodes that used a visual tool (look rate) and calls per episode; of the
+    episodes that cropped, the share whose first crop was the digit's cell; accuracy of those that looked and of
+    those that answered from the glance (each over its own episodes: not a paired comparison)."""
+    n = len(trajectories)
+    looked = [t for t in trajectories if visual_operations(t)]
+    glanced = [t for t in trajectories if not visual_operations(t)]
+    cropped = [t for t in trajectories if first_crop(t) is not None]
+
+    def share(xs, test) -> float:
+        return sum(map(test, xs)) / len(xs) if xs else float("nan")
+    accuracy = share(trajectories, outcome_reward)
+    return {"n": n, "accuracy": accuracy, "accuracy_se": (accuracy * (1 - accuracy) / max(n - 1, 1)) ** 0.5,
+            "look_rate": len(looked) / n, "calls": sum(map(visual_operations, trajectories)) / n,
+            "right_cell": share(cropped, lambda t: first_crop(t) == cell_box(t.info["x"], t.info["y"])),
+            "accuracy_looked": share(looked, outcome_reward), "accuracy_glanced": share(glanced, outcome_reward)}

@@ -16,6 +16,7 @@ import torch
 
 from agentic_lab.algorithms import group_advantages
 from agentic_lab.trajectory import Trajectory, turn_spans, write_atomically
+from agentic_lab.vision import IMAGE_TOKEN_ID, png_data_uri
 
 
 def source_html(obj) -> str:
@@ -157,6 +158,8 @@ VIEWER_CSS = """
 .alv-show{margin:2px 0;padding:2px 6px;border-left:3px solid #8aa4c8;background:#f5f8fc}
 .alv-show-name{font-size:11px;color:#555}
 .alv-pre{margin:0;font-family:ui-monospace,monospace;white-space:pre-wrap;overflow-wrap:anywhere}
+.alv-img{display:inline-block;padding:2px;vertical-align:top}
+.alv-img img{width:96px;height:96px;image-rendering:pixelated;display:block;border:1px solid #999}
 """
 
 
@@ -182,6 +185,14 @@ def _token_span(text: str, special: bool, mask: int, logprob: float, advantage: 
     shown = html.escape(text).replace("\n", "↵\n")
     style = f"--m:{colours[0]};--l:{colours[1]};--a:{colours[2]}"
     return f'<span class="t{" sp" if special else ""}" style="{style}" title="{tip}">{shown}</span>'
+
+
+def _image_span(pixels: list, placeholders: int) -> str:
+    """An image the policy was shown, in place of its placeholder tokens (out of the loss, like any observation)."""
+    size = f"{len(pixels[0])}×{len(pixels)}"
+    tip = f"image shown to the policy ({size} pixels, {placeholders} placeholder tokens; masked out of the loss)"
+    return (f'<span class="t alv-img" style="--m:rgba(0,0,0,.06);--l:transparent;--a:transparent" title="{tip}">'
+            f'<img src="{png_data_uri(pixels)}" alt="image {size}"></span>')
 
 
 @dataclass(frozen=True)
@@ -215,6 +226,11 @@ def render_trajectory(trajectory: Trajectory, tokenizer, advantage: float | list
         token_advantage[a:b] = [value] * (b - a)
     spans = [_token_span(texts[k], tokens[k] in special, trajectory.loss_mask[k], logprobs[k], token_advantage[k],
                          k in retrieved) for k in range(len(tokens))]
+    for image in trajectory.images:  # each run of placeholders drawn as the image it stood for, where the model saw it
+        start = end = image["start"]
+        while end < len(tokens) and trajectory.token_ids[end] == IMAGE_TOKEN_ID:
+            end += 1
+        spans[start:end] = [_image_span(image["pixels"], end - start)] + [""] * (end - start - 1)
     starts = [a for a, _ in turn_spans(trajectory.loss_mask)]  # where each message begins
     prompt_end = starts[0] if starts else len(spans)
     prompt = (f'<div class="alv-prompt"><div class="alv-r">prompt</div><div class="alv-body"><div class="alv-toks">'

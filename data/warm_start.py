@@ -24,6 +24,7 @@ from agentic_lab import load_model  # noqa: E402
 from agentic_lab.models import TINY_MODEL_DIR, fingerprint, save_build  # noqa: E402
 from agentic_lab.rollout import rollout  # noqa: E402
 from agentic_lab.sft import encode_messages, run_summary, train_sft  # noqa: E402
+from agentic_lab.vision import patches_per_image  # noqa: E402
 
 BATCH_SIZE, PEAK_LR, WARMUP, SEED = 32, 1e-3, 20, 0
 
@@ -40,15 +41,18 @@ def held_out(model, tokenizer, env_id: str, report: Callable, n: int, temperatur
 
 
 def build_warm_start(out_dir: Path, steps: int, eval_tasks: int, env_id: str, share: dict[str, float],
-                     episodes: Callable[[int], list[tuple[list[dict], list[dict]]]], report: Callable,
+                     episodes: Callable[[int], list[tuple]], report: Callable,
                      model_card: Callable[[dict], str], eval_kwargs: tuple[dict, ...] = ({},),
-                     keep_history: bool = True, max_new_tokens: int = 96) -> None:
-    """Train on the first steps × BATCH_SIZE `episodes` (messages, tool schemas), then write `out_dir` atomically.
-    `share` names the demonstrations' one setting (e.g. {"call_share": 0.5}), recorded in the stats; the held-out
-    report plays `eval_tasks` episodes under each of `eval_kwargs`, in one growing context or (keep_history=False)
-    a fresh one each turn, as the demonstrations were written, writing up to max_new_tokens a turn."""
-    model, tokenizer = load_model()
-    examples = [encode_messages(tokenizer, messages, tools) for messages, tools in episodes(steps * BATCH_SIZE)]
+                     keep_history: bool = True, max_new_tokens: int = 96, start: Callable[[], tuple] = load_model
+                     ) -> None:
+    """Train on the first steps × BATCH_SIZE `episodes` (messages, tool schemas[, images]), then write `out_dir`
+    atomically. `share` names the demonstrations' one setting (e.g. {"call_share": 0.5}), recorded in the stats; the
+    held-out report plays `eval_tasks` episodes under each of `eval_kwargs`, in one growing context or
+    (keep_history=False) a fresh one each turn, as the demonstrations were written, writing up to max_new_tokens a
+    turn. `start()` gives the model and tokenizer to fine-tune: the tiny model, or one made from it (a VLM)."""
+    model, tokenizer = start()
+    examples = [encode_messages(tokenizer, *episode, per_image=patches_per_image(model))
+                for episode in episodes(steps * BATCH_SIZE)]
     print(f"{len(examples):,} demonstrations, {sum(len(e['input_ids']) for e in examples):,} tokens")
     start = time.time()
     history = train_sft(model, examples, steps=steps, batch_size=BATCH_SIZE, lr=PEAK_LR, warmup=WARMUP, seed=SEED,

@@ -9,8 +9,8 @@ import pytest
 import agentic_lab.envs  # noqa: F401 - registers the environments
 from agentic_lab.actions import Action
 from agentic_lab.envs import INVALID_PENALTY
-from agentic_lab.perception import (DIGIT, GLYPHS, LookEnv, cell_box, crop, curiosity_rewards, deepeyes_reward,
-                                    demonstration, draw_scene, glyph, half_view, held_out, outcome_reward,
+from agentic_lab.perception import (DIGIT, GLYPHS, LookEnv, glance_ceiling, cell_box, crop, curiosity_rewards, deepeyes_reward,
+                                    demonstration, draw_scene, glyph, glance, held_out, outcome_reward,
                                     tool_bonus_reward, visual_operations)
 from agentic_lab.trajectory import Trajectory, Turn
 
@@ -25,8 +25,22 @@ def test_the_scene_has_one_digit_legible_only_at_full_size():
     assert (scene == DIGIT).sum() == glyph(digit).sum()                     # the marks are grey, not white
     zoomed = crop(scene, *cell_box(x, y))                                   # a 16×16 cell, twice as large
     assert (zoomed == DIGIT).sum() == 4 * glyph(digit).sum()
-    assert half_view(scene).shape == (32, 32) and half_view(scene).max() < DIGIT   # pooling blurs every stroke
+    view = glance(scene)                                                    # 4×4 cells, each drawn 8×8
+    assert view.shape == (32, 32) and view[y // 16 * 8, x // 16 * 8] == view.max()   # the digit's cell: brightest
 
+
+def test_a_glance_shows_how_many_pixels_a_digit_lights_not_which():
+    rng, twins = random.Random(2), []
+    while not twins:                              # a scene whose digit has twins (0, 6, 9 or 2, 3, 5)
+        scene, digit, (x, y) = draw_scene(rng)
+        twins = [d for d in GLYPHS if d != digit and glyph(d).sum() == glyph(digit).sum()]
+    other = scene.copy()
+    other[y:y + 5, x:x + 3] = 0
+    for d in twins:
+        other[y:y + 5, x:x + 3][glyph(d)] = DIGIT
+        assert np.array_equal(glance(other), glance(scene)) and not np.array_equal(other, scene)
+        other[y:y + 5, x:x + 3] = 0
+    assert glance_ceiling() == 0.6                # six lit counts among ten digits
 
 def test_train_and_test_scenes_never_share_a_placement():
     rng = random.Random(1)
@@ -53,7 +67,7 @@ def test_erase_blanks_the_box_and_shows_the_new_view():
     env.reset(seed=4)
     x, y = env.position
     _, _, _, _, info = env.step(call("erase", x0=x, y0=y, x1=x + 3, y1=y + 5))
-    assert (env.scene == DIGIT).sum() == 0 and np.array_equal(info["images"][0], half_view(env.scene))
+    assert (env.scene == DIGIT).sum() == 0 and np.array_equal(info["images"][0], glance(env.scene))
 
 
 @pytest.mark.parametrize("box", [

@@ -189,3 +189,44 @@ def test_exported_page_in_a_real_browser(runs, tiny, tmp_path):
         page.screenshot(path=str(tmp_path / "viewer.png"), full_page=True)
         browser.close()
     assert (tmp_path / "viewer.png").stat().st_size > 1000
+
+
+@pytest.fixture(scope="module")
+def looked(tiny):
+    """Two groups of two Look-v0 episodes of a VLM (untrained patch projection), scripted to crop then answer: each
+    episode shows two images, the half view in its prompt and the crop in its first turn."""
+    from agentic_lab.vision import from_text_model
+    from tests.test_vision import CropsFirst
+    model, tokenizer = tiny
+    played = rollout(from_text_model(model).eval(), tokenizer, [CropsFirst() for _ in range(4)], group_seeds(2, 2),
+                     temperature=1.0, max_new_tokens=8, seed=0)
+    return played, tokenizer
+
+
+def test_each_image_is_drawn_where_the_policy_saw_it(looked):
+    from agentic_lab.vision import IMAGE_TOKEN
+    played, tokenizer = looked
+    page = TrajectoryViewer(played, tokenizer).html("episode", index=0)
+    assert page.count('class="t alv-img"') == 2 and page.count('src="data:image/png;base64,') == 2
+    assert html.escape(IMAGE_TOKEN) not in page                      # the placeholders are not spelled out
+    prompt, first_turn = page.split('data-turn="1"')[0], page.split('data-turn="1"')[1].split('data-turn="2"')[0]
+    assert "alv-img" in prompt and "alv-img" in first_turn
+
+
+@pytest.mark.browser
+def test_images_in_the_exported_page(looked, tmp_path):
+    api = sync_api()
+    played, tokenizer = looked
+    path = Path(TrajectoryViewer(played, tokenizer).to_html(tmp_path / "look.html"))
+    with api.sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(path.as_uri())
+        images = page.locator(".alv-ep.on img")
+        assert images.count() == 2
+        for k in range(2):  # decoded (a broken data: URI has natural width 0) and drawn at 3× its 32 pixels
+            assert images.nth(k).evaluate("e => [e.complete, e.naturalWidth, e.clientWidth]") == \
+                [True, 32, 96]
+        page.select_option(".c-view", "group")      # the group's shared prompt shows its one image once
+        assert page.locator(".alv-shared img").count() == 1
+        browser.close()
