@@ -15,6 +15,7 @@ One module per concept, read in this order:
     long_horizon  the coin collector whose route follows the turn budget, and TextWorld's own (09)
     memory     a memory bank managed by ADD / UPDATE / DELETE / NOOP (Memory-R1), a rewritten state (MEM1) (11)
     reflection two attempts at a task, with or without feedback between them; SCoRe's rewards (12)
+    perception a scene seen first as a glance, crop and erase as tools, the rewards that teach looking (13)
     trajectory what an agent did, token by token; saved and loaded atomically
     rollout    the batched multi-turn engine: N environments in lock-step, token in and token out
     sft        supervised fine-tuning from scratch

@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import random
 import zlib
+from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 
 from agentic_lab.actions import Action
@@ -60,6 +60,7 @@ GLYPHS = {
     "6": ["111", "100", "111", "101", "111"], "7": ["111", "001", "010", "010", "010"],
     "8": ["111", "101", "111", "101", "111"], "9": ["111", "101", "111", "001", "111"],
 }
+LOOK_WARM_START = Path(__file__).resolve().parent.parent / "data" / "look-warm"
 QUESTION = f"Which digit is in this {SCENE}x{SCENE} picture (shown as a 4x4 glance)?"
 
 
@@ -139,14 +140,17 @@ BOX = {"x0": (int, "left"), "y0": (int, "top"), "x1": (int, "right (excluded)"),
 
 class LookEnv(TextEnv):
     """Name the digit in a scene first seen as a glance; crop to see a box at full resolution, erase to
-    blank a box. Observations are text with IMAGE_MARK where the image goes; the images ride in info["images"]."""
+    blank a box. Observations are text with IMAGE_MARK where the image goes; the images ride in info["images"].
+    `look=False` offers no tool and one turn: the agent answers from the glance."""
 
-    def __init__(self, split: str = "train", max_turns: int = MAX_TURNS, render_mode: str | None = None):
+    def __init__(self, split: str = "train", max_turns: int = MAX_TURNS, look: bool = True,
+                 render_mode: str | None = None):
         tools = {
             "crop": Tool("crop", "See the box of the scene at full size.", BOX, self._crop),
             "erase": Tool("erase", "Blank the box of the scene.", BOX, self._erase),
         }
-        super().__init__(tools, max_turns, render_mode)
+        # look=False: no tools offered, one turn: the one-glance baseline (an agent that cannot look closer)
+        super().__init__(tools if look else {}, max_turns if look else 1, render_mode)
         self.split = split
         self.scene, self.digit, self.position = np.zeros((SCENE, SCENE), np.uint8), "0", (0, 0)
         self.shown: list[np.ndarray] = []
@@ -258,14 +262,15 @@ def first_crop(trajectory: Trajectory) -> tuple | None:
 def look_report(trajectories: list[Trajectory]) -> dict[str, float]:
     """Accuracy ± se; the share of episodes that used a visual tool (look rate) and calls per episode; of the
     episodes that cropped, the share whose first crop was the digit's cell; accuracy of those that looked and of
-    those that answered from the glance (each over its own episodes: not a paired comparison)."""
+    those that answered from the glance (each over its own episodes: not a paired comparison; None when there
+    are none)."""
     n = len(trajectories)
     looked = [t for t in trajectories if visual_operations(t)]
     glanced = [t for t in trajectories if not visual_operations(t)]
     cropped = [t for t in trajectories if first_crop(t) is not None]
 
     def share(xs, test) -> float:
-        return sum(map(test, xs)) / len(xs) if xs else float("nan")
+        return sum(map(test, xs)) / len(xs) if xs else None
     accuracy = share(trajectories, outcome_reward)
     return {"n": n, "accuracy": accuracy, "accuracy_se": (accuracy * (1 - accuracy) / max(n - 1, 1)) ** 0.5,
             "look_rate": len(looked) / n, "calls": sum(map(visual_operations, trajectories)) / n,

@@ -125,3 +125,11 @@ def test_deepeyes_pays_for_tools_only_with_a_right_answer_and_the_control_always
 def test_every_digit_is_drawn():
     digits = {draw_scene(random.Random(seed))[1] for seed in range(200)}
     assert digits == set(GLYPHS)
+
+
+def test_without_looking_the_agent_answers_at_once():
+    env = gym.make("agentic_lab/Look-v0", look=False).unwrapped
+    _, info = env.reset(seed=0)
+    assert info["tools"] == []
+    observation, reward, terminated, truncated, _ = env.step(call("crop", x0=0, y0=0, x1=16, y1=16))
+    assert observation.startswith("Error:") and reward == -INVALID_PENALTY and truncated

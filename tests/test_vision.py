@@ -1,20 +1,25 @@
-"""The tiny VLM (agentic_lab.vision): text unchanged, images enter only at their placeholders, saved and loaded."""
+"""The tiny VLM (agentic_lab.vision): text unchanged, images enter only at their placeholders, saved and loaded; and
+the engine's image path: rollout, trajectory, update and SFT with a model that reads images."""
+import gymnasium as gym
+import numpy as np
 import pytest
 import torch
 
+import agentic_lab.envs  # noqa: F401 - registers the environments
 from agentic_lab import load_model
-from agentic_lab.vision import (BLOCKED_LOGIT, IMAGE_TOKEN, IMAGE_TOKEN_ID, TinyVLMForCausalLM, from_text_model,
-                                 to_pixels)
+from agentic_lab.perception import LookEnv, cell_box, demonstration, glance
+from agentic_lab.policy_gradient import batch_logits, collate_trajectories, next_token_logprobs
+from agentic_lab.rollout import group_seeds, rollout
+from agentic_lab.sft import collate, encode_messages
+from agentic_lab.trajectory import load_trajectories, save_trajectories, split_contexts
+from agentic_lab.vision import BLOCKED_LOGIT, IMAGE_TOKEN, IMAGE_TOKEN_ID, TinyVLMForCausalLM, from_text_model
 
 
 @pytest.fixture(scope="module")
 def models():
     torch.manual_seed(0)
     text, tokenizer = load_model()
-    vlm = from_text_model(text)
-    with torch.no_grad():  # a projection that is not zero, so images change what the model computes
-        vlm.patch_position.normal_(std=0.02)
-    return text, vlm.eval(), tokenizer
+    return text, from_text_model(text).eval(), tokenizer
 
 
 def test_the_placeholder_is_a_reserved_token_of_the_tokenizer():
@@ -67,17 +72,6 @@ def test_a_saved_vlm_loads_back_through_load_model(models, tmp_path):
 
 
 # --- the engine's image path: rollout, trajectory, update and SFT with a model that reads images -----------------
-import gymnasium as gym  # noqa: E402
-import numpy as np  # noqa: E402
-
-import agentic_lab.envs  # noqa: E402,F401 - registers the environments
-from agentic_lab.perception import LookEnv, cell_box, demonstration, glance  # noqa: E402
-from agentic_lab.policy_gradient import batch_logits, collate_trajectories, next_token_logprobs  # noqa: E402
-from agentic_lab.rollout import group_seeds, rollout  # noqa: E402
-from agentic_lab.sft import collate, encode_messages  # noqa: E402
-from agentic_lab.trajectory import load_trajectories, save_trajectories, split_contexts  # noqa: E402
-
-
 class CropsFirst(LookEnv):
     """Look-v0 whatever the model writes: the first turn crops the digit's cell, the second answers "8", so an
     untrained model's episodes have two images and two turns."""
