@@ -252,8 +252,8 @@ def _episodes_with_turns(g):
 # --- the exercises, notebook by notebook --------------------------------------------------------------------
 # The references live where the course uses them; registering here only names them as answers.
 def _register_all() -> None:
-    from agentic_lab import (algorithms, eval as evaluation, memory, planning, policy_gradient, ppo, preference,
-                             reflection, reward_model, rewards, rollout, tool_use)
+    from agentic_lab import (algorithms, eval as evaluation, memory, perception, planning, policy_gradient, ppo,
+                             preference, reflection, reward_model, rewards, rollout, tool_use)
     from agentic_lab.actions import Action
 
     # float32 rewards a thousand apart: log(sigmoid(x)) underflows to log(0) = -inf, logsigmoid(x) does not
@@ -384,6 +384,14 @@ def _register_all() -> None:
              lambda g: {"a": "".join("UDLR"[int(i)] for i in torch.randint(0, 4, (_int(g, 0, 8),), generator=g)),
                         "b": "".join("UDLR"[int(i)] for i in torch.randint(0, 4, (_int(g, 0, 8),), generator=g))},
              hard_cases=({"a": "RDRD", "b": "DRDR"}, {"a": "", "b": "UUL"}))(reflection.edit_distance)
+    # notebook 13: a group that looks exactly at the target rate (no bonus), one where nobody looks, and one member
+    # with three calls among many without (RaPR counts episodes that looked, not calls)
+    exercise("curiosity_rewards", "r'_i = r_i + α max(H - RaPR, 0) 1[n_i > 0] + β min(N - n_i, 0), RaPR = the "
+             "group's share of episodes with a visual operation", _visual_operation_group,
+             hard_cases=({"calls": [1, 1, 1, 0, 0, 0, 0, 0, 0, 0], "correct": [True] * 10},
+                         {"calls": [0, 0, 0, 0], "correct": [True, False, True, False]},
+                         {"calls": [3, 0, 0, 0, 0, 0, 0, 0], "correct": [False, True, True, True, True, True, True, True]}))(
+        perception.curiosity_group_rewards)
     exercise("grpo_token_weights", "w_{i,t} = m_{i,t} A_i / (B Σ_t m_{i,t}): each token's push in GRPO's gradient",
              _episodes_with_turns, hard_cases=(two_turn_weights,), solution=grpo_token_weights)(_grpo_weights_by_autograd)
 
@@ -434,6 +442,14 @@ def _tool_call_group(g):
     """One GRPO group: each member's number of tool calls (0 to 4) and whether it was right."""
     size = _int(g, 2, 8)
     return {"calls": [_int(g, 0, 4) for _ in range(size)], "correct": [bool(_int(g, 0, 1)) for _ in range(size)]}
+
+
+def _visual_operation_group(g):
+    """One GRPO group of 2 to 8 episodes: each one's visual operations (0 to 3, none half of the time) and whether it
+    was right."""
+    size = _int(g, 2, 8)
+    return {"calls": [_int(g, 0, 3) * _int(g, 0, 1) for _ in range(size)],
+            "correct": [bool(_int(g, 0, 1)) for _ in range(size)]}
 
 
 def _plan_grid(g):

@@ -221,20 +221,26 @@ def outcome_reward(trajectory: Trajectory) -> float:
     return float(trajectory.success)
 
 
-def curiosity_rewards(group: list[Trajectory], alpha: float = 0.5, beta: float = 0.05, target: float = 0.3,
-                      free_calls: int = 1) -> list[float]:
-    """Pixel Reasoner's curiosity-driven reward (Wang et al. 2025, eq. 3-5), for one group of G episodes of a task:
+def curiosity_group_rewards(calls: list[int], correct: list[bool], alpha: float = 0.5, beta: float = 0.05,
+                            target: float = 0.3, free_calls: int = 1) -> list[float]:
+    """Pixel Reasoner's curiosity-driven reward (Wang et al. 2025, eq. 3-5) for the G members of one group, from each
+    one's visual operations n_vo,i and whether it was right:
 
         r'_i = r_i + α · max(H - RaPR, 0) · 1[n_vo,i > 0] + β · min(N - n_vo,i, 0)
-        RaPR = (1/G) Σ_j 1[n_vo,j > 0]          the group's rate of pixel-space reasoning
+        RaPR = (1/G) Σ_j 1[n_vo,j > 0]          the group's rate of pixel-space reasoning (episodes, not calls)
 
-    A bonus for looking while the group looks less often than H (it fades as looking becomes common), a penalty β per
-    visual operation beyond N. α = 0.5, β = 0.05, H = 0.3, N = 1 as in the paper's appendix C.3. (The released code
-    pays 0.125 · max(H - RaPR, 0) / RaPR instead: twice the paper's bonus at RaPR = 1/8, equal at 1/4.)"""
-    used = [visual_operations(t) for t in group]
-    rate = sum(n > 0 for n in used) / len(group)
-    return [float(t.success) + alpha * max(target - rate, 0.0) * (n > 0) + beta * min(free_calls - n, 0)
-            for t, n in zip(group, used)]
+    A bonus for looking while the group looks less often than H (it fades as looking becomes common), right or
+    wrong, and a penalty β per visual operation beyond N. α = 0.5, β = 0.05, H = 0.3, N = 1 as in the paper's
+    appendix C.3. (The released code pays 0.125 · max(H - RaPR, 0) / RaPR instead: twice the paper's bonus at
+    RaPR = 1/8, equal at 1/4.)"""
+    rate = sum(n > 0 for n in calls) / len(calls)
+    return [float(right) + alpha * max(target - rate, 0.0) * (n > 0) + beta * min(free_calls - n, 0)
+            for n, right in zip(calls, correct)]
+
+
+def curiosity_rewards(group: list[Trajectory], **kwargs) -> list[float]:
+    """`curiosity_group_rewards` of a group of episodes (n_vo = its well-formed crop and erase calls)."""
+    return curiosity_group_rewards([visual_operations(t) for t in group], [t.success for t in group], **kwargs)
 
 
 def deepeyes_reward(trajectory: Trajectory) -> float:

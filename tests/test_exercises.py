@@ -144,6 +144,25 @@ def _otc_paying_wrong_answers(calls, correct):
     return [otc_tool_reward(m, n) for m in calls]
 
 
+def _curiosity_rate_over_calls(calls, correct, alpha=0.5, beta=0.05, target=0.3, free_calls=1):
+    """RaPR as calls per episode, not the share of episodes that looked: one member's three calls read as a habit."""
+    rate = sum(calls) / len(calls)
+    return [float(r) + alpha * max(target - rate, 0.0) * (n > 0) + beta * min(free_calls - n, 0)
+            for n, r in zip(calls, correct)]
+
+
+def _curiosity_paid_to_every_member(calls, correct, alpha=0.5, beta=0.05, target=0.3, free_calls=1):
+    """The bonus without 1[n_i > 0]: members that never looked are paid for the group's curiosity."""
+    rate = sum(n > 0 for n in calls) / len(calls)
+    return [float(r) + alpha * max(target - rate, 0.0) + beta * min(free_calls - n, 0) for n, r in zip(calls, correct)]
+
+
+def _curiosity_penalising_every_call(calls, correct, alpha=0.5, beta=0.05, target=0.3, free_calls=1):
+    """N = 0: the first call is penalised too, so a single look earns less than the bonus says."""
+    rate = sum(n > 0 for n in calls) / len(calls)
+    return [float(r) + alpha * max(target - rate, 0.0) * (n > 0) - beta * n for n, r in zip(calls, correct)]
+
+
 def _retrieved_if_any_character_is(offsets, spans):
     """Overlap instead of first character: a token that only runs into a span counts as retrieved."""
     return [any(a < end and start < b for a, b in spans) for start, end in offsets]
@@ -231,6 +250,7 @@ PLAUSIBLE_WRONG = {
     "optimal_length": [lambda rows, start: _bfs_over_cells(rows, start, door_opens=True),
                        lambda rows, start: _bfs_over_cells(rows, start, door_opens=False)],
     "otc_group_rewards": [_otc_with_n_over_every_member, _otc_paying_wrong_answers],
+    "curiosity_rewards": [_curiosity_rate_over_calls, _curiosity_paid_to_every_member, _curiosity_penalising_every_call],
     "retrieved_tokens": [_retrieved_if_any_character_is, _retrieved_with_the_end_included],
     "step_group_advantages": [_step_groups_by_turn_index, _step_groups_first_visit_only],
     "apply_memory_operation": [_apply_keeping_the_time_on_delete, _apply_adding_after_the_last_filled_slot],

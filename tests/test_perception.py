@@ -9,8 +9,8 @@ import pytest
 import agentic_lab.envs  # noqa: F401 - registers the environments
 from agentic_lab.actions import Action
 from agentic_lab.envs import INVALID_PENALTY
-from agentic_lab.perception import (DIGIT, GLYPHS, LookEnv, glance_ceiling, cell_box, crop, curiosity_rewards, deepeyes_reward,
-                                    demonstration, draw_scene, glyph, glance, held_out, outcome_reward,
+from agentic_lab.perception import (DIGIT, GLYPHS, LookEnv, cell_box, crop, curiosity_rewards, deepeyes_reward,
+                                    demonstration, draw_scene, glance, glance_ceiling, glyph, held_out, outcome_reward,
                                     tool_bonus_reward, visual_operations)
 from agentic_lab.trajectory import Trajectory, Turn
 
