@@ -390,7 +390,7 @@ def _register_all() -> None:
              "group's share of episodes with a visual operation", _visual_operation_group,
              hard_cases=({"calls": [1, 1, 1, 0, 0, 0, 0, 0, 0, 0], "correct": [True] * 10},
                          {"calls": [0, 0, 0, 0], "correct": [True, False, True, False]},
-                         {"calls": [3, 0, 0, 0, 0, 0, 0, 0], "correct": [False, True, True, True, True, True, True, True]}))(
+                         {"calls": [3, 0, 0, 0, 0, 0, 0, 0], "correct": [False] + [True] * 7}))(
         perception.curiosity_group_rewards)
     exercise("grpo_token_weights", "w_{i,t} = m_{i,t} A_i / (B Σ_t m_{i,t}): each token's push in GRPO's gradient",
              _episodes_with_turns, hard_cases=(two_turn_weights,), solution=grpo_token_weights)(_grpo_weights_by_autograd)

@@ -376,9 +376,9 @@ def rollout(model, tokenizer, envs: list[gym.Env], seeds: list[int], options: li
     for env, env_seed, env_options in zip(envs, seeds, options or [None] * len(envs)):
         observation, info = env.reset(seed=env_seed, options=env_options)
         shown = info.get("images", [])
-        ids = tokenizer.apply_chat_template([{"role": "user", "content": expand_image_marks(observation, len(shown),
-                                                                                            per_image)}],
-                                            tools=info.get("tools") or None, add_generation_prompt=True, return_dict=False)
+        prompt = expand_image_marks(observation, len(shown), per_image)
+        ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tools=info.get("tools") or None,
+                                            add_generation_prompt=True, return_dict=False)
         env_id = env.spec.id if env.spec else getattr(env.unwrapped, "name", type(env.unwrapped).__name__)
         trajectories.append(Trajectory(env_id, env_seed, token_ids=list(ids), loss_mask=[0] * len(ids),
                                        logprobs=[0.0] * len(ids), info={"success": False, **info.get("hidden", {})},
@@ -425,7 +425,8 @@ def context(trajectory: Trajectory) -> list[int]:
 def context_images(trajectory: Trajectory) -> list[tuple[int, torch.Tensor]]:
     """The images of `context(trajectory)`: (where its placeholders start in the context, pixels)."""
     start = trajectory.context_starts[-1] if trajectory.context_starts else 0
-    return [(image["start"] - start, to_pixels(image["pixels"])) for image in trajectory.images if image["start"] >= start]
+    return [(image["start"] - start, to_pixels(image["pixels"])) for image in trajectory.images
+            if image["start"] >= start]
 
 
 def placed_images(ids: list[int], offset: int, images: list, per_image: int | None) -> list[dict]:

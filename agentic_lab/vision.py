@@ -46,8 +46,8 @@ BLOCKED_LOGIT = -1e4        # the placeholder's logit: exp(-1e4) is 0 in float32
 class TinyVLMConfig(LlamaConfig):
     model_type = "tiny_vlm"
 
-    def __init__(self, image_size: int = 32, patch_size: int = 8, channels: int = 1, image_token_id: int = IMAGE_TOKEN_ID,
-                 **kwargs):
+    def __init__(self, image_size: int = 32, patch_size: int = 8, channels: int = 1,
+                 image_token_id: int = IMAGE_TOKEN_ID, **kwargs):
         self.image_size, self.patch_size, self.channels = image_size, patch_size, channels
         self.image_token_id = image_token_id
         super().__init__(**kwargs)
@@ -130,7 +130,8 @@ def expand_image_marks(text: str, n_images: int, per_image: int | None) -> str:
 
 
 def to_pixels(image) -> torch.Tensor:
-    """A uint8 image, (size, size) or (size, size, channels), array or nested lists -> (channels, size, size) in [0, 1]."""
+    """A uint8 image, (size, size) or (size, size, channels), array or nested lists -> (channels, size, size) floats
+    in [0, 1]."""
     x = torch.as_tensor(np.asarray(image, dtype=np.uint8), dtype=torch.float32) / 255
     return x[None] if x.dim() == 2 else x.permute(2, 0, 1)
 

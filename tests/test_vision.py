@@ -93,7 +93,8 @@ def test_a_rollout_keeps_each_image_where_its_placeholders_are(models):
     trajectories = play(vlm, tokenizer)
     n = vlm.config.patches_per_image
     for t in trajectories:
-        assert len(t.images) == 2 and all(t.token_ids[i["start"]:i["start"] + n] == [IMAGE_TOKEN_ID] * n for i in t.images)
+        assert len(t.images) == 2
+        assert all(t.token_ids[i["start"]:i["start"] + n] == [IMAGE_TOKEN_ID] * n for i in t.images)
         assert t.token_ids.count(IMAGE_TOKEN_ID) == 2 * n and sum(t.loss_mask[i["start"]] for i in t.images) == 0
         env = LookEnv()
         env.reset(seed=t.seed)
