@@ -32,6 +32,7 @@ bonus, DeepEyes' conditional tool bonus, and an unconditional bonus per call.
 """
 from __future__ import annotations
 
+import json
 import random
 import zlib
 from pathlib import Path
@@ -40,6 +41,7 @@ import numpy as np
 
 from agentic_lab.actions import Action
 from agentic_lab.envs import TextEnv
+from agentic_lab.eval import success_rate
 from agentic_lab.tools import Tool, ToolError, call_tool
 from agentic_lab.trajectory import Trajectory
 from agentic_lab.vision import IMAGE_MARK
@@ -199,10 +201,8 @@ def demonstration(seed: int, look: bool, split: str = "train") -> tuple[list[dic
     messages, images = [{"role": "user", "content": observation}], list(info["images"])
     x, y = env.position
     if look:
-        x0, y0, x1, y1 = cell_box(x, y)
-        call = {"name": "crop", "arguments": {"x0": x0, "y0": y0, "x1": x1, "y1": y1}}
-        observation, *_, info = env.step(f'<tool_call>{{"name": "crop", "arguments": {{"x0": {x0}, "y0": {y0}, '
-                                         f'"x1": {x1}, "y1": {y1}}}}}</tool_call>')
+        call = {"name": "crop", "arguments": dict(zip(BOX, cell_box(x, y)))}
+        observation, *_, info = env.step(f"<tool_call>{json.dumps(call)}</tool_call>")
         messages += [{"role": "assistant", "tool_calls": [{"type": "function", "function": call}]},
                      {"role": "tool", "content": observation}]
         images += info["images"]
@@ -277,8 +277,8 @@ def look_report(trajectories: list[Trajectory]) -> dict[str, float]:
 
     def share(xs, test) -> float:
         return sum(map(test, xs)) / len(xs) if xs else None
-    accuracy = share(trajectories, outcome_reward)
-    return {"n": n, "accuracy": accuracy, "accuracy_se": (accuracy * (1 - accuracy) / max(n - 1, 1)) ** 0.5,
+    accuracy, accuracy_se = success_rate(trajectories)
+    return {"n": n, "accuracy": accuracy, "accuracy_se": accuracy_se,
             "look_rate": len(looked) / n, "calls": sum(map(visual_operations, trajectories)) / n,
             "right_cell": share(cropped, lambda t: first_crop(t) == cell_box(t.info["x"], t.info["y"])),
             "accuracy_looked": share(looked, outcome_reward), "accuracy_glanced": share(glanced, outcome_reward)}
