@@ -193,10 +193,13 @@ class LookEnv(TextEnv):
                                  "hidden": {"answer": self.digit, "x": x, "y": y}}
 
 
-def demonstration(seed: int, look: bool, split: str = "train") -> tuple[list[dict], list[dict], list[np.ndarray]]:
+def demonstration(seed: int, look: bool, split: str = "train", tools: bool = True
+                  ) -> tuple[list[dict], list[dict], list[np.ndarray]]:
     """One solved episode as (messages, tool schemas, images in the order of their marks): the expert answers at
-    once from the glance, or (`look`) first crops the cell holding the digit. Its answer is always right."""
-    env = LookEnv(split)
+    once from the glance, or (`look`) first crops the cell holding the digit. Its answer is always right.
+    tools=False: an episode of the one-glance game (LookEnv(look=False): no tool offered), answered at once."""
+    assert tools or not look, "an episode without tools cannot look"
+    env = LookEnv(split, look=tools)
     observation, info = env.reset(seed=seed)
     messages, images = [{"role": "user", "content": observation}], list(info["images"])
     x, y = env.position
