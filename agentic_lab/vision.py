@@ -114,6 +114,15 @@ def from_text_model(text_model: LlamaForCausalLM, image_size: int = 32, patch_si
     return vlm
 
 
+def freeze_vision_tower(model: TinyVLMForCausalLM) -> TinyVLMForCausalLM:
+    """Keep the eyes as they are: the patch projector and positions get no gradient, so RL trains only the decoder
+    (EasyR1's and LLaMA-Factory's `freeze_vision_tower`). Notebook 13: trained, RL's noisy gradient on these few
+    weights degraded reading a crop. For transformers' Qwen2.5-VL: `model.model.visual.requires_grad_(False)`."""
+    model.patch_embed.requires_grad_(False)
+    model.patch_position.requires_grad_(False)
+    return model
+
+
 def patches_per_image(model) -> int | None:
     """How many placeholder tokens stand for one image in `model`'s input; None for a model that reads no images."""
     return getattr(model.config, "patches_per_image", None)

@@ -1,5 +1,7 @@
 """The tiny VLM (agentic_lab.vision): text unchanged, images enter only at their placeholders, saved and loaded; and
 the engine's image path: rollout, trajectory, update and SFT with a model that reads images."""
+import copy
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -12,7 +14,8 @@ from agentic_lab.policy_gradient import batch_logits, collate_trajectories, next
 from agentic_lab.rollout import group_seeds, rollout
 from agentic_lab.sft import collate, encode_messages
 from agentic_lab.trajectory import load_trajectories, save_trajectories, split_contexts
-from agentic_lab.vision import BLOCKED_LOGIT, IMAGE_TOKEN, IMAGE_TOKEN_ID, TinyVLMForCausalLM, from_text_model
+from agentic_lab.vision import (BLOCKED_LOGIT, IMAGE_TOKEN, IMAGE_TOKEN_ID, TinyVLMForCausalLM, freeze_vision_tower,
+                                from_text_model)
 
 
 @pytest.fixture(scope="module")
@@ -165,3 +168,15 @@ def test_supervised_fine_tuning_reaches_the_patch_projection(models):
     vlm(**batch).loss.backward()
     assert vlm.patch_embed[0].weight.grad.abs().sum() > 0
     vlm.zero_grad()
+
+
+def test_a_frozen_vision_tower_keeps_its_weights_through_an_rl_step(models):
+    from agentic_lab.rl import RLConfig, grpo_train
+    _, vlm, tokenizer = models
+    policy = freeze_vision_tower(copy.deepcopy(vlm))
+    grpo_train(policy, tokenizer, lambda: gym.make("agentic_lab/Look-v0"), 1,
+               RLConfig(n_groups=2, group_size=4, lr=1e-2, max_new_tokens=8),
+               reward_fn=lambda t: float(len(t.turns)), progress=False)
+    for name, before in vlm.state_dict().items():
+        after = policy.state_dict()[name]
+        assert torch.equal(before, after) == name.startswith(("patch_embed.", "patch_position")), name
