@@ -11,6 +11,7 @@ import agentic_lab.envs  # noqa: F401 - registers the environments
 from agentic_lab import load_model
 from agentic_lab.perception import LookEnv, cell_box, demonstration, glance
 from agentic_lab.policy_gradient import batch_logits, collate_trajectories, next_token_logprobs
+from agentic_lab.rl import RLConfig, grpo_train
 from agentic_lab.rollout import group_seeds, rollout
 from agentic_lab.sft import collate, encode_messages
 from agentic_lab.trajectory import load_trajectories, save_trajectories, split_contexts
@@ -171,7 +172,6 @@ def test_supervised_fine_tuning_reaches_the_patch_projection(models):
 
 
 def test_a_frozen_vision_tower_keeps_its_weights_through_an_rl_step(models):
-    from agentic_lab.rl import RLConfig, grpo_train
     _, vlm, tokenizer = models
     policy = freeze_vision_tower(copy.deepcopy(vlm))
     grpo_train(policy, tokenizer, lambda: gym.make("agentic_lab/Look-v0"), 1,
