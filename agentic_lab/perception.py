@@ -268,6 +268,16 @@ def first_crop(trajectory: Trajectory) -> tuple | None:
     return None
 
 
+def look_metrics(trajectories: list[Trajectory], group_size: int, target: float = 0.3) -> dict[str, float]:
+    """A training step's looking, for `grpo_train(step_metrics=...)`: its look rate, visual operations per episode,
+    and the share of its groups (G consecutive episodes) that look less often than H, where the curiosity bonus
+    pays."""
+    looked = [visual_operations(t) > 0 for t in trajectories]
+    groups = [looked[i:i + group_size] for i in range(0, len(looked), group_size)]
+    return {"look_rate": sum(looked) / len(looked), "calls": sum(map(visual_operations, trajectories)) / len(looked),
+            "bonus_groups": sum(sum(g) / len(g) < target for g in groups) / len(groups)}
+
+
 def look_report(trajectories: list[Trajectory]) -> dict[str, float]:
     """Accuracy ± se; the share of episodes that used a visual tool (look rate) and calls per episode; of the
     episodes that cropped, the share whose first crop was the digit's cell; accuracy of those that looked and of

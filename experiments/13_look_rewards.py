@@ -18,7 +18,7 @@ and right 0.88 of the times it looked), accuracy, then over the warm start, look
     curiosity   0.860 ± 0.020  +0.127 ± 0.026  0.84   (over outcome +0.013 ± 0.019)
     deepeyes    0.140 ± 0.020  -0.593 ± 0.032  0.00   (accuracy by step: 0.92 over steps 25-29, then 0.29, 0.11)
     tool bonus  0.907 ± 0.017  +0.173 ± 0.026  0.97   (over outcome +0.060 ± 0.023; no second call)
---arms deepeyes prints its collapsed messages: ['22</answer>', '2": "x0"x0"y0": ...', '<answer>0": 4}x0""": ...'].
+--arms deepeyes prints its collapsed messages: ['22</answer>', '2": "x0"x0"y0": ...', '<answer>0": 4}x0 ...'].
 --arms outcome --train-vision: 0.773 ± 0.024, +0.040 ± 0.027, looks 0.81, right 0.81 of the times it looked.
 --lr 5e-5 --arms deepeyes,outcome: deepeyes 0.810 ± 0.023, +0.077 ± 0.024, looks 0.80; outcome 0.813 ± 0.022,
 +0.080 ± 0.025, looks 0.67.
@@ -57,11 +57,6 @@ def play(model, tokenizer, n: int, look: bool = True):
     return rollout(model, tokenizer, envs, seeds, temperature=1.0, seed=0)
 
 
-def looking(episodes) -> dict[str, float]:
-    report = perception.look_report(episodes)
-    return {"look_rate": report["look_rate"], "calls": report["calls"]}
-
-
 def line(name: str, episodes) -> str:
     r = perception.look_report(episodes)
     looked = "-" if r["accuracy_looked"] is None else f"{r['accuracy_looked']:.2f}"
@@ -87,12 +82,13 @@ def main() -> None:
     glance, before = play(warm, tokenizer, args.scenes, look=False), play(warm, tokenizer, args.scenes)
     print(line("one glance", glance))
     print(line("warm start", before), flush=True)
-    after = {}
+    config, after = RLConfig(n_groups=4, group_size=8, lr=args.lr), {}
     for name in args.arms.split(","):
         policy = copy.deepcopy(warm) if args.train_vision else freeze_vision_tower(copy.deepcopy(warm))
         history = grpo_train(policy, tokenizer, lambda: gym.make("agentic_lab/Look-v0"), args.steps,
-                             RLConfig(n_groups=4, group_size=8, lr=args.lr), seed=0, progress=False,
-                             step_metrics=looking, **REWARDS[name])
+                             config, seed=0, progress=False,
+                             step_metrics=lambda episodes: perception.look_metrics(episodes, config.group_size),
+                             **REWARDS[name])
         after[name] = play(policy, tokenizer, args.scenes)
         print(line(name, after[name]))
         for baseline, base in (("warm start", before), ("one glance", glance), ("outcome", after.get("outcome"))):

@@ -11,8 +11,8 @@ import agentic_lab.envs  # noqa: F401 - registers the environments
 from agentic_lab.actions import Action
 from agentic_lab.envs import INVALID_PENALTY
 from agentic_lab.perception import (DIGIT, GLYPHS, LookEnv, cell_box, crop, curiosity_rewards, deepeyes_reward,
-                                    demonstration, draw_scene, glance, glance_ceiling, glyph, held_out, outcome_reward,
-                                    tool_bonus_reward, visual_operations)
+                                    demonstration, draw_scene, glance, glance_ceiling, glyph, held_out, look_metrics,
+                                    outcome_reward, tool_bonus_reward, visual_operations)
 from agentic_lab.trajectory import Trajectory, Turn
 
 
@@ -128,6 +128,12 @@ def test_deepeyes_pays_for_tools_only_with_a_right_answer_and_the_control_always
     assert deepeyes_reward(episode(True, 0, invalid=True)) == pytest.approx(0.8)
     assert tool_bonus_reward(episode(False, 3)) == pytest.approx(0.6)
     assert outcome_reward(episode(True, 3)) == 1.0 and visual_operations(episode(True, 3)) == 3
+
+
+def test_look_metrics_count_looks_calls_and_the_groups_under_the_target():
+    group_a = [episode(True, 0), episode(True, 0), episode(False, 0), episode(True, 1)]   # RaPR 1/4 < 0.3
+    group_b = [episode(True, 2), episode(True, 1), episode(False, 0), episode(True, 0)]   # RaPR 1/2
+    assert look_metrics(group_a + group_b, group_size=4) == {"look_rate": 3 / 8, "calls": 4 / 8, "bonus_groups": 0.5}
 
 
 def test_every_digit_is_drawn():
