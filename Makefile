@@ -32,8 +32,11 @@ $(SETUP_STAMP): requirements.txt pyproject.toml
 lab: setup
 	$(VENV)/bin/jupyter lab $(LAB_ARGS) $(LAB_EXTRA)
 
+# The suite runs in pytest-xdist workers, one per core (at most 4), each on one torch thread (tests/conftest.py says
+# why); TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= auto
 test: setup browser
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --maxprocesses=4
 
 # Debian's Chromium for the real-browser tests (the playwright package drives it; its own browser
 # download cannot work offline). Installed when missing and we are root, as in CI; else those tests skip.
@@ -48,7 +51,7 @@ browser:
 
 # Everything but the notebooks and slow tests: for a quick check while editing.
 test-fast: setup
-	$(PY) -m pytest -m "not notebook and not slow"
+	$(PY) -m pytest -n $(TEST_WORKERS) --maxprocesses=4 -m "not notebook and not slow"
 
 # Rebuild the shipped tiny model in data/tiny-agent (about 36 minutes on 2 cores).
 model: setup

@@ -11,7 +11,7 @@ import agentic_lab.envs  # noqa: F401 - registers the environments
 from agentic_lab.algorithms import discounted_returns, gigpo_advantages
 from agentic_lab.long_horizon import DIRECTIONS, OPPOSITE, demonstration, route_length, sample_rooms
 from agentic_lab.rl import RLConfig, grpo_train, spread_over_tokens
-from agentic_lab.rollout import group_seeds, rollout
+from agentic_lab.rollout import rollout
 from agentic_lab.trajectory import turn_spans
 
 
@@ -146,7 +146,7 @@ def test_textworld_game_reads_like_coin_rooms_and_its_walkthrough_wins():
 
 
 @pytest.mark.slow
-def test_gigpo_beats_episode_level_credit_at_the_longest_budget():
+def test_gigpo_beats_episode_level_credit_at_the_longest_budget(training_threads):
     """Notebook 09's headline claim at its own scale (12 GRPO steps of 4 groups × 8 at lr 2e-4 from the shipped warm
     start, seed 0, H = 20; 100 held-out worlds sampled at T = 1, the same for both): GiGPO's policy takes the coin on
     more of them than episode-level GRPO's, by more than the paired standard error."""
@@ -154,7 +154,6 @@ def test_gigpo_beats_episode_level_credit_at_the_longest_budget():
 
     from agentic_lab import load_model, long_horizon, rl
     from agentic_lab.eval import paired_gain
-    torch.set_num_threads(2)
     warm, tokenizer = load_model(long_horizon.WARM_START)
     config = rl.RLConfig(n_groups=4, group_size=8, lr=2e-4, max_new_tokens=long_horizon.MAX_NEW_TOKENS)
     success = {}

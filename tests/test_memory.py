@@ -219,17 +219,14 @@ def test_observations_fit_the_tiny_models_context_at_the_largest_settings():
 
 
 @pytest.mark.slow
-def test_rl_on_the_answers_alone_teaches_the_manager_to_update_a_changed_fact_in_place():
+def test_rl_on_the_answers_alone_teaches_the_manager_to_update_a_changed_fact_in_place(training_threads):
     """Notebook 11's headline claim at its own scale (12 GRPO steps of 4 groups × 8 streams of 8 facts, a fresh
     context each turn, lr 2e-4, seed 0, from the shipped warm start; 100 held-out streams of 8 facts sampled at
     T = 1, the same for both): the trained manager answers a changed fact with UPDATE more often than the warm start
     does, by more than two standard errors of the difference."""
     import copy
 
-    import torch
-
     from agentic_lab import load_model, rl
-    torch.set_num_threads(2)
     warm, tokenizer = load_model(memory.WARM_START)
     policy = copy.deepcopy(warm)
     config = rl.RLConfig(n_groups=4, group_size=8, lr=2e-4, max_new_tokens=memory.MAX_NEW_TOKENS, keep_history=False)
@@ -248,15 +245,12 @@ def test_rl_on_the_answers_alone_teaches_the_manager_to_update_a_changed_fact_in
 
 
 @pytest.mark.slow
-def test_mem1s_context_stays_small_where_the_full_context_agent_runs_out():
+def test_mem1s_context_stays_small_where_the_full_context_agent_runs_out(training_threads):
     """Notebook 11's MEM1 claim at its own scale (the shipped mem1-warm, 30 held-out tasks of 8 objectives played
     both ways, sampled at T = 1, seed 0): MEM1's largest context stays under half the model's positions and no
     episode runs out, while the full-context agent's mean peak context is over twice MEM1's and at least a fifth of
     its episodes are stopped because the next message would not fit."""
-    import torch
-
     from agentic_lab import load_model
-    torch.set_num_threads(2)
     model, tokenizer = load_model(memory.MEM1_WARM_START)
     mem1 = memory.state_report(memory.play_state(model, tokenizer, 8, 30, mem1=True))["8"]
     full = memory.state_report(memory.play_state(model, tokenizer, 8, 30, mem1=False))["8"]

@@ -49,7 +49,7 @@ def test_notebook_states_its_full_mode_budget_first(path):
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs_top_to_bottom_in_quick_mode(path, monkeypatch, notebook_times):
+def test_notebook_runs_top_to_bottom_in_quick_mode(path, monkeypatch, record_property):
     monkeypatch.setenv("AGENTIC_LAB_QUICK", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
@@ -58,7 +58,7 @@ def test_notebook_runs_top_to_bottom_in_quick_mode(path, monkeypatch, notebook_t
     NotebookClient(nb, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
     seconds = time.perf_counter() - start
-    notebook_times[path.name] = (seconds, os.getloadavg()[0])
+    record_property("quick_mode_run", (path.name, seconds, os.getloadavg()[0]))   # printed at the end (conftest)
     written = sorted(str(p.relative_to(NOTEBOOK_DIR)) for p in set(NOTEBOOK_DIR.rglob("*")) - files)
     assert not written, f"{path.name} wrote {written} into notebooks/: exports go under runs/ at the repository root"
     assert seconds <= CEILING_SECONDS, f"{path.name} took {seconds:.0f} s in quick mode (budget {QUICK_MODE_SECONDS} s)"

@@ -5,7 +5,6 @@ import random
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 
 import agentic_lab.envs  # noqa: F401 - registers the environments
 from agentic_lab.actions import Action
@@ -150,7 +149,7 @@ def test_without_looking_the_agent_answers_at_once():
 
 
 @pytest.mark.slow
-def test_rl_on_the_outcome_teaches_the_warm_start_to_look_and_to_be_right_more_often():
+def test_rl_on_the_outcome_teaches_the_warm_start_to_look_and_to_be_right_more_often(training_threads):
     """Section 5 at its scale (40 GRPO steps of 4 scenes × 8 at lr 1e-4 on the outcome, eyes frozen, from the shipped
     warm start): on 300 held-out scenes at T = 1, paired with the warm start, accuracy rises by more than two
     standard errors and the look rate rises."""
@@ -162,7 +161,6 @@ def test_rl_on_the_outcome_teaches_the_warm_start_to_look_and_to_be_right_more_o
     from agentic_lab.rl import RLConfig, grpo_train
     from agentic_lab.rollout import rollout
     from agentic_lab.vision import freeze_vision_tower
-    torch.set_num_threads(2)
     warm, tokenizer = load_model(LOOK_WARM_START)
     seeds = [100_000 + k for k in range(300)]
 

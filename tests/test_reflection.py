@@ -155,14 +155,13 @@ def test_the_report_counts_each_transition_and_a_missing_attempt_as_wrong():
 
 # --- notebook 12's headline claims, at its own scale ------------------------------------------------------------
 @pytest.mark.slow
-def test_a_bare_verdict_makes_the_second_attempt_better_and_no_feedback_makes_it_worse():
+def test_a_bare_verdict_makes_the_second_attempt_better_and_no_feedback_makes_it_worse(training_threads):
     """Section 3 (300 held-out tasks, once each at T = 1, the shipped warm start, no training): after "Wrong" the
     second attempt gains over the first by more than two standard errors and never breaks a right answer; with no
     feedback it loses."""
     from agentic_lab import load_model
     from agentic_lab.reflection import MAX_NEW_TOKENS, WARM_START, TwoAttemptsEnv, attempts_report
     from agentic_lab.rollout import rollout
-    torch.set_num_threads(2)
     warm, tokenizer = load_model(WARM_START)
     seeds = [100_000 + k for k in range(300)]
     rows = {feedback: attempts_report(rollout(warm, tokenizer, [TwoAttemptsEnv(feedback=feedback, split="test") for _ in seeds],
@@ -173,7 +172,7 @@ def test_a_bare_verdict_makes_the_second_attempt_better_and_no_feedback_makes_it
 
 
 @pytest.mark.slow
-def test_self_training_rounds_raise_first_attempt_accuracy():
+def test_self_training_rounds_raise_first_attempt_accuracy(training_threads):
     """Section 6 at its scale (3 rounds of 4 samples on 256 train tasks and 30 fine-tuning steps at 3e-4, without
     rationalisation, from the shipped warm start): held-out first-attempt accuracy (300 tasks × 4 samples at T = 1,
     paired by task) rises by more than two standard errors."""
@@ -185,7 +184,6 @@ def test_self_training_rounds_raise_first_attempt_accuracy():
     from agentic_lab.eval import paired_gain, play_tasks
     from agentic_lab.reflection import WARM_START, TwoAttemptsEnv, self_training_round
     from agentic_lab.tasks import sample_tasks
-    torch.set_num_threads(2)
     warm, tokenizer = load_model(WARM_START)
     test_tasks = [TwoAttemptsEnv(split="test").reset(seed=100_000 + k)[1]["task"] for k in range(300)]
 

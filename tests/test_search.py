@@ -261,18 +261,15 @@ def test_mask_retrieved_false_trains_on_the_retrieved_tokens_and_nothing_else(se
 
 
 @pytest.mark.slow
-def test_training_on_retrieved_tokens_drifts_and_stops_searching_where_masking_does_not():
+def test_training_on_retrieved_tokens_drifts_and_stops_searching_where_masking_does_not(training_threads):
     """Notebook 10's headline claim at its own scale (10 GRPO steps of 4 groups × 8 at lr 2e-4 from the shipped warm
     start, seed 0): with the retrieved tokens in the loss, the KL to the warm start ends several times the masked
     run's, the gradient norm twice as large, the entropy of the agent's own tokens rises, and searches per question
     fall, where the masked run's rise. Means over the first and the last three steps."""
     import copy
 
-    import torch
-
     from agentic_lab import load_model, rl
     from agentic_lab.search import WARM_START
-    torch.set_num_threads(2)
     warm, tokenizer = load_model(WARM_START)
     config = rl.RLConfig(n_groups=4, group_size=8, lr=2e-4, max_new_tokens=96, track_kl=True)
     runs = {}

@@ -143,19 +143,16 @@ def test_react_transcript_writes_thought_action_observation():
 
 
 @pytest.mark.slow
-def test_outcome_rl_calls_more_everywhere_and_otcs_cost_holds_calls_on_sums_lower():
+def test_outcome_rl_calls_more_everywhere_and_otcs_cost_holds_calls_on_sums_lower(training_threads):
     """Notebook 08's headline claims at its own scale (14 GRPO steps of 6 groups × 8 at lr 2e-4 from the shipped warm
     start; 288 held-out tasks sampled at T = 1, the same for every model): outcome-only RL raises accuracy (paired, by
     two standard errors) and raises the call rate on sums, where a call is wasted, above the warm start's; with
     OTC's reward, the call rate on sums ends lower than with outcome-only reward (by a standard error at least)."""
     import copy
 
-    import torch
-
     from agentic_lab import load_model, rl
     from agentic_lab.eval import paired_gain
     from agentic_lab.rollout import rollout
-    torch.set_num_threads(2)
     warm, tokenizer = load_model(tool_use.WARM_START)
     seeds = list(range(10_000, 10_288))
 

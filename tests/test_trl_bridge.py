@@ -1,5 +1,4 @@
 """Our environments train with TRL's GRPOTrainer through the adapter."""
-import os
 
 import pytest
 
