@@ -33,10 +33,12 @@ lab: setup
 	$(VENV)/bin/jupyter lab $(LAB_ARGS) $(LAB_EXTRA)
 
 # The suite runs in pytest-xdist workers, one per core (at most 4), each on one torch thread (tests/conftest.py says
-# why); TEST_WORKERS=0 runs it in one process.
+# why); TEST_WORKERS=0 runs it in one process. Tests are handed out two at a time, longest first (conftest.py): xdist's
+# default first hands each worker a quarter of the suite, and one worker then ran every slow test alone.
 TEST_WORKERS ?= auto
+XDIST := -n $(TEST_WORKERS) --maxprocesses=4 --maxschedchunk=2
 test: setup browser
-	$(PY) -m pytest -n $(TEST_WORKERS) --maxprocesses=4
+	$(PY) -m pytest $(XDIST)
 
 # Debian's Chromium for the real-browser tests (the playwright package drives it; its own browser
 # download cannot work offline). Installed when missing and we are root, as in CI; else those tests skip.
@@ -51,7 +53,7 @@ browser:
 
 # Everything but the notebooks and slow tests: for a quick check while editing.
 test-fast: setup
-	$(PY) -m pytest -n $(TEST_WORKERS) --maxprocesses=4 -m "not notebook and not slow"
+	$(PY) -m pytest $(XDIST) -m "not notebook and not slow"
 
 # Rebuild the shipped tiny model in data/tiny-agent (about 36 minutes on 2 cores).
 model: setup
