@@ -65,6 +65,19 @@ def zero_spread_groups(rewards: torch.Tensor, group_size: int) -> torch.Tensor:
     return (grouped == grouped[:, :1]).all(dim=1)
 
 
+def top_spread_groups(rewards: torch.Tensor, group_size: int, fraction: float) -> torch.Tensor:
+    """RAGEN's variance filter (StarPO-S): train only on the `fraction` of groups whose rewards spread the most, the
+    groups the policy is still uncertain on; the echo trap starts where most groups have stopped spreading.
+    rewards: (B,), groups adjacent. Returns (n_groups,) bool, True = kept: the ⌊fraction · n_groups⌋ groups (at
+    least one) with the largest standard deviation, ties to the earlier group."""
+    grouped = rewards.view(-1, group_size)                                  # (n_groups, G)
+    n_keep = max(1, int(fraction * len(grouped)))
+    order = torch.sort(-grouped.std(dim=1), stable=True).indices           # largest spread first
+    keep = torch.zeros(len(grouped), dtype=torch.bool)
+    keep[order[:n_keep]] = True
+    return keep
+
+
 def overlong_penalty(lengths: torch.Tensor, max_len: int, cache_len: int) -> torch.Tensor:
     """DAPO's soft overlong punishment, added to the reward; linear over the last cache_len tokens before max_len:
 

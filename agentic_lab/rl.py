@@ -5,6 +5,7 @@
         r_i = reward of episode i (+ DAPO's overlong penalty)
         DAPO's dynamic sampling, if on: keep the groups whose rewards differ, sample more groups until
             n_groups are kept (at most max_sampling_rounds rollouts)
+        RAGEN's variance filter, if on: keep the fraction of groups whose rewards spread the most
         A_i = group-relative advantage of r_i                        # algorithms.group_advantages / rloo_advantages
               or, per turn t of a multi-turn episode (`credit`):   GiGPO's A^E_i + ω A^S_{i,t}, or GAE over turns
         repeat μ times:                                              # μ = num_iterations
@@ -47,7 +48,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from agentic_lab.algorithms import (gigpo_advantages, group_advantages, grpo_loss, overlong_penalty, rloo_advantages,
-                                    rloo_loss, step_group_advantages, zero_spread_groups)
+                                    rloo_loss, step_group_advantages, top_spread_groups, zero_spread_groups)
 from agentic_lab.policy_gradient import (batch_logits, collate_trajectories, kl_k1, kl_k3, logprobs_and_entropy,
                                          masked_mean, next_token_logprobs)
 from agentic_lab.ppo import explained_variance, gae
@@ -77,6 +78,8 @@ class RLConfig:
                                         # later turn): SCoRe's stage I holds the first attempt near the initial policy
     dynamic_sampling: bool = False      # DAPO: train only on groups whose rewards differ, refilling the batch
     max_sampling_rounds: int = 3        # DAPO: at most this many rollouts of n_groups groups to fill one batch
+    keep_top_spread: float = 1.0        # RAGEN's variance filter: train on this fraction of the step's groups, those
+                                        # whose rewards spread the most (RAGEN's rollout_filter_ratio, 0.25 in its paper)
     overlong_cache: int = 0             # DAPO: penalise the last `overlong_cache` tokens before max_new_tokens
     mask_retrieved: bool = True         # Search-R1: retrieved text out of the loss; False trains on it (notebook 10)
     track_kl: bool = False              # record "kl_ref", KL(π_θ || π_initial) by k3 on the policy's tokens, each step
@@ -150,6 +153,10 @@ def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, co
         trajectories, rewards = kept_trajectories[:batch_size], torch.cat(kept_rewards)[:batch_size]
         if cfg.dynamic_sampling:
             record |= {"sampling_rounds": k + 1, "kept_groups": len(trajectories) / cfg.group_size}
+        if cfg.keep_top_spread < 1 and trajectories:
+            keep = top_spread_groups(rewards, cfg.group_size, cfg.keep_top_spread).repeat_interleave(cfg.group_size)
+            trajectories, rewards = [t for t, kept in zip(trajectories, keep) if kept], rewards[keep]
+            record["kept_groups"] = len(trajectories) / cfg.group_size
         if trajectories:
             record |= update(model, reference, optimizer, tokenizer, trajectories, rewards, cfg, critic)
         if cfg.dynamic_sampling:                 # not the kept groups' entropy: the first rollout's, measured above

@@ -3,6 +3,7 @@ over several training seeds, from the same warm start, on the same rollouts budg
 
     python experiments/09_credit.py                       # lr 1e-4 for 30 steps: notebook 09's second table
     python experiments/09_credit.py --lr 2e-4 --steps 20  # its first table, at the notebook's learning rate
+    python experiments/09_credit.py --lr 2e-4 --steps 20 --horizons 20 --keep-top-spread 0.5   # RAGEN's filter there
     python experiments/09_credit.py --seeds 0 --steps 2 --out /tmp/try.json   # a quick try-out
 
 Measured on 2 cores: the defaults' 27 runs 3,199 s (one of them slowed by another job), the first table's 2,112 s.
@@ -34,24 +35,37 @@ from agentic_lab.trajectory import write_atomically  # noqa: E402
 CREDITS = ("episode", "gigpo", "critic")
 
 
-def config(credit: str, n_groups: int, lr: float) -> RLConfig:
-    return RLConfig(n_groups=n_groups, group_size=8, lr=lr, max_new_tokens=MAX_NEW_TOKENS, credit=credit)
+def config(credit: str, n_groups: int, lr: float, keep_top_spread: float) -> RLConfig:
+    return RLConfig(n_groups=n_groups, group_size=8, lr=lr, max_new_tokens=MAX_NEW_TOKENS, credit=credit,
+                    keep_top_spread=keep_top_spread)
 
 
-def run(horizon: int, credit: str, seed: int, steps: int, n_groups: int, lr: float, eval_worlds: int) -> dict:
+def run(horizon: int, credit: str, seed: int, steps: int, n_groups: int, lr: float, eval_worlds: int,
+        keep_top_spread: float) -> dict:
     model, tokenizer = load_model(WARM_START)
     start = time.time()
     history = grpo_train(model, tokenizer, lambda: gym.make("agentic_lab/CoinRooms-v0", horizon=horizon), steps,
-                         config(credit, n_groups, lr), seed=seed, progress=False)
+                         config(credit, n_groups, lr, keep_top_spread), seed=seed, progress=False)
     after = [float(t.success) for t in play(model, tokenizer, horizon, eval_worlds, seed=seed)]
-    return {**settings(horizon, credit, seed, steps, n_groups, lr, eval_worlds), "seconds": round(time.time() - start, 1),
-            "success_after": sum(after) / len(after), "history": history}
+    return {**settings(horizon, credit, seed, steps, n_groups, lr, eval_worlds, keep_top_spread),
+            "seconds": round(time.time() - start, 1), "success_after": sum(after) / len(after), "history": history}
 
 
-def settings(horizon: int, credit: str, seed: int, steps: int, n_groups: int, lr: float, eval_worlds: int) -> dict:
+def settings(horizon: int, credit: str, seed: int, steps: int, n_groups: int, lr: float, eval_worlds: int,
+             keep_top_spread: float = 1.0) -> dict:
     """What identifies a run: a results file keeps runs by these, so an interrupted sweep resumes where it stopped."""
     return {"horizon": horizon, "credit": credit, "seed": seed, "steps": steps, "n_groups": n_groups, "lr": lr,
-            "eval_worlds": eval_worlds}
+            "eval_worlds": eval_worlds, "keep_top_spread": keep_top_spread}
+
+
+def matches(run: dict, key: dict) -> bool:
+    """Runs saved before the variance filter existed trained on every group."""
+    return all(run.get(k, 1.0 if k == "keep_top_spread" else None) == v for k, v in key.items())
+
+
+def spread(run: dict, steps: slice) -> float:
+    """Mean within-group reward spread of the steps' first rollouts (before any filter)."""
+    return statistics.mean(h["reward_spread"] for h in run["history"][steps])
 
 
 def mean_se(xs: list[float]) -> str:
@@ -68,6 +82,8 @@ if __name__ == "__main__":
     parser.add_argument("--n-groups", type=int, default=4)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--eval-worlds", type=int, default=200)
+    parser.add_argument("--keep-top-spread", type=float, default=1.0,
+                        help="RAGEN's variance filter: train on this fraction of each step's groups, the most spread")
     parser.add_argument("--out", type=Path, default=Path("runs/09_credit.json"),
                         help="every run as JSON; runs already there (same settings) are reused, not rerun")
     args = parser.parse_args()
@@ -79,8 +95,8 @@ if __name__ == "__main__":
     for h in args.horizons:
         for seed in args.seeds:
             for credit in args.credits:
-                key = settings(h, credit, seed, args.steps, args.n_groups, args.lr, args.eval_worlds)
-                found = [r for r in done if all(r.get(k) == v for k, v in key.items())]
+                key = settings(h, credit, seed, args.steps, args.n_groups, args.lr, args.eval_worlds, args.keep_top_spread)
+                found = [r for r in done if matches(r, key)]
                 runs.append(found[0] if found else run(*key.values()))
                 if not found:                        # saved after every run: a sweep can be stopped and resumed
                     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -98,3 +114,22 @@ if __name__ == "__main__":
                 base = [r["success_after"] for r in runs if r["horizon"] == h and r["credit"] == "episode"]
                 line += f"   vs episode {mean_se([a - b for a, b in zip(after, base)])}"
             print(line)
+    if args.keep_top_spread < 1:          # against the same runs without the filter, where the file has them
+        print(f"\nRAGEN's filter (keep {args.keep_top_spread:g} of the groups) against none, same settings, seeds paired;"
+              " within-group reward spread over the first and the last 5 steps, without -> with the filter")
+        for h in args.horizons:
+            for credit in args.credits:
+                pairs = []
+                for r in (r for r in runs if r["horizon"] == h and r["credit"] == credit):
+                    plain = [p for p in done if matches(p, {**{k: r[k] for k in settings(0, "", 0, 0, 0, 0, 0)},
+                                                            "keep_top_spread": 1.0})]
+                    if plain:
+                        pairs.append((plain[0], r))
+                if pairs:
+                    without, with_ = [p["success_after"] for p, _ in pairs], [r["success_after"] for _, r in pairs]
+                    print(f"H={h:2d} {credit:8s} {len(pairs)} seeds: without {mean_se(without).lstrip('+')}, with "
+                          f"{mean_se(with_).lstrip('+')}, difference {mean_se([b - a for a, b in zip(without, with_)])};"
+                          f" spread {statistics.mean(spread(p, slice(0, 5)) for p, _ in pairs):.2f}/"
+                          f"{statistics.mean(spread(p, slice(-5, None)) for p, _ in pairs):.2f} -> "
+                          f"{statistics.mean(spread(r, slice(0, 5)) for _, r in pairs):.2f}/"
+                          f"{statistics.mean(spread(r, slice(-5, None)) for _, r in pairs):.2f}")

@@ -13,7 +13,7 @@ from trl.rewards import get_soft_overlong_punishment
 
 from agentic_lab import load_model
 from agentic_lab.algorithms import (aggregate_loss, grpo_loss, group_advantages, overlong_penalty, rloo_advantages, rloo_loss,
-                                    zero_spread_groups)
+                                    top_spread_groups, zero_spread_groups)
 from agentic_lab.policy_gradient import token_logprobs
 
 PROMPTS = ["What is 2+2?", "Go north.", "Hi", "Open the door, then go east."]
@@ -294,6 +294,17 @@ def test_rloo_advantages_by_hand():
 def test_zero_spread_groups_by_hand():
     rewards = torch.tensor([1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.5, 0.5, 0.5])
     assert zero_spread_groups(rewards, 3).tolist() == [True, False, True]
+
+
+def test_top_spread_groups_by_hand():
+    """RAGEN's filter keeps the floor(fraction * n_groups) groups of largest reward spread, at least one; a tie goes to
+    the earlier group. Spreads here: 0, 0.577, 0.5, 0.577."""
+    rewards = torch.tensor([1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.5, 1.0, 1.0, 0.0, 1.0])
+    assert top_spread_groups(rewards, 3, 0.5).tolist() == [False, True, False, True]
+    assert top_spread_groups(rewards, 3, 0.75).tolist() == [False, True, True, True]
+    assert top_spread_groups(rewards, 3, 0.25).tolist() == [False, True, False, False]
+    assert top_spread_groups(rewards, 3, 0.1).tolist() == [False, True, False, False]
+    assert top_spread_groups(rewards, 3, 1.0).all()
 
 
 def test_overlong_penalty_by_hand_and_as_trl():

@@ -165,6 +165,28 @@ def test_dynamic_sampling_refills_the_batch_with_informative_groups(tiny):
     assert record["entropy"] == pytest.approx(policy_entropy(model, tokenizer, first), abs=1e-5)
 
 
+def test_variance_filter_trains_on_the_groups_whose_rewards_spread_most(tiny, monkeypatch):
+    """RAGEN's filter (keep_top_spread): of 4 groups, the 2 with a reward spread are what the update gets; the step's
+    diagnostics still describe the whole first rollout."""
+    from agentic_lab import rl
+    model, tokenizer = tiny
+    updated = []
+    def spy(model, reference, optimizer, tokenizer, trajectories, *args):
+        updated.extend(t.seed for t in trajectories)
+        return update(model, reference, optimizer, tokenizer, trajectories, *args)
+    monkeypatch.setattr(rl, "update", spy)
+    calls = []
+    def reward(trajectory):                       # spread (0, 1, 0, 1) only in the groups with an odd task seed: 1, 3
+        calls.append(trajectory.seed)
+        return float(trajectory.seed % 2 == 1 and len(calls) % 2 == 0)
+    config = RLConfig(n_groups=4, group_size=4, keep_top_spread=0.5, max_new_tokens=16)
+    history = grpo_train(copy.deepcopy(model), tokenizer, lambda: TaskEnv("word_problem", max_turns=1), steps=1,
+                         config=config, reward_fn=reward, progress=False)
+    assert calls == [0] * 4 + [1] * 4 + [2] * 4 + [3] * 4
+    assert history[0]["kept_groups"] == 2 and updated == [1] * 4 + [3] * 4
+    assert history[0]["zero_spread"] == 0.5                   # measured on all 4 groups, before the filter
+
+
 def test_grpo_dynamic_sampling_skips_flat_groups(tiny):
     model, tokenizer = tiny
     policy = copy.deepcopy(model)
