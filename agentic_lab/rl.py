@@ -79,7 +79,8 @@ class RLConfig:
     dynamic_sampling: bool = False      # DAPO: train only on groups whose rewards differ, refilling the batch
     max_sampling_rounds: int = 3        # DAPO: at most this many rollouts of n_groups groups to fill one batch
     keep_top_spread: float = 1.0        # RAGEN's variance filter: train on this fraction of the step's groups, those
-                                        # whose rewards spread the most (RAGEN's rollout_filter_ratio, 0.25 in its paper)
+                                        # whose rewards spread the most (RAGEN's rollout_filter_ratio; 0.25 in its
+                                        # StarPO-S runs)
     overlong_cache: int = 0             # DAPO: penalise the last `overlong_cache` tokens before max_new_tokens
     mask_retrieved: bool = True         # Search-R1: retrieved text out of the loss; False trains on it (notebook 10)
     track_kl: bool = False              # record "kl_ref", KL(π_θ || π_initial) by k3 on the policy's tokens, each step

@@ -96,7 +96,8 @@ if __name__ == "__main__":
     for h in args.horizons:
         for seed in args.seeds:
             for credit in args.credits:
-                key = settings(h, credit, seed, args.steps, args.n_groups, args.lr, args.eval_worlds, args.keep_top_spread)
+                key = settings(h, credit, seed, args.steps, args.n_groups, args.lr, args.eval_worlds,
+                               args.keep_top_spread)
                 found = [r for r in done if matches(r, key)]
                 runs.append(found[0] if found else run(*key.values()))
                 if not found:                        # saved after every run: a sweep can be stopped and resumed
@@ -116,8 +117,8 @@ if __name__ == "__main__":
                 line += f"   vs episode {mean_se([a - b for a, b in zip(after, base)])}"
             print(line)
     if args.keep_top_spread < 1:          # against the same runs without the filter, where the file has them
-        print(f"\nRAGEN's filter (keep {args.keep_top_spread:g} of the groups) against none, same settings, seeds paired;"
-              " within-group reward spread over the first and the last 5 steps, without -> with the filter")
+        print(f"\nRAGEN's filter (keep {args.keep_top_spread:g} of the groups) against none, same settings, seeds "
+              "paired; within-group reward spread over the first and the last 5 steps, without -> with the filter")
         for h in args.horizons:
             for credit in args.credits:
                 pairs = []
@@ -128,8 +129,9 @@ if __name__ == "__main__":
                         pairs.append((plain[0], r))
                 if pairs:
                     without, with_ = [p["success_after"] for p, _ in pairs], [r["success_after"] for _, r in pairs]
+                    difference = mean_se([b - a for a, b in zip(without, with_)])
                     print(f"H={h:2d} {credit:8s} {len(pairs)} seeds: without {mean_se(without).lstrip('+')}, with "
-                          f"{mean_se(with_).lstrip('+')}, difference {mean_se([b - a for a, b in zip(without, with_)])};"
+                          f"{mean_se(with_).lstrip('+')}, difference {difference};"
                           f" spread {statistics.mean(spread(p, slice(0, 5)) for p, _ in pairs):.2f}/"
                           f"{statistics.mean(spread(p, slice(-5, None)) for p, _ in pairs):.2f} -> "
                           f"{statistics.mean(spread(r, slice(0, 5)) for _, r in pairs):.2f}/"
