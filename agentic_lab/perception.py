@@ -224,8 +224,11 @@ def outcome_reward(trajectory: Trajectory) -> float:
     return float(trajectory.success)
 
 
+CURIOSITY_TARGET = 0.3  # H of Pixel Reasoner's curiosity bonus: it pays while a group looks less often than this
+
+
 def curiosity_group_rewards(calls: list[int], correct: list[bool], alpha: float = 0.5, beta: float = 0.05,
-                            target: float = 0.3, free_calls: int = 1) -> list[float]:
+                            target: float = CURIOSITY_TARGET, free_calls: int = 1) -> list[float]:
     """Pixel Reasoner's curiosity-driven reward (Wang et al. 2025, eq. 3-5) for the G members of one group, from each
     one's visual operations n_vo,i and whether it was right:
 
@@ -268,7 +271,7 @@ def first_crop(trajectory: Trajectory) -> tuple | None:
     return None
 
 
-def look_metrics(trajectories: list[Trajectory], group_size: int, target: float = 0.3) -> dict[str, float]:
+def look_metrics(trajectories: list[Trajectory], group_size: int, target: float = CURIOSITY_TARGET) -> dict[str, float]:
     """A training step's looking, for `grpo_train(step_metrics=...)`: its look rate, visual operations per episode,
     and the share of its groups (G consecutive episodes) that look less often than H, where the curiosity bonus
     pays."""

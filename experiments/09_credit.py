@@ -52,11 +52,13 @@ def run(horizon: int, credit: str, seed: int, steps: int, n_groups: int, lr: flo
             "seconds": round(time.time() - start, 1), "success_after": sum(after) / len(after), "history": history}
 
 
+SETTINGS = ("horizon", "credit", "seed", "steps", "n_groups", "lr", "eval_worlds", "keep_top_spread")
+
+
 def settings(horizon: int, credit: str, seed: int, steps: int, n_groups: int, lr: float, eval_worlds: int,
              keep_top_spread: float = 1.0) -> dict:
     """What identifies a run: a results file keeps runs by these, so an interrupted sweep resumes where it stopped."""
-    return {"horizon": horizon, "credit": credit, "seed": seed, "steps": steps, "n_groups": n_groups, "lr": lr,
-            "eval_worlds": eval_worlds, "keep_top_spread": keep_top_spread}
+    return dict(zip(SETTINGS, (horizon, credit, seed, steps, n_groups, lr, eval_worlds, keep_top_spread)))
 
 
 def matches(run: dict, key: dict) -> bool:
@@ -123,8 +125,8 @@ if __name__ == "__main__":
             for credit in args.credits:
                 pairs = []
                 for r in (r for r in runs if r["horizon"] == h and r["credit"] == credit):
-                    plain = [p for p in done if matches(p, {**{k: r[k] for k in settings(0, "", 0, 0, 0, 0, 0)},
-                                                            "keep_top_spread": 1.0})]
+                    unfiltered = {**{k: r[k] for k in SETTINGS}, "keep_top_spread": 1.0}
+                    plain = [p for p in done if matches(p, unfiltered)]
                     if plain:
                         pairs.append((plain[0], r))
                 if pairs:

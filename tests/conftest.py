@@ -27,13 +27,18 @@ def pytest_collection_modifyitems(items):
     items.sort(key=rank)   # stable: within each rank, the collection order
 
 
-@pytest.fixture
-def training_threads():
-    """For a slow claim test: train on TRAINING_THREADS torch threads, then give back what was set."""
+def torch_threads(n: int):
+    """Run on n torch threads, then give back what was set (the body of the two fixtures below)."""
     threads = torch.get_num_threads()
-    torch.set_num_threads(TRAINING_THREADS)
+    torch.set_num_threads(n)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def training_threads():
+    """For a slow claim test: train on TRAINING_THREADS torch threads."""
+    yield from torch_threads(TRAINING_THREADS)
 
 
 @pytest.fixture(scope="session")
@@ -47,10 +52,7 @@ def tiny():
 def one_thread():
     """For modules of many tiny forwards: when the other core is busy, a second torch thread waiting on it
     made them up to 50x slower on a 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    yield from torch_threads(1)
 
 
 _NOTEBOOK_TIMES: dict[str, tuple[float, float]] = {}
