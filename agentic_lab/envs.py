@@ -202,7 +202,7 @@ class KeyDoorEnv(TextEnv):
 
 ENV_IDS = {
     "Arithmetic-v0": ("arithmetic",), "Calculator-v0": ("calculator",), "WordProblem-v0": ("word_problem",),
-    "Navigation-v0": ("navigation",), "SearchQA-v0": ("search_qa",),
+    "Navigation-v0": ("navigation",), "SearchQA-v0": ("search_qa",), "Copy-v0": ("copy",),
 }
 for _name, (_family,) in ENV_IDS.items():
     gym.register(f"agentic_lab/{_name}", entry_point=TaskEnv, kwargs={"family": _family})

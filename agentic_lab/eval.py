@@ -2,10 +2,16 @@
 from __future__ import annotations
 
 import math
+import random
 
+import torch
+
+from agentic_lab import world
+from agentic_lab.actions import parse_action
 from agentic_lab.envs import TaskEnv
-from agentic_lab.rollout import rollout
-from agentic_lab.tasks import FAMILIES, Task, sample_tasks
+from agentic_lab.rollout import generate_turn, rollout, stop_token_ids
+from agentic_lab.tasks import FAMILIES, STRING_KINDS, Task, assistant, observation, sample_tasks, unseen_string
+from agentic_lab.tools import TOOLS
 from agentic_lab.trajectory import Trajectory
 
 
@@ -93,3 +99,66 @@ def success_by(trajectories: list[Trajectory], key) -> dict:
     for t in trajectories:
         groups.setdefault(key(t), []).append(t)
     return {value: (*success_rate(ts), len(ts)) for value, ts in groups.items()}
+
+
+# --- copying an unseen string (issue 34, experiments/00_copy.py) ----------------------------------------------------
+# Three probes, each a conversation in search_qa's format that the model continues with one message; what it should
+# write is a search call whose query is an invented string S of L characters it has never seen:
+#   call  "What is the job of S?": copy from the question into the call;
+#   near  a two-hop question, after the first search returned "P: lives in S; job ...": copy from the note just read;
+#   far   the same, but the search returned COPY_FILLER other notes after P's: S is far back, and a nearer country
+#         name is there to be copied instead.
+COPY_PROBES = ("call", "near", "far")
+COPY_LENGTHS = (4, 8, 16, 32)
+COPY_FILLER = 6
+
+
+def copy_probe(rng: random.Random, probe: str, kind: str, length: int) -> tuple[list[dict], str]:
+    """The conversation to continue and the string S its next search call should name."""
+    target = unseen_string(rng, kind, length)
+    if probe == "call":
+        return [{"role": "user", "content": f"What is the job of {target}?"}], target
+    person, job = unseen_string(rng, "name", 6), rng.choice(world.JOBS)
+    notes = [f"{person}: lives in {target}; job {job}."]
+    if probe == "far":
+        notes += [p.note() for p in rng.sample(world.build_world().people, COPY_FILLER)]
+    return [{"role": "user", "content": f"What is the capital of the country where {person} lives?"},
+            assistant(tool="search", query=person), observation("\n".join(notes))], target
+
+
+def copied(text: str) -> str:
+    """The query of the search call a message makes; empty if it makes none."""
+    action = parse_action(text)
+    query = (action.arguments or {}).get("query") if action.kind == "tool_call" else None
+    return query if isinstance(query, str) else ""
+
+
+def right_prefix(written: str, target: str) -> int:
+    """How many characters of `target` `written` gets right before its first mistake."""
+    return next((i for i, (a, b) in enumerate(zip(written, target)) if a != b), min(len(written), len(target)))
+
+
+@torch.no_grad()
+def copy_accuracy(model, tokenizer, n: int = 100, seed: int = 0, batch: int = 64) -> dict:
+    """Greedy copying of n unseen strings per probe, kind and length:
+    {probe: {kind: {L: {"exact": share copied exactly, "prefix": mean share of S right before the first mistake}}}}."""
+    stop_ids, tools = stop_token_ids(model, tokenizer), [TOOLS["search"].schema()]
+    results: dict = {}
+    for probe in COPY_PROBES:
+        for kind in STRING_KINDS:
+            for length in COPY_LENGTHS:
+                rng = random.Random(f"copy/{probe}/{kind}/{length}/{seed}")
+                probes = [copy_probe(rng, probe, kind, length) for _ in range(n)]
+                written = []
+                for start in range(0, n, batch):
+                    contexts = [tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True,
+                                                              return_dict=False) for messages, _ in probes[start:start + batch]]
+                    new_ids, _, _ = generate_turn(model, contexts, None, tokenizer.pad_token_id, stop_ids,
+                                                  max_new_tokens=length + 48, temperature=0.0,
+                                                  generator=torch.Generator().manual_seed(seed))
+                    written += [copied(tokenizer.decode(ids)) for ids in new_ids]
+                targets = [target for _, target in probes]
+                results.setdefault(probe, {}).setdefault(kind, {})[length] = {
+                    "exact": sum(w == t for w, t in zip(written, targets)) / n,
+                    "prefix": sum(right_prefix(w, t) / len(t) for w, t in zip(written, targets)) / n}
+    return results

@@ -228,5 +228,5 @@ def self_training_round(model, tokenizer, tasks: list[Task], samples: int, steps
                 kept[i], rationalised = [second["answer"]], rationalised + 1
     examples = [encode_messages(tokenizer, tasks[i].messages() + [answer(a)]) for i in sorted(kept) for a in kept[i]]
     train_sft(model, examples, steps=steps, batch_size=32, lr=lr, warmup=0, seed=seed, pad_id=tokenizer.pad_token_id,
-              progress=False, group_by_length=False)
+              progress=False)
     return {"solved": solved, "rationalised": rationalised, "examples": len(examples)}

@@ -56,21 +56,6 @@ def collate(examples: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
     }
 
 
-def length_grouped_batches(examples: list[dict], batch_size: int, rng: random.Random):
-    """Endless batches of similar length (less padding), in random order."""
-    while True:
-        order = list(range(len(examples)))
-        rng.shuffle(order)
-        pool = batch_size * 8  # sort within pools of 8 batches: less padding, yet tasks stay mixed
-        batches = []
-        for start in range(0, len(order), pool):
-            chunk = sorted(order[start: start + pool], key=lambda i: len(examples[i]["input_ids"]))
-            batches += [chunk[k: k + batch_size] for k in range(0, len(chunk), batch_size)]
-        rng.shuffle(batches)
-        for batch in batches:
-            yield [examples[i] for i in batch]
-
-
 def cosine_lr(step: int, steps: int, peak: float, warmup: int, floor: float = 0.1) -> float:
     if step < warmup:
         return peak * (step + 1) / warmup
@@ -87,38 +72,58 @@ def shuffled_batches(examples: list[dict], batch_size: int, rng: random.Random):
             yield [examples[i] for i in order[start: start + batch_size]]
 
 
+def micro_batches(examples: list[dict], size: int) -> list[list[dict]]:
+    """The batch cut into micro-batches of `size` examples of similar length, so that each pads little."""
+    ordered = sorted(examples, key=lambda e: len(e["input_ids"]))
+    return [ordered[k: k + size] for k in range(0, len(ordered), size)]
+
+
+def backward_batch(model, examples: list[dict], pad_id: int, micro_batch: int = 4) -> tuple[float, int]:
+    """Accumulate the gradient of the batch's loss L(θ) (the mean over all its assistant tokens), one micro-batch
+    at a time: each adds Σ_t m_t (-log π_θ) over its tokens, divided by the batch's Σ_t m_t, so the gradient is the
+    one a single padded pass would give, and every assistant token of the batch weighs the same, whatever its
+    example's length. Returns the loss and the number of tokens read (padding excluded)."""
+    targets = sum(sum(label != IGNORE for label in e["labels"][1:]) for e in examples)  # labels shift by one
+    loss_sum, tokens = 0.0, 0
+    for chunk in micro_batches(examples, micro_batch):
+        batch = collate(chunk, pad_id)
+        labels = batch.pop("labels")
+        logits = model(**batch).logits[:, :-1]                                     # (b, T-1, vocab)
+        summed = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), labels[:, 1:].flatten(),
+                                                   ignore_index=IGNORE, reduction="sum")
+        (summed / targets).backward()
+        loss_sum, tokens = loss_sum + summed.item(), tokens + int(batch["attention_mask"].sum())
+    return loss_sum / targets, tokens
+
+
 def train_sft(model, examples: list[dict], steps: int, batch_size: int = 32, lr: float = 3e-3,
               warmup: int = 100, seed: int = 0, pad_id: int = 0, progress: bool = True,
-              group_by_length: bool = True) -> list[dict]:
+              micro_batch: int = 4) -> list[dict]:
     """Plain PyTorch training loop. Returns one record per step: loss, learning rate, tokens/s.
 
-    The loss is the mean over the batch's assistant tokens, so within a batch every token weighs the same. Batches
-    grouped by length pad less, but then a short example's tokens weigh more than a long one's (they share a
-    smaller denominator): where the data mixes short and long answers to the same prompt, as a choice between
-    answering at once and calling a tool, the model learns the short one more often than the data has it.
-    `group_by_length=False` mixes lengths in every batch and learns the data's own mixture."""
+    Batches mix lengths in random order and the loss is the mean over the batch's assistant tokens, so every token
+    weighs the same and the model learns the data's own mixture. (Batches grouped by length would pad less, but a
+    short example's tokens would then weigh more than a long one's, sharing a smaller denominator: where the data
+    mixes short and long answers to the same prompt, the model would learn the short one more often than the data
+    has it.) Micro-batches of similar length keep the padding small instead."""
     torch.manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
-    make_batches = length_grouped_batches if group_by_length else shuffled_batches
-    batches = make_batches(examples, batch_size, random.Random(seed))
+    batches = shuffled_batches(examples, batch_size, random.Random(seed))
     model.train()
     history = []
     bar = tqdm(range(steps), desc="sft", disable=not progress)
     for step in bar:
         t0 = time.perf_counter()
-        batch = collate(next(batches), pad_id)
         for group in optimizer.param_groups:
             group["lr"] = cosine_lr(step, steps, lr, warmup)
-        loss = model(**batch).loss
-        loss.backward()
+        loss, tokens = backward_batch(model, next(batches), pad_id, micro_batch)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        tokens = int(batch["attention_mask"].sum())
-        history.append({"step": step, "loss": loss.item(), "lr": group["lr"],
+        history.append({"step": step, "loss": loss, "lr": group["lr"],
                         "tokens_per_s": tokens / (time.perf_counter() - t0)})
         if step % 20 == 0:
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+            bar.set_postfix(loss=f"{loss:.3f}")
     model.eval()
     return history
 

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import random
 import re
+import string
 import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
 from agentic_lab import world
-from agentic_lab.tools import TOOLS, Tool
+from agentic_lab.tools import TOOLS, Tool, ToolError
 
 TEST_FRACTION = 0.2
 
@@ -271,3 +272,66 @@ def search_qa(rng: random.Random) -> Task:
             getattr(country, attribute), look_up_person + look_up_country, (person.name, country.name)
     return Task("search_qa", prompt, gold, steps + (answer(gold),), tools=("search",), split_keys=keys)
 
+
+
+# --- copying --------------------------------------------------------------------------------------
+# search_qa copies world names of 4-9 characters, always built from the same syllables. Here the strings are
+# invented for each task, 2 to 40 characters long, syllables or random characters, so what the model learns is to
+# copy what it reads, character by character: from the question into a tool call, from a tool's answer (an earlier
+# turn) into the answer, and from a document in the prompt that holds other records too.
+STRING_KINDS = ("name", "chars")
+KEY_LENGTHS, VALUE_LENGTHS = (2, 24), (2, 40)
+FIELD_WORDS = ("capital", "river", "language", "job", "code", "owner", "city", "tag", "motto", "pet")
+
+
+def unseen_string(rng: random.Random, kind: str, length: int) -> str:
+    """`length` invented characters that name nothing in the world: syllables ("Kalabuno", kind "name") or
+    lower-case letters and digits ("q7vz0k", kind "chars")."""
+    taken = world.fact_table()
+    while True:
+        if kind == "name":
+            text = world.random_name(rng, (length, length))[:length]  # every syllable has 2 or 3 characters
+        else:
+            text = "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(length))
+        if text.lower() not in taken:
+            return text
+
+
+def record(key: str) -> dict[str, str]:
+    """Three fields of the invented entity `key`, a function of the key alone: the read tool and a document agree."""
+    rng = random.Random(f"record/{key}")
+    return {field: unseen_string(rng, rng.choice(STRING_KINDS), rng.randint(*VALUE_LENGTHS))
+            for field in rng.sample(FIELD_WORDS, 3)}
+
+
+def record_note(key: str) -> str:
+    return f"{key}: " + "; ".join(f"{field} {value}" for field, value in record(key).items()) + "."
+
+
+def read_record(key: str) -> str:
+    """The read tool: any key has a record, so a miscopied key reads a stranger's, and the answer is wrong."""
+    if not key.strip():
+        raise ToolError("key is empty")
+    return record_note(key.strip()[:60])
+
+
+READ = Tool("read", "Read the record of a key.", {"key": (str, "the key, exactly as written")}, read_record)
+
+
+@family("copy", "Copy invented strings of up to 40 characters: from the question into a read call, from the "
+        "record it returns into the answer, or from a document of records.", tools=(READ,))
+def copy_string(rng: random.Random) -> Task:
+    def new_key() -> str:
+        return unseen_string(rng, rng.choice(STRING_KINDS), rng.randint(*KEY_LENGTHS))
+    keys, wanted = [new_key()], rng.randint(1, 3)
+    while len(keys) < wanted:  # the other records come from the same split: no held-out record is read in training
+        if task_split((k := new_key(),)) == task_split(keys[:1]):
+            keys.append(k)
+    key = rng.choice(keys)
+    field = rng.choice(list(record(key)))
+    gold, question = record(key)[field], f"What is the {field} of {key}?"
+    if rng.random() < 2 / 3:  # the records are in the prompt: find the right one, copy from it
+        prompt = "Records:\n" + "\n".join(record_note(k) for k in keys) + "\n" + question
+        return Task("copy", prompt, gold, (answer(gold),), split_keys=tuple(keys))
+    steps = (assistant(tool="read", key=key), observation(record_note(key)), answer(gold))
+    return Task("copy", question, gold, steps, tools=("read",), split_keys=(key,))

@@ -4,7 +4,7 @@
 
 Baseline, measured in the same run: the practical peak of this CPU, the best FLOP/s of large square
 float32 matmuls (and, for comparison, matmuls at the model's own shapes). Then the real SFT step of
-`agentic_lab.sft` (same data, same loss) in a few configurations: batch size, fused AdamW, bfloat16 autocast,
+`agentic_lab.sft` (same data, same loss, micro-batches of 4) in a few configurations: batch size, fused AdamW, bfloat16 autocast,
 torch.compile (one dynamic-shape graph). Model FLOPs per token count the
 6N rule (forward + backward through every weight) plus attention, 12·L·T·d (QKᵀ and AV, forward and
 backward, for sequence length T, full square as in PaLM's accounting).
@@ -19,7 +19,7 @@ import torch
 from transformers import LlamaForCausalLM
 
 from agentic_lab.models import count_parameters, tiny_config
-from agentic_lab.sft import collate, encode, length_grouped_batches
+from agentic_lab.sft import backward_batch, encode, shuffled_batches
 from agentic_lab.tasks import FAMILIES, sample_mixture
 from agentic_lab.tokenizer import build_tokenizer
 
@@ -38,8 +38,8 @@ def matmul_flops(m: int, k: int, n: int, seconds: float = 1.0, dtype: torch.dtyp
 
 
 def train_rate(batches, seconds: float, step_fn, warmup: int = 3) -> tuple[float, float, float]:
-    """Real tokens/s and mean padded sequence length over timed steps, and the seconds the `warmup` steps before
-    them took."""
+    """Real tokens/s and mean sequence length over timed steps (`step_fn(batch)` returns the tokens it read), and
+    the seconds the `warmup` steps before them took."""
     start = time.perf_counter()
     for _ in range(warmup):
         step_fn(next(batches))
@@ -47,9 +47,8 @@ def train_rate(batches, seconds: float, step_fn, warmup: int = 3) -> tuple[float
     tokens, lengths, t0 = 0, [], time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         batch = next(batches)
-        step_fn(batch)
-        tokens += int(batch["attention_mask"].sum())
-        lengths.append(batch["input_ids"].shape[1])
+        tokens += step_fn(batch)
+        lengths += [len(e["input_ids"]) for e in batch]
     return tokens / (time.perf_counter() - t0), sum(lengths) / len(lengths), warmup_seconds
 
 
@@ -79,21 +78,20 @@ def main() -> None:
                 bf16: bool = False) -> float:
         torch.manual_seed(0)
         model = LlamaForCausalLM(tiny_config()).train()
-        # dynamic=True: one graph for every batch length (length-grouped batches have dozens of lengths; a static
-        # graph per length recompiled inside the timed steps, which is what measured 13.5% before)
+        # dynamic=True: one graph for every micro-batch length (there are dozens; a static graph per length
+        # recompiled inside the timed steps, which is what measured 13.5% before)
         forward = torch.compile(model, dynamic=True) if compile_model else model
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=fused)
 
-        def step(batch):
+        def step(batch) -> int:
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                loss = forward(**batch).loss
-            loss.backward()
+                _, tokens = backward_batch(forward, batch, tokenizer.pad_token_id)
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
+            return tokens
 
-        batches = (collate(b, tokenizer.pad_token_id) for b in
-                   length_grouped_batches(examples, batch_size, random.Random(0)))
+        batches = shuffled_batches(examples, batch_size, random.Random(0))
         # a compiled step keeps compiling over its first dozens of steps (new lengths, then a dynamic graph)
         warmup = 40 if compile_model else 3
         tokens_per_s, seq_len, warmup_seconds = train_rate(batches, args.seconds, step, warmup)

@@ -21,15 +21,19 @@ from transformers import LlamaForCausalLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from agentic_lab import world  # noqa: E402
-from agentic_lab.eval import evaluate_families  # noqa: E402
+from agentic_lab.eval import COPY_FILLER, COPY_LENGTHS, copy_accuracy, evaluate_families  # noqa: E402
 from agentic_lab.models import TINY_MODEL_DIR, count_parameters, save_atomically, tiny_config  # noqa: E402
 from agentic_lab.sft import encode, run_summary, train_sft  # noqa: E402
 from agentic_lab.tasks import CALL_SHARE_2_DIGIT, FAMILIES, sample_mixture  # noqa: E402
 from agentic_lab.tokenizer import build_tokenizer  # noqa: E402
 
-# Share of training examples per family: every family competent but imperfect (20-70% held-out success, see the
-# model card). search_qa gets the most: copying a name from a search result to the answer is learned last.
-MIXTURE = {"arithmetic": 0.2, "calculator": 0.15, "word_problem": 0.15, "navigation": 0.15, "search_qa": 0.35}
+# Share of training examples per family. `copy` gets the most: copying an unseen string is what search, memory and
+# every tool call need, and it is learned last. The others are sized so that each family stays competent but
+# imperfect (the band in the model card): copying also lifts the families that copy from their prompt, word
+# problems (their numbers into the scratchpad) and search_qa (a name from the note into the answer), so those two
+# get a small share.
+MIXTURE = {"arithmetic": 0.14, "calculator": 0.14, "word_problem": 0.05, "navigation": 0.14, "search_qa": 0.10,
+           "copy": 0.43}
 STEPS, BATCH_SIZE, PEAK_LR, WARMUP, SEED = 6000, 32, 1e-3, 100, 0
 EVAL_TASKS = 200  # held-out tasks per family
 
@@ -51,6 +55,8 @@ def main(out_dir: Path = TINY_MODEL_DIR, steps: int = STEPS, eval_tasks: int = E
     sampled = evaluate_families(model, tokenizer, n=eval_tasks, temperature=1.0)
     for name in FAMILIES:
         print(f"{name:14s} greedy {greedy[name]['success']:.2f}  sampled {sampled[name]['success']:.2f}")
+    copying = copy_accuracy(model, tokenizer, n=max(1, eval_tasks // 2))
+    print(copy_table(copying))
 
     stats = {
         "parameters": count_parameters(model),
@@ -64,6 +70,8 @@ def main(out_dir: Path = TINY_MODEL_DIR, steps: int = STEPS, eval_tasks: int = E
         "eval_tasks_per_family": eval_tasks,
         "accuracy_greedy": greedy,
         "accuracy_sampled_t1": sampled,
+        "copy_strings_per_cell": max(1, eval_tasks // 2),
+        "copy_greedy": copying,
     }
     files = {"build_stats.json": json.dumps(stats, indent=2) + "\n",
              "training_loss.json": json.dumps([round(h["loss"], 4) for h in history[::25]]) + "\n"}
@@ -76,6 +84,15 @@ def corpus_fingerprint(n: int = 500) -> str:
     so a test can tell when this script would no longer make the shipped checkpoint."""
     tasks = sample_mixture(MIXTURE, n, seed=SEED, split="train")
     return hashlib.sha256(json.dumps([t.conversation() for t in tasks]).encode()).hexdigest()[:16]
+
+
+def copy_table(copying: dict) -> str:
+    """Markdown: a row per probe and kind of string, the share copied exactly (and the mean share right before the
+    first mistake) per length."""
+    header = "| probe | string | " + " | ".join(f"L = {length}" for length in COPY_LENGTHS) + " |"
+    rows = [f"| {probe} | {kind} | " + " | ".join(f"{c['exact']:.2f} ({c['prefix']:.2f})" for c in cells.values()) + " |"
+            for probe, kinds in copying.items() for kind, cells in kinds.items()]
+    return "\n".join([header, "|---|---|" + "---|" * len(COPY_LENGTHS), *rows])
 
 
 def model_card(stats: dict) -> str:
@@ -115,6 +132,15 @@ Two habits come from the data, by design. The fictional world behind `search_qa`
 search results. The calculator demonstrations call `calc` on every product whose first number has 3 digits
 but on only {CALL_SHARE_2_DIGIT:.0%} of the 2-digit ones, answering the rest in the head; the model copies that
 habit: it calls the tool on few 2-digit products and gets most of them wrong. Notebook 06 trains it away with RL.
+
+## Copying an unseen string
+What search, memory and every tool call rest on: writing out, character by character, a string the model has never
+seen. `agentic_lab.eval.copy_accuracy` (and `experiments/00_copy.py`, which measured the model before this one)
+asks for a search call on an invented string of L characters, {stats['copy_strings_per_cell']} strings per cell,
+greedy: named in the question (*call*), read in the note the previous search returned (*near*), or in that note
+followed by {COPY_FILLER} other people's notes (*far*). Share copied exactly (mean share right before the first mistake):
+
+{copy_table(stats['copy_greedy'])}
 
 ## Use
 ```python

@@ -56,7 +56,7 @@ def build_warm_start(out_dir: Path, steps: int, eval_tasks: int, env_id: str, sh
     print(f"{len(examples):,} demonstrations, {sum(len(e['input_ids']) for e in examples):,} tokens")
     start = time.time()
     history = train_sft(model, examples, steps=steps, batch_size=BATCH_SIZE, lr=PEAK_LR, warmup=WARMUP, seed=SEED,
-                        pad_id=tokenizer.pad_token_id, group_by_length=False)
+                        pad_id=tokenizer.pad_token_id)
     train_seconds = time.time() - start
     results = {decoding: held_out(model, tokenizer, env_id, report, eval_tasks, temperature, eval_kwargs, keep_history,
                                    max_new_tokens)

@@ -55,6 +55,7 @@ def test_malformed_actions_cost_a_penalty_and_end_in_truncation():
     ("agentic_lab/Calculator-v0", call("calc", expression="1+1")),      # a wrong argument name
     ("agentic_lab/Calculator-v0", call("calc", expr=12)),               # a number where text is due
     ("agentic_lab/SearchQA-v0", call("search")),                        # a missing argument
+    ("agentic_lab/Copy-v0", call("read", key=" ")),                     # an empty key
     ("agentic_lab/KeyDoor-v0", call("move", direction="Q")),            # a value outside U, D, L, R
 ])
 def test_a_tool_that_refuses_its_arguments_costs_the_penalty(env_id, action):

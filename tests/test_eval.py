@@ -1,10 +1,12 @@
-"""Held-out measurement helpers: pass@k and the paired gain with its standard error."""
+"""Held-out measurement helpers: pass@k, the paired gain with its standard error, and the copy probes."""
 import math
 import random
 
 import pytest
 
-from agentic_lab.eval import paired_gain, pass_at_k
+from agentic_lab.eval import COPY_FILLER, COPY_PROBES, copied, copy_probe, paired_gain, pass_at_k, right_prefix
+from agentic_lab.tasks import STRING_KINDS
+from agentic_lab.world import fact_table
 
 
 def test_pass_at_k_matches_the_ratio_of_binomials():
@@ -33,3 +35,22 @@ def test_pairing_removes_the_noise_that_both_measurements_share():
     unpaired = math.sqrt(p0 * (1 - p0) / 1000 + p1 * (1 - p1) / 1000)
     assert gain == pytest.approx(p1 - p0)
     assert se < unpaired / 2 and gain / se > 3
+
+
+def test_copy_probes_ask_for_a_string_the_world_does_not_hold_at_the_stated_length_and_distance():
+    rng = random.Random(0)
+    for probe in COPY_PROBES:
+        for kind in STRING_KINDS:
+            messages, target = copy_probe(rng, probe, kind, 16)
+            assert len(target) == 16 and target.lower() not in fact_table()
+            text = "\n".join(str(m["content"]) for m in messages)
+            assert target in text
+            notes = messages[-1]["content"].splitlines() if probe != "call" else []
+            assert len(notes) == {"call": 0, "near": 1, "far": 1 + COPY_FILLER}[probe]
+
+
+def test_a_copy_is_scored_on_the_search_query_and_its_right_prefix():
+    call = '<tool_call>{"name": "search", "arguments": {"query": "Kalabu"}}</tool_call>'
+    assert copied(call) == "Kalabu" and copied("<answer>Kalabu</answer>") == "" and copied("garbage") == ""
+    assert right_prefix("Kalabo", "Kalabu") == 5 and right_prefix("Kal", "Kalabu") == 3
+    assert right_prefix("Kalabu!", "Kalabu") == 6 and right_prefix("x", "Kalabu") == 0

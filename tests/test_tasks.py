@@ -3,9 +3,9 @@ import random
 import pytest
 
 from agentic_lab.actions import parse_action
-from agentic_lab.tasks import (FAMILIES, Task, answer, family, reaches_goal, sample_mixture, sample_tasks,
-                               task_split)
-from agentic_lab.world import build_world
+from agentic_lab.tasks import (FAMILIES, Task, answer, family, reaches_goal, read_record, record_note,
+                               sample_mixture, sample_tasks, task_split)
+from agentic_lab.world import build_world, fact_table
 
 
 @pytest.mark.parametrize("name", list(FAMILIES))
@@ -33,6 +33,26 @@ def test_search_questions_about_held_out_entities_never_reach_training():
     for task in sample_tasks("search_qa", 1000):
         notes_seen = [m["content"] for m in task.solution if m["role"] == "tool"]
         assert not any(e.name in task.split_keys or e.note() in notes_seen for e in held_out)
+
+
+def test_copy_tasks_hold_out_their_keys_and_every_string_read_under_them():
+    """A held-out copy task's keys, and so the records the model reads (a function of the key), never reach
+    training; and no invented string names something in the world, which the model might have learned."""
+    train = sample_tasks("copy", 2000, seed=0)
+    test = sample_tasks("copy", 400, seed=0, split="test")
+    train_keys = {k for t in train for k in t.split_keys}
+    train_text = "\n".join(t.prompt + "".join(str(m["content"]) for m in t.solution) for t in train)
+    assert not train_keys & {k for t in test for k in t.split_keys}
+    assert not any(t.answer in train_text for t in test if len(t.answer) >= 8)
+    assert not any(k.lower() in fact_table() for t in train + test for k in t.split_keys)
+    assert {len(t.answer) for t in train} >= {2, 40}
+
+
+def test_reading_a_miscopied_key_returns_a_strangers_record():
+    task = next(t for t in sample_tasks("copy", 50, seed=1) if t.tools)
+    key = task.split_keys[0]
+    assert read_record(key) == record_note(key) and task.answer in read_record(key)
+    assert task.answer not in read_record(key[:-1])
 
 
 def test_wrong_answers_are_rejected():

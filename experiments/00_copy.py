@@ -1,0 +1,55 @@
+"""Can the tiny model copy a string it has never seen? Issue 34's measurement, before and after the base rebuild.
+
+    python experiments/00_copy.py                           # data/tiny-agent; about 5 minutes on 2 cores
+    python experiments/00_copy.py --model runs/candidate    # any checkpoint folder or model id
+    python experiments/00_copy.py --strings 20 --tasks 20   # a quick try-out
+
+Copying: `agentic_lab.eval.copy_accuracy`, greedy, --strings invented strings per cell (names made of the world's
+syllables but not in it, or random letters and digits; L characters). The model is asked for a search call naming
+the string: from the question (call), from the note the previous search returned (near), or from that note followed
+by COPY_FILLER other people's notes (far). Each cell: the share copied exactly, and (in brackets) the mean share
+of the string right before the first mistake. Then held-out success per task family, greedy and at T = 1, --tasks
+tasks each, as the model card reports it.
+
+Reference run (data/tiny-agent as built by the length-grouped recipe, before issue 34; 2 cores, alone, TIME s):
+REFERENCE
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from agentic_lab import load_model  # noqa: E402
+from agentic_lab.eval import COPY_LENGTHS, copy_accuracy, evaluate_families  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=None, help="checkpoint folder or model id (default: data/tiny-agent)")
+    parser.add_argument("--strings", type=int, default=100, help="strings per probe, kind and length")
+    parser.add_argument("--tasks", type=int, default=200, help="held-out tasks per family")
+    args = parser.parse_args()
+    start = time.time()
+    model, tokenizer = load_model(args.model)
+
+    copying = copy_accuracy(model, tokenizer, n=args.strings)
+    print(f"copied exactly (right prefix), {args.strings} strings per cell, greedy")
+    print(f"{'probe':6s} {'string':6s} " + " ".join(f"{f'L = {n}':>12s}" for n in COPY_LENGTHS))
+    for probe, kinds in copying.items():
+        for kind, cells in kinds.items():
+            print(f"{probe:6s} {kind:6s} " + " ".join(f"{c['exact']:5.2f} ({c['prefix']:.2f})" for c in cells.values()))
+
+    greedy = evaluate_families(model, tokenizer, n=args.tasks, temperature=0.0)
+    sampled = evaluate_families(model, tokenizer, n=args.tasks, temperature=1.0)
+    print(f"held-out success, {args.tasks} tasks per family (± one standard error)")
+    for name in greedy:
+        print(f"{name:14s} greedy {greedy[name]['success']:.2f} ± {greedy[name]['stderr']:.2f}   "
+              f"T = 1 {sampled[name]['success']:.2f} ± {sampled[name]['stderr']:.2f}")
+    print(f"{time.time() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
