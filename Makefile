@@ -14,7 +14,7 @@ SETUP_STAMP := $(VENV)/.setup-done
 LAB_ARGS := --notebook-dir=notebooks --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
 LAB_EXTRA ?=  # e.g. --port=9999 --no-browser
 
-.PHONY: setup browser lab test test-fast model warm-starts benchmarks clean
+.PHONY: setup system lab test test-fast model warm-starts benchmarks clean
 
 setup: $(SETUP_STAMP)
 
@@ -29,7 +29,7 @@ $(SETUP_STAMP): requirements.txt pyproject.toml
 	MPLBACKEND=Agg $(PY) -c "import matplotlib.pyplot"
 	touch $@
 
-lab: setup
+lab: setup system
 	$(VENV)/bin/jupyter lab $(LAB_ARGS) $(LAB_EXTRA)
 
 # The suite runs in pytest-xdist workers, one per core (at most 4), each on one torch thread (tests/conftest.py says
@@ -37,19 +37,23 @@ lab: setup
 # default first hands each worker a quarter of the suite, and one worker then ran every slow test alone.
 TEST_WORKERS ?= auto
 XDIST := -n $(TEST_WORKERS) --maxprocesses=4 --maxschedchunk=2
-test: setup browser
+test: setup system
 	$(PY) -m pytest $(XDIST)
 
-# Debian's Chromium for the real-browser tests (the playwright package drives it; its own browser
-# download cannot work offline). Installed when missing and we are root, as in CI; else those tests skip.
-CHROMIUM := /usr/bin/chromium
-browser:
-	@if [ ! -x $(CHROMIUM) ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian's chromium for the browser tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "no $(CHROMIUM) and not root: browser tests will be skipped"; fi; \
-	fi
+# System packages, from Debian, installed when missing and we are root (as in CI); else what needs them skips:
+# Chromium for the real-browser tests (the playwright package drives it; its own browser download cannot work
+# offline), bubblewrap for the code sandbox's namespaces (agentic_lab/sandbox.py; without it, limits only).
+SYSTEM_PACKAGES := /usr/bin/chromium:chromium /usr/bin/bwrap:bubblewrap
+system:
+	@for entry in $(SYSTEM_PACKAGES); do \
+	  path=$${entry%%:*}; package=$${entry##*:}; \
+	  if [ ! -x $$path ]; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	      echo "installing Debian's $$package"; \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$package >/dev/null; \
+	    else echo "no $$path and not root: what needs $$package will be skipped or weaker"; fi; \
+	  fi; \
+	done
 
 # Everything but the notebooks and slow tests: for a quick check while editing.
 test-fast: setup
