@@ -12,10 +12,11 @@ penalty, never an exception. `info` carries what a trainer and a viewer need: th
 
 Two kinds ship here:
 - `TaskEnv`: one task of a registered family per episode (`agentic_lab.tasks`); call tools, then answer.
-  Registered as Arithmetic-v0, Calculator-v0, WordProblem-v0, Navigation-v0, SearchQA-v0; ToolChoice-v0
+  Registered as Arithmetic-v0, Calculator-v0, WordProblem-v0, Navigation-v0, SearchQA-v0, Copy-v0; ToolChoice-v0
   (agentic_lab.tool_use), SearchAgent-v0 (agentic_lab.search), MemoryBank-v0 and MemoryState-v0
   (agentic_lab.memory) and TwoAttempts-v0 (agentic_lab.reflection) are TaskEnvs of their capability's module;
-  Look-v0 (agentic_lab.perception) shows images.
+  Look-v0 (agentic_lab.perception) shows images; Code-v0 (agentic_lab.coding) runs the agent's code in the
+  sandbox.
 - `KeyDoorEnv`: a small grid walked one move per turn, seen only through a 3x3 window; the door opens
   only if the key was picked up first, so an early action decides a later reward.
 Notebook 07's planning world (PlanGrid-v0) and BabyAI levels live in `agentic_lab.planning`, registered here
@@ -220,3 +221,4 @@ gym.register("agentic_lab/MemoryBank-v0", entry_point="agentic_lab.memory:Memory
 gym.register("agentic_lab/MemoryState-v0", entry_point="agentic_lab.memory:MemoryStateEnv")
 gym.register("agentic_lab/TwoAttempts-v0", entry_point="agentic_lab.reflection:TwoAttemptsEnv")
 gym.register("agentic_lab/Look-v0", entry_point="agentic_lab.perception:LookEnv")
+gym.register("agentic_lab/Code-v0", entry_point="agentic_lab.coding:CodeEnv")

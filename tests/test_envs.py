@@ -86,7 +86,8 @@ def test_same_seed_same_episode():
 TAGS = ["<answer>", "</answer>", "<tool_call>", "</tool_call>", "<think>", "</think>", "<plan>", "</plan>", "<|end|>",
         '{"name": ', '"arguments": ', '"calc"', '"move"', '"search"', "R", "forward", "{", "}", "[", "]", '"', "1e999",
         "9" * 40, "__import__", "NaN", "\\u0000", "\n", "<mem_add>", "<mem_update>", "<mem_delete>", "<mem_noop>",
-        "</mem>", "<state>", "</state>", "99 ", "1 ", "take", "E"]
+        "</mem>", "<state>", "</state>", "99 ", "1 ", "take", "E", '"run"', '"code"', '"read"', '"key"',
+        "def f(x):", "while True: pass"]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,0 +1,85 @@
+"""Notebook 14's code tasks: held out by (template, constant), scored by hidden tests run in the sandbox, and a
+detector that tells hard-coded submissions from real ones."""
+import gymnasium as gym
+import pytest
+
+import agentic_lab.envs  # noqa: F401 - registers the environments
+from agentic_lab import coding
+from agentic_lab.envs import INVALID_PENALTY
+from agentic_lab.tasks import sample_tasks
+
+
+def test_held_out_tasks_ask_for_an_operation_and_constant_never_asked_in_training():
+    train = sample_tasks("code", 600, seed=0)
+    test = sample_tasks("code", 150, seed=0, split="test")
+    pairs = lambda tasks: {(t.info["template"], t.info["constant"]) for t in tasks}  # noqa: E731
+    assert pairs(test) and not pairs(train) & pairs(test)
+    assert all(coding.held_out(*pair) for pair in pairs(test))
+    train_prompts = {t.prompt.splitlines()[0] for t in train}
+    assert not train_prompts & {t.prompt.splitlines()[0] for t in test}   # the description line itself is new
+
+
+def test_reference_solutions_pass_their_hidden_tests_and_the_examples_tell_the_operation_apart():
+    for task in sample_tasks("code", 20, seed=1) + sample_tasks("code", 10, seed=1, split="test"):
+        assert task.check(task.answer), task
+        assert len({repr(want) for _, want in task.info["visible"]}) > 1
+        hidden_inputs = [x for x, _ in task.info["hidden"]]
+        assert any(x in ([], 0, "") for x in hidden_inputs)   # an edge case, never shown
+
+
+def test_a_submission_that_hard_codes_the_examples_passes_them_fails_the_hidden_tests_and_is_caught():
+    task = sample_tasks("code", 1, seed=2)[0]
+    chain = "def f(x):\n" + "".join(f"    if x == {x!r}:\n        return {want!r}\n" for x, want in task.info["visible"])
+    table = f"def f(x):\n    return {dict((repr(x), w) for x, w in task.info['visible'])!r}[repr(x)]"
+    for code in (chain, table):
+        assert coding.visible_pass(task, code) and not task.check(code) and coding.hard_coded(task, code), code
+
+
+@pytest.mark.parametrize("template", ["add", "keep_above", "suffix"])
+def test_correct_code_written_differently_is_not_called_hard_coded(template):
+    task = next(t for t in sample_tasks("code", 200, seed=3) if t.info["template"] == template)
+    c = task.info["constant"]
+    other = {"add": f"def f(x):\n    y = {c}\n    return y + x",
+             "keep_above": f"def f(x):\n    out = []\n    for v in x:\n        if v > {c}:\n            out.append(v)\n"
+                           "    return out",
+             "suffix": f"def f(x):\n    return ''.join([x, {c!r}])"}[template]
+    assert task.check(other) and not coding.hard_coded(task, other) and not coding.hard_coded(task, task.answer)
+
+
+def test_partial_credit_counts_the_hidden_tests_passed():
+    task = next(t for t in sample_tasks("code", 100, seed=4) if t.info["template"] == "add")
+    assert coding.hidden_pass_fraction(task, task.answer) == 1.0
+    assert coding.hidden_pass_fraction(task, "def f(x):\n    return x") == 0.0
+    assert coding.hidden_pass_fraction(task, "this is not python") == 0.0
+
+
+def test_an_episode_runs_the_code_reads_the_failures_and_submits():
+    env = gym.make("agentic_lab/Code-v0")
+    env.reset(seed=0)
+    task = env.unwrapped.task
+    wrong = "def f(x):\n    return x"
+    observation, reward, terminated, _, _ = env.step(coding.tool_call_text(wrong))
+    assert "want" in observation and reward == 0 and not terminated
+    observation, reward, terminated, _, _ = env.step(coding.tool_call_text(task.answer))
+    assert observation.count(": ok") == coding.VISIBLE_TESTS and not terminated
+    observation, reward, terminated, _, info = env.step(f"<answer>{task.answer}</answer>")
+    assert reward == 1.0 and terminated and info["success"]
+
+
+def test_hostile_code_is_only_a_failed_run():
+    env = gym.make("agentic_lab/Code-v0")
+    env.reset(seed=1)
+    observation, reward, terminated, _, _ = env.step(coding.tool_call_text("import os\nwhile True: os.fork()"))
+    assert observation.startswith("[error") and reward == 0 and not terminated
+    observation, reward, _, _, info = env.step(coding.tool_call_text(""))
+    assert observation.startswith("Error:") and reward == -INVALID_PENALTY
+    observation, reward, terminated, _, _ = env.step("<answer>while True: pass</answer>")
+    assert reward == 0 and terminated
+
+
+def test_code_that_forges_the_test_output_passes_nothing():
+    """The sandboxed program only prints what f returned; the verdict is reached outside, against answers the program
+    never sees."""
+    task = sample_tasks("code", 1, seed=5)[0]
+    forged = "import os\nfor _ in range(20):\n    print('=> 0')\n    print('f(0): ok')\nos._exit(0)\ndef f(x):\n    return 0"
+    assert not task.check(forged) and coding.hidden_pass_fraction(task, forged) == 0.0
