@@ -106,6 +106,11 @@ def run_tests(code: str, tests: list[TestCase]) -> tuple[list[bool], str]:
     returned = [line[3:] for line in result.stdout.splitlines() if line.startswith("=> ")][-len(tests):]
     if len(returned) < len(tests):
         return [False] * len(tests), "f did not return for every example\n" + result.observation(limit=300)
+    return verdicts(tests, returned)
+
+
+def verdicts(tests: list[TestCase], returned: list[str]) -> tuple[list[bool], str]:
+    """Which tests passed, and a line per test, from what f returned on each (its repr, or "!" and the error)."""
     passed, lines = [], []
     for test, got in zip(tests, returned):
         ok = not got.startswith("!") and _value(got) == (True, test.want)
@@ -172,13 +177,16 @@ def code_task(rng: random.Random) -> Task:
     name = rng.choice(list(TEMPLATES))
     template = TEMPLATES[name]
     constant = rng.choice(template.constants)
-    f = eval(f"lambda x: {template.body.format(c=constant)}")  # our own template, never model text
-    for _ in range(1000):  # the examples must tell the operation apart: not every shown result the same (a count of 0)
+    f, *others = (eval(f"lambda x: {template.body.format(c=c)}")  # our own templates, never model text
+                  for c in (constant, *(c for c in template.constants if c != constant)))
+    # The examples must pin the operation down: not all one result (a count of 0), and no other constant fits them.
+    for _ in range(1000):
         inputs = task_inputs(template.kind, rng, VISIBLE_TESTS + HIDDEN_TESTS, edge_cases=True)
         hidden_inputs = inputs[:2] + inputs[2 + VISIBLE_TESTS:]   # the edge cases stay hidden
         shown_inputs = inputs[2:2 + VISIBLE_TESTS]
         visible = [[x, f(x)] for x in shown_inputs]
-        if len({repr(want) for _, want in visible}) > 1:
+        if len({repr(want) for _, want in visible}) > 1 and \
+                all(any(g(x) != want for x, want in visible) for g in others):
             break
     else:
         raise ValueError(f"{name} with {constant!r}: no examples that tell it apart")
@@ -237,3 +245,58 @@ def literals(tree: ast.AST) -> list:
             except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 pass
     return found
+
+
+# --- the warm start's demonstrations -----------------------------------------------------------------------------
+# Shares of the warm start's episodes: answer at once, run the code first, write a bug and fix it after reading the
+# run, or hard-code the examples. The last is a habit put there on purpose, rare, so that a reward RL can satisfy by
+# special-casing the examples (the visible tests alone) has something to find and grow (notebook 14, section 5).
+DEMONSTRATION_SHARES = {"answer": 0.35, "run_then_answer": 0.3, "fix": 0.3, "hard_code": 0.05}
+
+
+def demonstration(task: Task, rng: random.Random) -> list[dict]:
+    """A warm-start episode for `task`, of a kind drawn from DEMONSTRATION_SHARES. The runs' observations are
+    computed here, in this process, from our own template code (the same lines the run tool writes), not in the
+    sandbox: tens of thousands of demonstrations would take an hour of sandboxed runs."""
+    kind = rng.choices(list(DEMONSTRATION_SHARES), weights=list(DEMONSTRATION_SHARES.values()))[0]
+    right = task.answer
+    if kind == "answer":
+        return task.messages() + [answer(right)]
+    if kind == "hard_code":
+        return task.messages() + [answer(hard_coded_solution(task))]
+    steps = []
+    if kind == "fix":
+        wrong = buggy_solution(task, rng)
+        steps += [assistant(tool="run", code=wrong), observation(trusted_run(wrong, visible_tests(task)))]
+    steps += [assistant(tool="run", code=right), observation(trusted_run(right, visible_tests(task))), answer(right)]
+    return task.messages() + steps
+
+
+def hard_coded_solution(task: Task) -> str:
+    """The examples' outputs returned for the examples' inputs, and nothing right elsewhere."""
+    cases = "".join(f"    if x == {x!r}:\n        return {want!r}\n" for x, want in task.info["visible"])
+    return f"def f(x):\n{cases}    return x"
+
+
+def buggy_solution(task: Task, rng: random.Random) -> str:
+    """The task's solution with another constant of the same template: a bug the examples show."""
+    template = TEMPLATES[task.info["template"]]
+    visible = visible_tests(task)
+    others = [c for c in template.constants if c != task.info["constant"]]
+    rng.shuffle(others)
+    for constant in others:
+        code = solution(task.info["template"], constant)
+        if not all(verdicts(visible, trusted_returns(code, visible))[0]):
+            return code
+    raise ValueError(f"no constant of {task.info['template']} gives a visible bug")
+
+
+def trusted_returns(code: str, tests: list[TestCase]) -> list[str]:
+    """What our own template code returns on each test, as the sandboxed harness prints it."""
+    scope: dict = {}
+    exec(code, scope)  # noqa: S102 - `solution` of one of our templates, never model text
+    return [repr(scope["f"](t.x)) for t in tests]
+
+
+def trusted_run(code: str, tests: list[TestCase]) -> str:
+    return verdicts(tests, trusted_returns(code, tests))[1]

@@ -1,6 +1,6 @@
 """Build the shipped tiny model: tokenizer, supervised training on the task families, evaluation, card.
 
-    python data/build_tiny_model.py            # or: make model      (about 36 minutes on 2 cores)
+    python data/build_tiny_model.py            # or: make model      (the model card states its time)
     python data/build_tiny_model.py --steps 50 --eval-tasks 20 --out /tmp/try   # a quick try-out
 
 Deterministic: the corpus, the initial weights and the batch order all come from fixed seeds, so a
@@ -113,8 +113,11 @@ The default model of Agentic RL Lab: a {stats['parameters'] / 1e6:.1f}M-paramete
 Supervised next-token loss on the assistant's tokens only, over {stats['train_conversations']:,} synthetic
 conversations ({stats['train_tokens'] / 1e6:.1f}M tokens) sampled from the task families in
 `agentic_lab/tasks.py` (train split only): {stats['train_steps']} steps of batch {stats['batch_size']},
-AdamW, peak learning rate {stats['peak_lr']}, cosine schedule. {stats['train_seconds'] / 60:.0f} minutes on
-2 CPU cores at {stats['mean_tokens_per_s']:,} tokens/s. Final training loss {stats['final_loss']}.
+AdamW, peak learning rate {stats['peak_lr']}, cosine schedule. Batches mix lengths and the loss is the mean over
+all of a batch's assistant tokens (computed in micro-batches of similar length, which pad little), so every token
+weighs the same: the earlier recipe grouped batches by length and averaged each batch's loss, and a short answer's
+tokens weighed about ten times a long episode's. {stats['train_seconds'] / 60:.0f} minutes on 2 CPU cores at
+{stats['mean_tokens_per_s']:,} tokens/s. Final training loss {stats['final_loss']}.
 
 ## Held-out success per task family
 {stats['eval_tasks_per_family']} held-out tasks per family (test split: prompts, and for `search_qa` the
@@ -141,6 +144,12 @@ greedy: named in the question (*call*), read in the note the previous search ret
 followed by {COPY_FILLER} other people's notes (*far*). Share copied exactly (mean share right before the first mistake):
 
 {copy_table(stats['copy_greedy'])}
+
+Before copying was in the mix, the model built by the earlier recipe (batches grouped by length, no `copy` family;
+`experiments/00_copy.py` keeps its run, 100 strings per cell) copied 0.49, 0.01, 0.00, 0.00 of invented names at
+L = 4, 8, 16, 32 from the question, 0.32, 0.08, 0.00, 0.00 from the note just read, none from a note six notes back,
+and no string of random letters and digits at any length or distance. Its greedy success per family was arithmetic
+57%, calculator 45%, word problems 42%, navigation 60%, search 50% (the band the RL notebooks were built on).
 
 ## Use
 ```python

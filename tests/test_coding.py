@@ -1,5 +1,7 @@
 """Notebook 14's code tasks: held out by (template, constant), scored by hidden tests run in the sandbox, and a
 detector that tells hard-coded submissions from real ones."""
+import random
+
 import gymnasium as gym
 import pytest
 
@@ -83,3 +85,20 @@ def test_code_that_forges_the_test_output_passes_nothing():
     task = sample_tasks("code", 1, seed=5)[0]
     forged = "import os\nfor _ in range(20):\n    print('=> 0')\n    print('f(0): ok')\nos._exit(0)\ndef f(x):\n    return 0"
     assert not task.check(forged) and coding.hidden_pass_fraction(task, forged) == 0.0
+
+
+def test_the_examples_pin_the_constant_down_and_the_demonstrations_show_what_the_run_tool_shows():
+    rng = random.Random(0)
+    for task in sample_tasks("code", 60, seed=6):
+        template = coding.TEMPLATES[task.info["template"]]
+        for other in template.constants:
+            if other != task.info["constant"]:
+                code = coding.solution(task.info["template"], other)
+                assert not all(coding.verdicts(coding.visible_tests(task),
+                                               coding.trusted_returns(code, coding.visible_tests(task)))[0])
+    task = sample_tasks("code", 1, seed=7)[0]
+    wrong = coding.buggy_solution(task, rng)
+    for code in (wrong, task.answer):   # the sandboxed run and the demonstrations' in-process one agree
+        assert coding.run_tests(code, coding.visible_tests(task))[1] == coding.trusted_run(code, coding.visible_tests(task))
+    hard = coding.hard_coded_solution(task)
+    assert coding.visible_pass(task, hard) and not task.check(hard) and coding.hard_coded(task, hard)
