@@ -28,12 +28,16 @@ import ast
 import json
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 from agentic_lab.envs import TaskEnv
+from agentic_lab.eval import success_rate
 from agentic_lab.sandbox import Limits, run_python
 from agentic_lab.tasks import Task, answer, assistant, family, observation, task_split
 from agentic_lab.tools import Tool, ToolError
+from agentic_lab.trajectory import Trajectory
 
+WARM_START = Path(__file__).resolve().parent.parent / "data" / "code-warm"
 LIMITS = Limits(cpu_seconds=1, wall_seconds=3, memory_mb=128, output_bytes=16_384)
 VISIBLE_TESTS, HIDDEN_TESTS = 3, 6
 MAX_CODE_CHARS = 600
@@ -300,3 +304,37 @@ def trusted_returns(code: str, tests: list[TestCase]) -> list[str]:
 
 def trusted_run(code: str, tests: list[TestCase]) -> str:
     return verdicts(tests, trusted_returns(code, tests))[1]
+
+
+# --- what the agent did ------------------------------------------------------------------------------------------
+def submitted(trajectory: Trajectory) -> str | None:
+    """The code an episode submitted (its final answer), if it submitted any."""
+    last = trajectory.turns[-1].action if trajectory.turns else None
+    return last.answer if last is not None and last.kind == "answer" else None
+
+
+def task_of(trajectory: Trajectory) -> Task:
+    """The episode's task as far as scoring needs it: the reference code and the tests (from the hidden info)."""
+    info = trajectory.info
+    return Task("code", "", info["answer"], (), info={k: info[k] for k in ("template", "constant", "visible",
+                                                                              "hidden")})
+
+
+def code_report(trajectories: list[Trajectory]) -> dict[str, dict]:
+    """By kind of input ("int", "list", "word", and "all"): n, the pass rate on the hidden tests ± SE (the outcome),
+    the share of episodes that submitted code passing the visible tests, the share that submitted hard-coded code,
+    and the runs per episode."""
+    report = {}
+    for kind in ("int", "list", "word", "all"):
+        episodes = [t for t in trajectories if kind in ("all", TEMPLATES[t.info["template"]].kind)]
+        if not episodes:
+            continue
+        code = [(task_of(t), submitted(t)) for t in episodes]
+        p, se = success_rate(episodes)
+        report[kind] = {
+            "n": len(episodes), "pass_rate": p, "stderr": se,
+            "visible_pass": sum(c is not None and visible_pass(task, c) for task, c in code) / len(episodes),
+            "hard_coded": sum(c is not None and hard_coded(task, c) for task, c in code) / len(episodes),
+            "runs_per_episode": sum(len(t.tool_calls) for t in episodes) / len(episodes),
+        }
+    return report

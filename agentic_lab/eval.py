@@ -142,23 +142,28 @@ def right_prefix(written: str, target: str) -> int:
 def copy_accuracy(model, tokenizer, n: int = 100, seed: int = 0, batch: int = 64) -> dict:
     """Greedy copying of n unseen strings per probe, kind and length:
     {probe: {kind: {L: {"exact": share copied exactly, "prefix": mean share of S right before the first mistake}}}}."""
-    stop_ids, tools = stop_token_ids(model, tokenizer), [TOOLS["search"].schema()]
     results: dict = {}
     for probe in COPY_PROBES:
         for kind in STRING_KINDS:
             for length in COPY_LENGTHS:
                 rng = random.Random(f"copy/{probe}/{kind}/{length}/{seed}")
-                probes = [copy_probe(rng, probe, kind, length) for _ in range(n)]
-                written = []
-                for start in range(0, n, batch):
-                    contexts = [tokenizer.apply_chat_template(messages, tools=tools, add_generation_prompt=True,
-                                                              return_dict=False) for messages, _ in probes[start:start + batch]]
-                    new_ids, _, _ = generate_turn(model, contexts, None, tokenizer.pad_token_id, stop_ids,
-                                                  max_new_tokens=length + 48, temperature=0.0,
-                                                  generator=torch.Generator().manual_seed(seed))
-                    written += [copied(tokenizer.decode(ids)) for ids in new_ids]
-                targets = [target for _, target in probes]
+                conversations, targets = zip(*(copy_probe(rng, probe, kind, length) for _ in range(n)))
+                written = [copied(text) for text in greedy_messages(model, tokenizer, conversations,
+                                                                    [TOOLS["search"].schema()], length + 48, batch)]
                 results.setdefault(probe, {}).setdefault(kind, {})[length] = {
                     "exact": sum(w == t for w, t in zip(written, targets)) / n,
                     "prefix": sum(right_prefix(w, t) / len(t) for w, t in zip(written, targets)) / n}
     return results
+
+
+def greedy_messages(model, tokenizer, conversations, tools: list[dict], max_new_tokens: int, batch: int = 64
+                    ) -> list[str]:
+    """The next message of each conversation, greedy, as text: one turn, no environment."""
+    stop_ids, texts = stop_token_ids(model, tokenizer), []
+    for start in range(0, len(conversations), batch):
+        contexts = [tokenizer.apply_chat_template(list(messages), tools=tools, add_generation_prompt=True,
+                                                  return_dict=False) for messages in conversations[start:start + batch]]
+        new_ids, _, _ = generate_turn(model, contexts, None, tokenizer.pad_token_id, stop_ids, max_new_tokens,
+                                      temperature=0.0, generator=torch.Generator())
+        texts += [tokenizer.decode(ids) for ids in new_ids]
+    return texts

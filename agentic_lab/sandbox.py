@@ -170,7 +170,8 @@ def run_python(code: str, limits: Limits = Limits()) -> RunResult:
         started, timed_out = time.perf_counter(), False
         with open(streams / "out", "wb") as out, open(streams / "err", "wb") as err:
             process = subprocess.Popen(_command(str(box), str(script)), stdin=subprocess.DEVNULL, stdout=out,
-                                       stderr=err, cwd=box, env={"PATH": "/usr/bin", "LANG": "C.UTF-8", "HOME": str(box)},
+                                       stderr=err, cwd=box,
+                                       env={"PATH": "/usr/bin", "LANG": "C.UTF-8", "HOME": str(box)},
                                        preexec_fn=_limit_child(limits, uid, nproc), start_new_session=True)
             try:
                 returncode = process.wait(timeout=limits.wall_seconds)

@@ -90,8 +90,8 @@ def copy_table(copying: dict) -> str:
     """Markdown: a row per probe and kind of string, the share copied exactly (and the mean share right before the
     first mistake) per length."""
     header = "| probe | string | " + " | ".join(f"L = {length}" for length in COPY_LENGTHS) + " |"
-    rows = [f"| {probe} | {kind} | " + " | ".join(f"{c['exact']:.2f} ({c['prefix']:.2f})" for c in cells.values()) + " |"
-            for probe, kinds in copying.items() for kind, cells in kinds.items()]
+    rows = [f"| {probe} | {kind} | " + " | ".join(f"{c['exact']:.2f} ({c['prefix']:.2f})" for c in cells.values())
+            + " |" for probe, kinds in copying.items() for kind, cells in kinds.items()]
     return "\n".join([header, "|---|---|" + "---|" * len(COPY_LENGTHS), *rows])
 
 
@@ -141,7 +141,8 @@ What search, memory and every tool call rest on: writing out, character by chara
 seen. `agentic_lab.eval.copy_accuracy` (and `experiments/00_copy.py`, which measured the model before this one)
 asks for a search call on an invented string of L characters, {stats['copy_strings_per_cell']} strings per cell,
 greedy: named in the question (*call*), read in the note the previous search returned (*near*), or in that note
-followed by {COPY_FILLER} other people's notes (*far*). Share copied exactly (mean share right before the first mistake):
+followed by {COPY_FILLER} other people's notes (*far*). Share copied exactly (mean share right before the first
+mistake):
 
 {copy_table(stats['copy_greedy'])}
 

@@ -31,7 +31,8 @@ def test_reference_solutions_pass_their_hidden_tests_and_the_examples_tell_the_o
 
 def test_a_submission_that_hard_codes_the_examples_passes_them_fails_the_hidden_tests_and_is_caught():
     task = sample_tasks("code", 1, seed=2)[0]
-    chain = "def f(x):\n" + "".join(f"    if x == {x!r}:\n        return {want!r}\n" for x, want in task.info["visible"])
+    chain = "def f(x):\n" + "".join(f"    if x == {x!r}:\n        return {want!r}\n"
+                                    for x, want in task.info["visible"])
     table = f"def f(x):\n    return {dict((repr(x), w) for x, w in task.info['visible'])!r}[repr(x)]"
     for code in (chain, table):
         assert coding.visible_pass(task, code) and not task.check(code) and coding.hard_coded(task, code), code
@@ -83,7 +84,8 @@ def test_code_that_forges_the_test_output_passes_nothing():
     """The sandboxed program only prints what f returned; the verdict is reached outside, against answers the program
     never sees."""
     task = sample_tasks("code", 1, seed=5)[0]
-    forged = "import os\nfor _ in range(20):\n    print('=> 0')\n    print('f(0): ok')\nos._exit(0)\ndef f(x):\n    return 0"
+    forged = ("import os\nfor _ in range(20):\n    print('=> 0')\n    print('f(0): ok')\nos._exit(0)\n"
+              "def f(x):\n    return 0")
     assert not task.check(forged) and coding.hidden_pass_fraction(task, forged) == 0.0
 
 
@@ -99,6 +101,7 @@ def test_the_examples_pin_the_constant_down_and_the_demonstrations_show_what_the
     task = sample_tasks("code", 1, seed=7)[0]
     wrong = coding.buggy_solution(task, rng)
     for code in (wrong, task.answer):   # the sandboxed run and the demonstrations' in-process one agree
-        assert coding.run_tests(code, coding.visible_tests(task))[1] == coding.trusted_run(code, coding.visible_tests(task))
+        tests = coding.visible_tests(task)
+        assert coding.run_tests(code, tests)[1] == coding.trusted_run(code, tests)
     hard = coding.hard_coded_solution(task)
     assert coding.visible_pass(task, hard) and not task.check(hard) and coding.hard_coded(task, hard)

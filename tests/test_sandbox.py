@@ -91,7 +91,8 @@ def test_the_host_environment_is_not_visible(monkeypatch):
 
 
 def test_signalling_the_parent_does_nothing_to_the_caller():
-    result = run_python("import os, signal\nfor pid in (os.getppid(), 1):\n    try:\n        os.kill(pid, signal.SIGKILL)\n"
+    result = run_python("import os, signal\nfor pid in (os.getppid(), 1):\n"
+                        "    try:\n        os.kill(pid, signal.SIGKILL)\n"
                         "    except OSError as e:\n        print(e)\nprint('still here')")
     assert result.status in ("finished", "killed") and os.getpid()   # this process lives on
 
@@ -103,7 +104,8 @@ def test_files_outside_its_directory_can_be_neither_read_nor_written_nor_deleted
     code = (f"import os\nfor action in (lambda: open({str(host_file)!r}).read(), lambda: os.remove({str(host_file)!r}),"
             f" lambda: open('/usr/evil', 'w'), lambda: open({str(Path.cwd() / 'evil')!r}, 'w'),"
             " lambda: open('/etc/passwd').read()):\n"
-            "    try:\n        action()\n        print('DID IT')\n    except OSError as e:\n        print(type(e).__name__)\n"
+            "    try:\n        action()\n        print('DID IT')\n"
+            "    except OSError as e:\n        print(type(e).__name__)\n"
             "open('mine.txt', 'w').write('ok'); print(open('mine.txt').read())")
     result = run_python(code)
     assert result.status == "finished" and "DID IT" not in result.stdout and result.stdout.endswith("ok\n"), result
