@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-
 import os
 import shutil
 import socket
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, PreTrainedModel
+from transformers.utils import logging as hf_logging
 
 from agentic_lab import vision  # noqa: F401 - registers the tiny VLM with the Auto classes, for load_model
 from agentic_lab.tokenizer import VOCAB_SIZE
@@ -77,11 +78,24 @@ def _load_folder(path: Path, dtype: torch.dtype, auto_class, model_kwargs: dict)
         raise ModelLoadError(f"{path} is not a Hugging Face model folder (no config.json in it). Pass a folder "
                              "written by `save_pretrained`, or a Hub id such as 'Qwen/Qwen2.5-0.5B-Instruct'.")
     try:
-        return _from_pretrained(str(path), dtype, True, auto_class, model_kwargs)
+        with _no_progress_bars():
+            return _from_pretrained(str(path), dtype, True, auto_class, model_kwargs)
     except Exception as e:  # noqa: BLE001 - turn any library error into one clear message
         hint = "`make model` rebuilds the tiny model." if path.resolve() == TINY_MODEL_DIR else \
             "Save it again with `model.save_pretrained(folder)` and `tokenizer.save_pretrained(folder)`."
         raise ModelLoadError(f"The model folder {path} is damaged or incomplete: {_first_line(e)}. {hint}") from None
+
+
+@contextmanager
+def _no_progress_bars():
+    """A local folder loads in a blink: no "Loading weights" bar above a notebook cell's own output."""
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
 
 
 def _load_hub(name: str, dtype: torch.dtype, auto_class, model_kwargs: dict):

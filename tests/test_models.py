@@ -25,6 +25,14 @@ def test_tiny_model_loads_offline_in_under_a_second():
     assert model.config.vocab_size == len(tokenizer)
 
 
+def test_a_local_model_loads_without_a_progress_bar_and_leaves_the_bars_as_they_were(capfd):
+    """A notebook's first output is its own, not transformers' "Loading weights 100% 38/38"."""
+    from transformers.utils import logging as hf_logging
+    load_model()
+    assert "Loading weights" not in capfd.readouterr().err
+    assert hf_logging.is_progress_bar_enabled()
+
+
 def test_shipped_checkpoint_is_small():
     size = sum(f.stat().st_size for f in TINY_MODEL_DIR.iterdir())
     assert size < 20e6
