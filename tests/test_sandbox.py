@@ -1,23 +1,23 @@
 """The sandbox holds every kind of hostile program: each stops with a stated reason, the test process lives on, and
 nothing is left behind, no process and no file."""
 import os
+import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
-from agentic_lab.sandbox import BWRAP, RUN_UIDS, Limits, run_python
+from agentic_lab import sandbox
+from agentic_lab.sandbox import BWRAP, Limits, run_python
 
 needs_bwrap = pytest.mark.skipif(not BWRAP, reason="bubblewrap is not installed (make system installs it as root)")
 
 
-def sandbox_processes() -> list[int]:
-    """Processes still running under a sandbox's user id (as root) or started by this test run's sandboxes."""
+def processes_of(uids: range) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and entry.stat().st_uid in RUN_UIDS:
+            if entry.name.isdigit() and entry.stat().st_uid in uids:
                 found.append(int(entry.name))
         except OSError:
             continue
@@ -25,12 +25,19 @@ def sandbox_processes() -> list[int]:
 
 
 @pytest.fixture(autouse=True)
-def nothing_left_behind():
-    before = set(Path(tempfile.gettempdir()).glob("sandbox-*"))
+def nothing_left_behind(monkeypatch):
+    """This test's runs draw their user ids from a range of their own and make their directories in a folder of
+    their own (other test workers run sandboxes at the same time): after the test, neither holds anything. The
+    folder is in the system's temporary directory, which a run's user may pass through (pytest's tmp_path is not)."""
+    uids = range(1_200_000 + 1000 * (os.getpid() % 1000), 1_200_000 + 1000 * (os.getpid() % 1000 + 1))
+    folder = Path(tempfile.mkdtemp(prefix="sandbox-test-", dir="/tmp"))
+    folder.chmod(0o711)
+    monkeypatch.setattr(sandbox, "RUN_UIDS", uids)
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
     yield
-    time.sleep(0.05)
-    assert not sandbox_processes(), "a sandboxed process outlived its run"
-    assert set(Path(tempfile.gettempdir()).glob("sandbox-*")) == before, "a run's directory was left behind"
+    assert not processes_of(uids), "a sandboxed process outlived its run"
+    assert not list(folder.glob("sandbox-*")), "a run's directory was left behind"
+    shutil.rmtree(folder)
 
 
 def test_a_program_that_works_finishes_with_its_output():
