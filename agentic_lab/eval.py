@@ -103,7 +103,8 @@ def success_by(trajectories: list[Trajectory], key) -> dict:
 
 # --- copying an unseen string (issue 34, experiments/00_copy.py) ----------------------------------------------------
 # Three probes, each a conversation in search_qa's format that the model continues with one message; what it should
-# write is a search call whose query is an invented string S of L characters it has never seen:
+# write is a search call whose query is an invented string S of L characters it has never seen (S as its answer
+# counts too: `copied`):
 #   call  "What is the job of S?": copy from the question into the call;
 #   near  a two-hop question, after the first search returned "P: lives in S; job ...": copy from the note just read;
 #   far   the same, but the search returned COPY_FILLER other notes after P's: S is far back, and a nearer country
@@ -127,8 +128,11 @@ def copy_probe(rng: random.Random, probe: str, kind: str, length: int) -> tuple[
 
 
 def copied(text: str) -> str:
-    """The query of the search call a message makes; empty if it makes none."""
+    """The string a message wrote out: its search call's query, or its answer (a model that answers with S where it
+    should search has still copied it: this measures copying, not the choice of action); empty if neither."""
     action = parse_action(text)
+    if action.kind == "answer":
+        return action.answer or ""
     query = (action.arguments or {}).get("query") if action.kind == "tool_call" else None
     return query if isinstance(query, str) else ""
 
@@ -149,7 +153,7 @@ def copy_accuracy(model, tokenizer, n: int = 100, seed: int = 0, batch: int = 64
                 rng = random.Random(f"copy/{probe}/{kind}/{length}/{seed}")
                 conversations, targets = zip(*(copy_probe(rng, probe, kind, length) for _ in range(n)))
                 written = [copied(text) for text in greedy_messages(model, tokenizer, conversations,
-                                                                    [TOOLS["search"].schema()], length + 48, batch)]
+                                                                    [TOOLS["search"].schema()], length + 64, batch)]
                 results.setdefault(probe, {}).setdefault(kind, {})[length] = {
                     "exact": sum(w == t for w, t in zip(written, targets)) / n,
                     "prefix": sum(right_prefix(w, t) / len(t) for w, t in zip(written, targets)) / n}

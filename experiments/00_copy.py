@@ -11,13 +11,13 @@ by COPY_FILLER other people's notes (far). Each cell: the share copied exactly, 
 of the string right before the first mistake. Then held-out success per task family, greedy and at T = 1, --tasks
 tasks each, as the model card reports it.
 
-Reference run, data/tiny-agent as built before issue 34 (length-grouped batches, no copy family), commit 13f84e0,
-2 cores, alone, 156 s:
+Reference run, data/tiny-agent as built before issue 34 (length-grouped batches, no copy family), commit 84948b6
+with the scoring that counts S as an answer too, 2 cores, alone, 143 s:
     copied exactly (right prefix), 100 strings per cell, greedy
     probe  string        L = 4        L = 8       L = 16       L = 32
-    call   name    0.49 (0.64)  0.01 (0.23)  0.00 (0.08)  0.00 (0.01)
+    call   name    0.49 (0.77)  0.01 (0.24)  0.00 (0.08)  0.00 (0.01)
     call   chars   0.00 (0.00)  0.00 (0.00)  0.00 (0.00)  0.00 (0.00)
-    near   name    0.32 (0.36)  0.08 (0.49)  0.00 (0.00)  0.00 (0.00)
+    near   name    0.32 (0.89)  0.08 (0.54)  0.00 (0.04)  0.00 (0.00)
     near   chars   0.00 (0.00)  0.00 (0.00)  0.00 (0.00)  0.00 (0.00)
     far    name    0.00 (0.00)  0.00 (0.00)  0.00 (0.00)  0.00 (0.00)
     far    chars   0.00 (0.00)  0.00 (0.00)  0.00 (0.00)  0.00 (0.00)

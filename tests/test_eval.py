@@ -51,6 +51,6 @@ def test_copy_probes_ask_for_a_string_the_world_does_not_hold_at_the_stated_leng
 
 def test_a_copy_is_scored_on_the_search_query_and_its_right_prefix():
     call = '<tool_call>{"name": "search", "arguments": {"query": "Kalabu"}}</tool_call>'
-    assert copied(call) == "Kalabu" and copied("<answer>Kalabu</answer>") == "" and copied("garbage") == ""
+    assert copied(call) == "Kalabu" and copied("<answer>Kalabu</answer>") == "Kalabu" and copied("garbage") == ""
     assert right_prefix("Kalabo", "Kalabu") == 5 and right_prefix("Kal", "Kalabu") == 3
     assert right_prefix("Kalabu!", "Kalabu") == 6 and right_prefix("x", "Kalabu") == 0
