@@ -14,10 +14,8 @@ The horizon H is the turn budget. The route has `route_length(H)` moves, so an a
 more than that (the take) and has H // 4 turns to spare: at H = 5, 10, 20 the route is 3, 7, 14 moves with 1, 2, 5
 turns of slack. Each mistake costs turns: a dead end two (in and back out), a move where there is no exit or a take
 where there is no coin one, leaving the agent where it was. Rooms recur: the G episodes
-of a GRPO group play one world and pass through the same rooms, and `info["state"]` names the room the agent is in,
-which is what GiGPO's step groups need (`algorithms.gigpo_advantages`): the observation nearly does (a room reads
-the same every time), but not after a refused action, whose error text is the same in every room, nor at the start,
-where the first prompt shows the route too.
+of a GRPO group play one world and pass through the same rooms, and an observation is exactly the agent's state
+(the same room reads the same every time), which is what GiGPO's step groups need (`algorithms.gigpo_advantages`).
 Malformed text, or an action that is not one of the five, gets an error and -INVALID_PENALTY.
 
 `TextWorldCoinEnv` (agentic_lab/TextWorldCoin-v0) is the real thing: a game of TextWorld's `tw-coin_collector`
@@ -189,7 +187,7 @@ class CoinRoomsEnv(ActionWordEnv):
     def info(self) -> dict:
         hidden = {"route": list(self.world.route), "room": self.room,
                   "horizon": self.horizon, "optimal_turns": len(self.world.route) + 1}
-        return super().info() | {"hidden": hidden, "state": f"room {self.room}"}
+        return super().info() | {"hidden": hidden}
 
 
 WORDS = {"north": "N", "east": "E", "south": "S", "west": "W"}  # TextWorld's directions, as CoinRooms writes them
@@ -259,10 +257,8 @@ class TextWorldCoinEnv(ActionWordEnv):
         return [TAKE if c == "take coin" else WORDS[c.split()[1]] for c in self.state.policy_commands]
 
     def info(self) -> dict:
-        if not hasattr(self, "walkthrough"):
-            return super().info() | {"hidden": {}}
-        hidden = {"horizon": self.horizon, "optimal_turns": len(self.walkthrough)}
-        return super().info() | {"hidden": hidden, "state": self.room_name(self.state)}
+        hidden = {"horizon": self.horizon, "optimal_turns": len(self.walkthrough)} if hasattr(self, "walkthrough") else {}
+        return super().info() | {"hidden": hidden}
 
 
 def demonstration(env, seed: int, rng: random.Random, mistake_rate: float) -> list[dict]:

@@ -27,8 +27,6 @@ class Turn:
     reward: float
     done: bool
     show: dict = field(default_factory=dict)  # what the environment asked the viewer to show (its info["show"])
-    state: str | None = None  # the environment's own name for the state the agent acted in (its info["state"]),
-                              # where it gives one: what GiGPO groups turns by
 
 
 @dataclass
