@@ -328,8 +328,9 @@ def copy_string(rng: random.Random) -> Task:
         if task_split((k := new_key(),)) == task_split(keys[:1]):
             keys.append(k)
     key = rng.choice(keys)
-    field = rng.choice(list(record(key)))
-    gold, question = record(key)[field], f"What is the {field} of {key}?"
+    fields = record(key)
+    field = rng.choice(list(fields))
+    gold, question = fields[field], f"What is the {field} of {key}?"
     if rng.random() < 2 / 3:  # the records are in the prompt: find the right one, copy from it
         prompt = "Records:\n" + "\n".join(record_note(k) for k in keys) + "\n" + question
         return Task("copy", prompt, gold, (answer(gold),), split_keys=tuple(keys))

@@ -2,6 +2,7 @@
 nothing is left behind, no process and no file."""
 import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -97,11 +98,16 @@ def test_the_host_environment_is_not_visible(monkeypatch):
     assert "secret-4242" not in result.stdout and "API_TOKEN" not in result.stdout
 
 
-def test_signalling_the_parent_does_nothing_to_the_caller():
-    result = run_python("import os, signal\nfor pid in (os.getppid(), 1):\n"
-                        "    try:\n        os.kill(pid, signal.SIGKILL)\n"
-                        "    except OSError as e:\n        print(e)\nprint('still here')")
-    assert result.status in ("finished", "killed") and os.getpid()   # this process lives on
+def test_signalling_the_parent_or_the_group_harms_no_process_outside():
+    bystander = subprocess.Popen(["sleep", "30"])
+    try:
+        result = run_python("import os, signal\nfor pid in (os.getppid(), 1, 0, -1):\n"
+                            "    try:\n        os.kill(pid, signal.SIGKILL)\n"
+                            "    except OSError as e:\n        print(e)\nprint('still here')")
+        assert result.status in ("finished", "killed") and bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
 
 
 @needs_bwrap
