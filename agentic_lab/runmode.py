@@ -15,6 +15,14 @@ def is_quick() -> bool:
     return os.environ.get(QUICK_ENV, "0").strip().lower() not in ("", "0", "false", "no")
 
 
+SITE_ENV = "AGENTIC_LAB_SITE"
+
+
+def is_site() -> bool:
+    """True while `make site` executes the notebooks for the course site (site/build.py sets it)."""
+    return os.environ.get(SITE_ENV, "0").strip().lower() not in ("", "0", "false", "no")
+
+
 def pick(full, quick):
     """`full` normally, `quick` when AGENTIC_LAB_QUICK=1: `steps = pick(full=300, quick=20)`."""
     return quick if is_quick() else full

@@ -104,13 +104,15 @@ def turn_spans(loss_mask: list) -> list[tuple[int, int]]:
 
 def write_atomically(path: str | os.PathLike, text: str) -> Path:
     """Write a text file atomically: a temporary file in the same folder, flushed to disk, then renamed, so
-    a run killed mid-write leaves the previous file intact. Creates the folder."""
+    a run killed mid-write leaves the previous file intact. Creates the folder. The file is readable by others
+    (0644, as `open` would leave it), so that a web server can serve an exported page."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+            os.fchmod(f.fileno(), 0o644)  # mkstemp makes it 0600
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)  # atomic on POSIX and Windows

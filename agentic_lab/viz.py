@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import ipywidgets
 import torch
 
 from agentic_lab.algorithms import group_advantages
+from agentic_lab.runmode import is_site
 from agentic_lab.trajectory import Trajectory, turn_spans, write_atomically
 from agentic_lab.vision import IMAGE_TOKEN_ID, png_data_uri
 
@@ -131,6 +133,17 @@ def render_shown(show: dict[str, Any]) -> str:
 # spans, so the notebook widget (Python) and the exported static page (a few lines of JavaScript)
 # share one renderer. A pane is one episode: a one-line header, the prompt, then its turns, turn k being
 # the k-th message of the policy, what came back, and what the environment showed with it.
+
+class ViewerBox(ipywidgets.VBox):
+    """The live viewer's widget. Where the course site is built (`make site` sets AGENTIC_LAB_SITE=1), its output
+    also carries the whole static viewer as text/html, which the site shows in its place: a web page has no Python
+    kernel to answer the widget's controls, and the static viewer's script needs none."""
+    static_html: str | None = None
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        return bundle | {"text/html": self.static_html} if self.static_html else bundle
+
 
 VIEWER_CSS = """
 .alv{font-family:system-ui,sans-serif;font-size:13px;color:#222;max-width:100%}
@@ -287,6 +300,7 @@ class TrajectoryViewer:
                       for name, ts in self.runs.items() for i, t in enumerate(ts)}
         self.max_turns = max(1, max(len(p.turns) for p in self.panes.values()))
         self.start = self.opening()
+        self.static_copy: Path | None = None  # where `to_html` last wrote the viewer
 
     @staticmethod
     def group_size(trajectories: list[Trajectory]) -> int:
@@ -363,7 +377,7 @@ class TrajectoryViewer:
 
     def widget(self, view: str = "episode", mode: str = "mask", index: int | None = None):
         """The interactive viewer, opened on `view`, coloured by `mode`, at episode `index` (default: `opening`)."""
-        import ipywidgets as w
+        w = ipywidgets
         if view not in self.views or mode not in self.modes:
             raise ValueError(f"this viewer has views {self.views} and colourings {self.modes}")
         options = lambda indices: [(self.label(i), i) for i in indices]
@@ -402,24 +416,36 @@ class TrajectoryViewer:
             control.observe(redraw, "value")
         redraw()
         rows = [w.HBox([show, episode] + ([run] if len(self.runs) > 1 else [])), w.HBox([views, modes])]
-        return w.VBox(rows + ([turn] if self.max_turns > 1 else []) + [out])
+        where = [w.HTML(f'<small>A static copy of this viewer, which needs no Python and survives closing the '
+                        f'notebook: <code>{html.escape(str(self.static_copy))}</code></small>')] if self.static_copy else []
+        box = ViewerBox(rows + ([turn] if self.max_turns > 1 else []) + where + [out])
+        box.static_html = self.static_html(view, mode, episode.value) if is_site() else None
+        return box
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget()._repr_mimebundle_(**kwargs)
 
-    def to_html(self, path) -> str:
-        """Write the viewer as one self-contained HTML file (no network needed to open it), atomically,
-        creating its folder."""
+    def to_html(self, path, view: str = "episode", mode: str = "mask", index: int | None = None) -> str:
+        """Write the viewer as one self-contained HTML file (no network, no Python needed to open it), atomically,
+        creating its folder, readable by others (a web server can serve it). The widget then says where it is."""
+        page = (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>Agentic RL Lab trajectories</title>'
+                f'</head><body>{self.static_html(view, mode, index)}</body></html>')
+        self.static_copy = Path(path).resolve()
+        return str(write_atomically(path, page))
+
+    def static_html(self, view: str = "episode", mode: str = "mask", index: int | None = None) -> str:
+        """The whole viewer as one HTML fragment: every pane, and a script for the controls, opened on `view`,
+        coloured by `mode`, at episode `index`. What `to_html` writes, and what the course site shows."""
         uid = "alv" + uuid.uuid4().hex[:8]
         panes = "".join(f'<div class="alv-ep" data-run="{html.escape(name)}" data-i="{i}" data-key="{pane.prompt_key}">'
                         f'{pane.html()}</div>' for (name, i), pane in self.panes.items())
-        meta = {"n": self.n, "size": self.size, "start": self.start, "maxTurns": self.max_turns,
+        meta = {"n": self.n, "size": self.size, "start": self.start if index is None else index,
+                "maxTurns": self.max_turns, "view": view, "mode": mode,
                 "success": [t.success for t in self.first], "labels": [self.label(i) for i in range(self.n)]}
         options = lambda values: "".join(f'<option value="{html.escape(v)}">{html.escape(v)}</option>' for v in values)
         hidden = ' style="display:none"'
-        page = f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>Agentic RL Lab trajectories</title>
-<style>{VIEWER_CSS}</style></head><body>
-<div class="alv mode-mask view-episode" id="{uid}">
+        return f"""<style>{VIEWER_CSS}</style>
+<div class="alv mode-{mode} view-{view}" id="{uid}">
 <div class="alv-controls">
 <label>show <select class="c-filter">{options(self.FILTERS)}</select></label>
 <label>episode <select class="c-episode"></select></label>
@@ -471,7 +497,7 @@ class TrajectoryViewer:
   ["c-run", "c-view", "c-mode"].forEach(c => $("." + c).addEventListener("change", draw));
   $(".c-prev").addEventListener("click", () => {{ step = Math.max(1, step - 1); draw(); }});
   $(".c-next").addEventListener("click", () => {{ step = Math.min(meta.maxTurns, step + 1); draw(); }});
+  $(".c-view").value = meta.view; $(".c-mode").value = meta.mode;
   refill(); draw();
 }})();
-</script></body></html>"""
-        return str(write_atomically(path, page))
+</script>"""

@@ -141,6 +141,27 @@ def test_show_source_is_highlighted_and_never_wraps_mid_word():
     assert "agentic_lab.viz" in listing and "def</span>" in listing
 
 
+def test_export_is_readable_by_others_and_the_widget_says_where_it_is(runs, tiny, tmp_path):
+    viewer = TrajectoryViewer(runs, tiny[1])
+    assert "static copy" not in str([c.value for c in viewer.widget().children if hasattr(c, "value")])
+    path = Path(viewer.to_html(tmp_path / "viewer.html"))
+    assert path.stat().st_mode & 0o777 == 0o644  # a web server, running as another user, can serve it
+    captions = [c.value for c in viewer.widget().children if isinstance(c, viz.ipywidgets.HTML)]
+    assert any("static copy" in text and str(path) in text for text in captions)
+
+
+def test_the_site_shows_the_static_viewer_where_the_notebook_shows_the_widget(runs, tiny, monkeypatch):
+    viewer = TrajectoryViewer(runs, tiny[1])
+    live = viewer.widget()._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in live and "text/html" not in live  # a notebook stays lean
+    monkeypatch.setenv("AGENTIC_LAB_SITE", "1")
+    bundle = viewer.widget(view="compare", mode="logprob", index=3)._repr_mimebundle_()
+    page = bundle["text/html"]
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert page.count('class="alv-ep"') == 2 * viewer.n and "<script>" in page   # every pane, and the controls
+    assert '"view": "compare"' in page and '"mode": "logprob"' in page and '"start": 3' in page
+
+
 @pytest.mark.browser
 def test_exported_page_in_a_real_browser(runs, tiny, tmp_path):
     api = sync_api()
