@@ -11,12 +11,19 @@ TORCH := torch==2.13.0
 # on a Linux machine without a GPU, to get the small CPU build instead of the CUDA one.
 TORCH_PIP_ARGS ?=
 SETUP_STAMP := $(VENV)/.setup-done
+# JupyterLab settings the course ships: the widget manager saves each widget's state into the notebook, so that a
+# trajectory viewer still shows after the notebook is closed and reopened (without it: "model not found").
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+# The course site's JavaScript (MathJax, RequireJS, the widgets' HTML manager), from the npm registry, pinned by
+# site/package-lock.json: the site serves it itself, to work offline. Without npm, the site and its test are skipped.
+SITE_JS := site/node_modules/.package-lock.json
+SITE_MODE ?= quick
 LAB_ARGS := --notebook-dir=notebooks --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
 LAB_EXTRA ?=  # e.g. --port=9999 --no-browser
 
-.PHONY: setup system lab test test-fast model warm-starts benchmarks clean
+.PHONY: setup system lab test test-fast site model warm-starts benchmarks clean
 
-setup: $(SETUP_STAMP)
+setup: $(SETUP_STAMP) $(LAB_OVERRIDES) $(SITE_JS)
 
 $(SETUP_STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +35,14 @@ $(SETUP_STAMP): requirements.txt pyproject.toml
 	# build matplotlib's font cache now, not inside the first notebook that plots
 	MPLBACKEND=Agg $(PY) -c "import matplotlib.pyplot"
 	touch $@
+
+$(LAB_OVERRIDES): $(SETUP_STAMP)
+	mkdir -p $(dir $@)
+	echo '{"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": true}}' > $@
+
+$(SITE_JS): site/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix site --no-audit --no-fund --ignore-scripts --loglevel=error; \
+	else echo "no npm: the course site cannot be built here (its test will be skipped)"; fi
 
 lab: setup system
 	$(VENV)/bin/jupyter lab $(LAB_ARGS) $(LAB_EXTRA)
@@ -54,6 +69,11 @@ system:
 	    else echo "no $$path and not root: what needs $$package will be skipped or weaker"; fi; \
 	  fi; \
 	done
+
+# The course site, runs/site/_build/html/: every notebook executed (quick mode, or SITE_MODE=full), outputs cached
+# per mode, the JavaScript served locally, offline to build and to read (site/build.py).
+site: setup system
+	$(PY) site/build.py --mode $(SITE_MODE)
 
 # Everything but the notebooks and slow tests: for a quick check while editing.
 test-fast: setup

@@ -4,7 +4,8 @@ run in headless Chromium; the test clicks the widget's controls and checks what 
 Checked: the episode dropdown is never blank, the pane always shows the selected episode and the selection is
 one the filter allows, the turn slider counts from 1 as the panes do, the viewer opens on a GRPO group with a
 spread of rewards, the group view fits a 1,280 px wide window (its screenshot is left in the test's tmp
-folder, `group_view_1280.png`), and `show_source` listings scroll instead of wrapping mid-word."""
+folder, `group_view_1280.png`), `show_source` listings scroll instead of wrapping mid-word, and saving the notebook
+keeps the widgets' state, so that the viewer still shows after the notebook is closed and reopened."""
 import json
 import os
 import re
@@ -110,7 +111,7 @@ def selected(select) -> tuple[str, str]:
 @pytest.mark.slow
 def test_live_viewer_in_jupyterlab(episodes, lab, tmp_path):
     api = sync_api()
-    _, played = episodes
+    folder, played = episodes
     spread_seed = str(played[4].seed)  # the group with one success in four
     with api.sync_playwright() as p:
         browser = launch(p)
@@ -183,5 +184,16 @@ def test_live_viewer_in_jupyterlab(episodes, lab, tmp_path):
         listing = page.locator(".jp-OutputArea-output pre", has_text="def html(").first
         style = listing.evaluate("e => [getComputedStyle(e).whiteSpace, getComputedStyle(e).wordBreak]")
         assert style == ["pre", "normal"], f"show_source listing styled {style}: it wraps"
+
+        # The viewer survives closing the notebook: with the lab settings set-up ships (Makefile, LAB_OVERRIDES),
+        # saving the notebook saves the widgets' state in it, which JupyterLab shows on reopening.
+        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        saved = lambda: nbformat.read(folder / "viewer.ipynb", as_version=4).metadata.get("widgets", {})
+        deadline = time.time() + 30
+        while not saved():
+            assert time.time() < deadline, "saving the notebook kept no widget state (is saveState set?)"
+            time.sleep(0.5)
+        state = saved()["application/vnd.jupyter.widget-state+json"]["state"]
+        assert any("alv-ep" in str(model["state"].get("value", "")) for model in state.values())
         browser.close()
     assert (tmp_path / "group_view_1280.png").stat().st_size > 10_000
