@@ -280,7 +280,7 @@ def search_qa(rng: random.Random) -> Task:
 # copy what it reads, character by character: from the question into a tool call, from a tool's answer (an earlier
 # turn) into the answer, and from a document in the prompt that holds other records too.
 STRING_KINDS = ("name", "chars")
-KEY_LENGTHS, VALUE_LENGTHS = (2, 24), (2, 40)
+KEY_LENGTHS = VALUE_LENGTHS = (2, 40)
 FIELD_WORDS = ("capital", "river", "language", "job", "code", "owner", "city", "tag", "motto", "pet")
 
 
@@ -323,7 +323,7 @@ READ = Tool("read", "Read the record of a key.", {"key": (str, "the key, exactly
 def copy_string(rng: random.Random) -> Task:
     def new_key() -> str:
         return unseen_string(rng, rng.choice(STRING_KINDS), rng.randint(*KEY_LENGTHS))
-    keys, wanted = [new_key()], rng.randint(1, 3)
+    keys, wanted = [new_key()], rng.randint(1, 4)
     while len(keys) < wanted:  # the other records come from the same split: no held-out record is read in training
         if task_split((k := new_key(),)) == task_split(keys[:1]):
             keys.append(k)

@@ -32,8 +32,8 @@ from agentic_lab.tokenizer import build_tokenizer  # noqa: E402
 # imperfect (the band in the model card): copying also lifts the families that copy from their prompt, word
 # problems (their numbers into the scratchpad) and search_qa (a name from the note into the answer), so those two
 # get a small share.
-MIXTURE = {"arithmetic": 0.14, "calculator": 0.14, "word_problem": 0.05, "navigation": 0.14, "search_qa": 0.10,
-           "copy": 0.43}
+MIXTURE = {"arithmetic": 0.24, "calculator": 0.13, "word_problem": 0.08, "navigation": 0.13, "search_qa": 0.08,
+           "copy": 0.34}
 STEPS, BATCH_SIZE, PEAK_LR, WARMUP, SEED = 6000, 32, 1e-3, 100, 0
 EVAL_TASKS = 200  # held-out tasks per family
 

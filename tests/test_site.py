@@ -1,5 +1,6 @@
 """The course site (`make site`, site/build.py): built from two notebooks, then read in headless Chromium from a
-file:// URL with every request off the machine refused: the math typeset, a figure shown, the trajectory viewer
+file:// URL with every request off the machine refused: the math typeset, a figure shown, a progress-bar widget
+drawn from its saved state by the widgets' HTML manager, the trajectory viewer
 answering a click with no kernel behind it, the search finding a word from a page, nothing fetched from the network.
 And the build's own checks: the landing page read from the notebooks, and a broken link failing the build."""
 import importlib.util
@@ -80,6 +81,7 @@ def test_the_site_works_offline_in_a_real_browser(site):
         assert page.locator("text=NotImplementedError").count() >= 1         # an exercise as a learner meets it
         assert page.locator("text=The course's solution").count() == 0       # and never its solution
 
+        page.wait_for_selector(".widget-hprogress", timeout=30_000)          # a widget, from its saved state
         viewer = page.locator(".alv").first                                   # the static viewer, no kernel needed
         panes = lambda: viewer.locator(".alv-ep.on").count()
         viewer.locator(".c-view").select_option("episode")
