@@ -206,16 +206,41 @@ def held_out(template: str, constant) -> bool:
     return task_split((f"{template}/{constant}",)) == "test"
 
 
-class CodeEnv(TaskEnv):
-    """A `code` task per episode. The run tool runs the episode's own visible tests, so it is made per task."""
+REWARDS = ("outcome", "partial", "visible")
 
-    def __init__(self, split: str = "train", max_turns: int = 4, render_mode: str | None = None):
+
+class CodeEnv(TaskEnv):
+    """A `code` task per episode. The run tool runs the episode's own visible tests, so it is made per task.
+
+    `reward` is what a submission earns: "outcome", 1 if it passes every hidden test; "partial", the share of hidden
+    tests it passes (partial credit); "visible", 1 if it passes the examples it was shown, which code that returns
+    the shown outputs for the shown inputs does too (a reward open to hacking). `info["success"]` is the outcome,
+    whatever the reward."""
+
+    def __init__(self, split: str = "train", max_turns: int = 4, render_mode: str | None = None,
+                 reward: str = "outcome"):
+        if reward not in REWARDS:
+            raise ValueError(f"reward must be one of {REWARDS}")
         super().__init__("code", split, max_turns, render_mode)
+        self.reward = reward
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         prompt, info = super().reset(seed=seed, options=options)
         self.tools = {"run": Tool(RUN.name, RUN.description, RUN.parameters, run_visible(self.task))}
         return prompt, info
+
+    def act(self, action):
+        if action.kind != "answer":
+            return super().act(action)
+        passed = hidden_pass_fraction(self.task, action.answer)
+        self.success = passed == 1.0
+        if self.reward == "outcome":
+            reward = float(self.success)
+        elif self.reward == "partial":
+            reward = passed
+        else:
+            reward = float(visible_pass(self.task, action.answer))
+        return ("Correct." if self.success else "Wrong."), reward, True
 
 
 # --- rewards for a submission, and the detector of hard-coding ---------------------------------------------------

@@ -69,6 +69,27 @@ def test_an_episode_runs_the_code_reads_the_failures_and_submits():
     assert reward == 1.0 and terminated and info["success"]
 
 
+def test_each_reward_pays_what_it_says_and_success_is_always_the_outcome():
+    env = gym.make("agentic_lab/Code-v0", reward="visible")
+    env.reset(seed=5)
+    task = env.unwrapped.task
+    submissions = {"honest": task.answer, "hard-coded": coding.hard_coded_solution(task), "wrong": "def f(x):\n    return 0"}
+    paid = {}
+    for reward in coding.REWARDS:
+        env = gym.make("agentic_lab/Code-v0", reward=reward)
+        for name, code in submissions.items():
+            env.reset(options={"task": task})
+            _, paid[reward, name], _, _, info = env.step(f"<answer>{code}</answer>")
+            assert info["success"] == (name == "honest")
+    fraction = coding.hidden_pass_fraction(task, submissions["hard-coded"])
+    assert 0 < fraction < 1   # right on the one shown input the hidden tests repeat, wrong elsewhere
+    assert [paid["outcome", n] for n in submissions] == [1.0, 0.0, 0.0]
+    assert [paid["partial", n] for n in submissions] == [1.0, fraction, 0.0]
+    assert [paid["visible", n] for n in submissions] == [1.0, 1.0, 0.0]   # the hack is paid in full
+    with pytest.raises(ValueError):
+        gym.make("agentic_lab/Code-v0", reward="tests")
+
+
 def test_hostile_code_is_only_a_failed_run():
     env = gym.make("agentic_lab/Code-v0")
     env.reset(seed=1)
