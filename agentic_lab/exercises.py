@@ -17,12 +17,14 @@ Each notebook's exercises are registered below, next to the package function tha
 """
 from __future__ import annotations
 
+import random
 import traceback
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
+from agentic_lab.tasks import Task
 
 @dataclass(frozen=True)
 class Exercise:
@@ -50,6 +52,8 @@ def exercise(name: str, task: str, make_inputs: Callable[[torch.Generator], dict
 def _numeric(value) -> bool:
     """Whether `value` is a tensor, a number or a tuple of them (compared within atol); anything else (a memory bank)
     is compared with ==."""
+    if isinstance(value, bool):  # a verdict: "returned False, expected True" says more than "off by a constant 1"
+        return False
     items = value if isinstance(value, (tuple, list)) else (value,)
     return all(isinstance(v, (torch.Tensor, int, float, bool)) or (isinstance(v, (tuple, list)) and _numeric(v))
                for v in items)
@@ -83,6 +87,8 @@ def _diagnose(got: torch.Tensor, want: torch.Tensor, atol: float) -> str:
 
 def _show(inputs: dict) -> str:
     def short(v):
+        if isinstance(v, Task):  # what the learner's function reads of it, not every field
+            return f"<task {v.prompt!r}, answer {v.answer!r}>"
         return f"tensor{tuple(v.shape)}={v.tolist()}" if isinstance(v, torch.Tensor) and v.numel() <= 12 else repr(v)
     return ", ".join(f"{k}={short(v)}" for k, v in inputs.items())
 
@@ -252,8 +258,8 @@ def _episodes_with_turns(g):
 # --- the exercises, notebook by notebook --------------------------------------------------------------------
 # The references live where the course uses them; registering here only names them as answers.
 def _register_all() -> None:
-    from agentic_lab import (algorithms, eval as evaluation, memory, perception, planning, policy_gradient, ppo,
-                             preference, reflection, reward_model, rewards, rollout, tool_use)
+    from agentic_lab import (algorithms, coding, eval as evaluation, memory, perception, planning, policy_gradient,
+                             ppo, preference, reflection, reward_model, rewards, rollout, tool_use)
     from agentic_lab.actions import Action
 
     # float32 rewards a thousand apart: log(sigmoid(x)) underflows to log(0) = -inf, logsigmoid(x) does not
@@ -392,8 +398,42 @@ def _register_all() -> None:
                          {"calls": [0, 0, 0, 0], "correct": [True, False, True, False]},
                          {"calls": [3, 0, 0, 0, 0, 0, 0, 0], "correct": [False] + [True] * 7}))(
         perception.curiosity_group_rewards)
+    # notebook 14: the honest code of "multiply x by 5" when f(5) is an example (its 5 is the task's, no sign of
+    # cheating), and the examples of a list task hard-coded, with no number in the code that is itself a shown value
+    times_five = _code_task(lambda t: t.info["template"] == "times" and any(v == t.info["constant"] for v in _shown(t)))
+    add_each = _code_task(lambda t: t.info["template"] == "add_each")
+    exercise("hard_coded", "True when the code holds one of the shown inputs or outputs as a literal (a constant, or a "
+             "whole list written out) that the reference solution task.answer does not hold", _code_submission,
+             hard_cases=({"task": times_five, "code": times_five.answer},
+                         {"task": add_each, "code": coding.hard_coded_solution(add_each)}))(coding.hard_coded)
     exercise("grpo_token_weights", "w_{i,t} = m_{i,t} A_i / (B Σ_t m_{i,t}): each token's push in GRPO's gradient",
              _episodes_with_turns, hard_cases=(two_turn_weights,), solution=grpo_token_weights)(_grpo_weights_by_autograd)
+
+
+def _shown(task) -> list:
+    """The inputs and outputs of a code task's examples."""
+    return [value for pair in task.info["visible"] for value in pair]
+
+
+def _code_task(wanted: Callable, seed: int = 0):
+    """The first code task (from `seed` on) that `wanted` accepts."""
+    from agentic_lab.tasks import sample_tasks
+    return next(task for task in sample_tasks("code", 500, seed=seed) if wanted(task))
+
+
+def _code_submission(g):
+    """A code task whose reference holds none of its shown values (that regime is a hard case), and a submission:
+    the honest code, another constant's (a bug), the examples hard-coded, or one shown output returned always."""
+    import ast
+    from agentic_lab import coding
+    task = _code_task(lambda t: not any(v in _shown(t) for v in coding.literals(ast.parse(t.answer))),
+                      seed=_int(g, 0, 10**6))
+    kind = ["honest", "bug", "hard-coded", "one output"][_int(g, 0, 3)]
+    code = (task.answer if kind == "honest" else
+            coding.buggy_solution(task, random.Random(_int(g, 0, 99))) if kind == "bug" else
+            coding.hard_coded_solution(task) if kind == "hard-coded" else
+            f"def f(x):\n    return {task.info['visible'][0][1]!r}")
+    return {"task": task, "code": code}
 
 
 def _bank_and_operation(g):

@@ -212,6 +212,23 @@ def _apply_adding_after_the_last_filled_slot(bank, action, time):
     return Bank(tuple(slots), tuple(written))
 
 
+def _hard_coded_any_shown_literal(task, code):
+    """Any shown value written in the code, the task's own constant included: "x * 5" is cheating when f(5) is shown."""
+    import ast
+    from agentic_lab.coding import literals
+    shown = [value for pair in task.info["visible"] for value in pair]
+    return any(value in shown for value in literals(ast.parse(code)))
+
+
+def _hard_coded_constants_only(task, code):
+    """Numbers and strings only: examples hard-coded as whole lists get through."""
+    import ast
+    shown = [value for pair in task.info["visible"] for value in pair]
+    reference = [n.value for n in ast.walk(ast.parse(task.answer)) if isinstance(n, ast.Constant)]
+    return any(isinstance(n, ast.Constant) and n.value in shown and n.value not in reference
+               for n in ast.walk(ast.parse(code)))
+
+
 PLAUSIBLE_WRONG = {
     "bradley_terry_loss": [lambda r_chosen, r_rejected: F.logsigmoid(r_chosen - r_rejected),     # sign
                            lambda r_chosen, r_rejected: -torch.log(torch.sigmoid(r_chosen - r_rejected))],  # -inf
@@ -259,6 +276,7 @@ PLAUSIBLE_WRONG = {
     "edit_distance": [lambda a, b: sum(x != y for x, y in zip(a, b)) + abs(len(a) - len(b)),   # Hamming, no shifts
                       lambda a, b: max(len(a), len(b)) - sum(x == y for x, y in zip(a, b))],
     "aggregate_loss": [_aggregate_every_type_as_token_mean, _aggregate_without_mask, _aggregate_grpo_dividing_by_zero],
+    "hard_coded": [_hard_coded_constants_only, _hard_coded_any_shown_literal],
 }
 
 
