@@ -24,7 +24,8 @@ from typing import Callable
 
 import torch
 
-from agentic_lab.tasks import Task
+from agentic_lab.tasks import Task, sample_tasks
+
 
 @dataclass(frozen=True)
 class Exercise:
@@ -417,7 +418,6 @@ def _shown(task) -> list:
 
 def _code_task(wanted: Callable, seed: int = 0):
     """The first code task (from `seed` on) that `wanted` accepts."""
-    from agentic_lab.tasks import sample_tasks
     return next(task for task in sample_tasks("code", 500, seed=seed) if wanted(task))
 
 

@@ -11,16 +11,20 @@ import time
 QUICK_ENV = "AGENTIC_LAB_QUICK"
 
 
-def is_quick() -> bool:
-    return os.environ.get(QUICK_ENV, "0").strip().lower() not in ("", "0", "false", "no")
-
-
 SITE_ENV = "AGENTIC_LAB_SITE"
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "0").strip().lower() not in ("", "0", "false", "no")
+
+
+def is_quick() -> bool:
+    return _flag(QUICK_ENV)
 
 
 def is_site() -> bool:
     """True while `make site` executes the notebooks for the course site (site/build.py sets it)."""
-    return os.environ.get(SITE_ENV, "0").strip().lower() not in ("", "0", "false", "no")
+    return _flag(SITE_ENV)
 
 
 def pick(full, quick):
