@@ -96,6 +96,15 @@ def _owner(path: Path) -> int | None:
         return None
 
 
+def _zombie(pid: int) -> bool:
+    """Has `pid` died, waiting only to be reaped? A namespace's first process, orphaned, waits for the machine's
+    init, which may take a second: it holds nothing, so the run need not wait for it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True   # gone while we looked
+
+
 def _limit_child(limits: Limits, uid: int, nproc: int):
     """What the child does between fork and exec: drop root, then cap itself (every process it starts inherits)."""
     def apply() -> None:
@@ -197,7 +206,8 @@ def _end_run(process: subprocess.Popen, uid: int | None) -> None:
         pass
     process.wait()
     deadline = time.monotonic() + 2.0
-    while uid is not None and (left := _pids_of(uid)) and time.monotonic() < deadline:
+    while uid is not None and (left := [pid for pid in _pids_of(uid) if not _zombie(pid)]) and \
+            time.monotonic() < deadline:
         for pid in left:
             try:
                 os.kill(pid, signal.SIGKILL)
