@@ -16,7 +16,8 @@ Two kinds ship here:
   (agentic_lab.tool_use), SearchAgent-v0 (agentic_lab.search), MemoryBank-v0 and MemoryState-v0
   (agentic_lab.memory) and TwoAttempts-v0 (agentic_lab.reflection) are TaskEnvs of their capability's module;
   Look-v0 (agentic_lab.perception) shows images; Code-v0 (agentic_lab.coding) runs the agent's code in the
-  sandbox.
+  sandbox; Fractions-v0, Expand-v0 and Prove-v0 (agentic_lab.math_tasks) check answers with SymPy and proofs
+  with a rewriting kernel.
 - `KeyDoorEnv`: a small grid walked one move per turn, seen only through a 3x3 window; the door opens
   only if the key was picked up first, so an early action decides a later reward.
 Notebook 07's planning world (PlanGrid-v0) and BabyAI levels live in `agentic_lab.planning`, registered here
@@ -222,3 +223,7 @@ gym.register("agentic_lab/MemoryState-v0", entry_point="agentic_lab.memory:Memor
 gym.register("agentic_lab/TwoAttempts-v0", entry_point="agentic_lab.reflection:TwoAttemptsEnv")
 gym.register("agentic_lab/Look-v0", entry_point="agentic_lab.perception:LookEnv")
 gym.register("agentic_lab/Code-v0", entry_point="agentic_lab.coding:CodeEnv")
+gym.register("agentic_lab/Fractions-v0", entry_point="agentic_lab.math_tasks:MathAnswerEnv",
+             kwargs={"family": "fractions"})
+gym.register("agentic_lab/Expand-v0", entry_point="agentic_lab.math_tasks:MathAnswerEnv", kwargs={"family": "expand"})
+gym.register("agentic_lab/Prove-v0", entry_point="agentic_lab.math_tasks:ProveEnv")

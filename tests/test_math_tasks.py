@@ -1,0 +1,153 @@
+"""Notebook 15's parts: the SymPy verifier (right on equal forms, safe on hostile text), the majority vote, the task
+families' held-out splits, and the rewriting kernel of the toy prover."""
+import json
+import random
+import time
+
+import gymnasium as gym
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import agentic_lab.envs  # noqa: F401 - registers the environments
+from agentic_lab import math_tasks as m
+from agentic_lab.tasks import sample_tasks
+
+
+@pytest.mark.parametrize("family", ["fractions", "expand"])
+def test_every_form_a_solver_writes_is_equal_and_string_match_misses_some(family):
+    tasks = sample_tasks(family, 40, seed=0)
+    for task in tasks:
+        assert all(m.verify(form, task.answer) == "equal" for form in task.info["forms"]), task
+        assert task.check(task.answer) and m.string_check(task, task.answer)
+    missed = [form for task in tasks for form in task.info["forms"][1:] if not m.string_check(task, form)]
+    assert len(missed) >= len(tasks) // 2
+
+
+@pytest.mark.parametrize("predicted, gold, verdict", [
+    ("5/12", "10/24", "equal"), ("0.75", "3/4", "equal"), ("3/4.", "3/4", "equal"), (" 1 ", "1", "equal"),
+    ("6+5x+x^2", "x^2+5x+6", "equal"), ("x*x+2x+3x+6", "x^2+5x+6", "equal"), ("(x+2)(x+3)", "x^2+5x+6", "equal"),
+    ("0.8333", "5/6", "different"), ("x^2+5x+5", "x^2+5x+6", "different"), ("5", "x^2+5x+6", "different"),
+    ("", "1", "unparseable"), ("five", "5", "unparseable"), ("1/0", "1", "unparseable"), ("0/0", "1", "unparseable"),
+    ("()", "1", "unparseable"), ("x, 1", "1", "unparseable"), ("x^(1/2)", "1", "unparseable"), ("1e10", "1", "unparseable"),
+])
+def test_the_verifier_decides_by_value_not_by_spelling(predicted, gold, verdict):
+    assert m.verify(predicted, gold) == verdict
+
+
+@pytest.mark.parametrize("hostile", [
+    "9^9^9", "9**9**9", "2^12^12", "((x+1)^12)^12", "(((x+1)^12)^12)^12", "((x^12)^12)^12", "x^99999999",
+    "(" * 50 + "x" + ")" * 50, "9" * 500, "x" * 61, "__import__('os').system('true')", "().__class__",
+    "lambda: 1", "exec('1')", "1;1", "\x00", "\u00e9", "x^-99", "99999999999999999",
+])
+def test_hostile_answers_are_unparseable_at_once(hostile):
+    start = time.perf_counter()
+    assert m.verify(hostile, "1") == "unparseable"
+    assert m.canonical(hostile) is None
+    assert time.perf_counter() - start < 1.0
+
+
+def test_a_comparison_past_its_time_limit_is_a_timeout_and_the_timer_is_put_back():
+    heavy = "(x+1)^12*(x+2)^12*(x+3)^12*(x+4)^12"
+    assert m.verify(heavy, "1", seconds=0.001) == "timeout"
+    assert m.canonical(heavy, seconds=0.001) is None
+    time.sleep(0.01)                          # a timer left running would fire here
+    assert m.verify("1/2", "2/4") == "equal"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789x+-*/^(). e", max_size=40))
+def test_any_text_gets_a_verdict_and_never_an_exception(text):
+    assert m.verify(text, "x^2+1") in m.VERDICTS
+
+
+def test_the_majority_counts_equal_answers_as_one_vote_and_a_tie_gives_no_label():
+    assert m.majority_answer(["5/12", "10/24", "1/2", None, "nonsense"]) == ("5/12", 2 / 5)
+    assert m.majority_answer(["x^2+1", "1+x^2", "x*x+1", "x+1"]) == ("x**2 + 1", 3 / 4)
+    assert m.majority_answer(["1/2", "0.5", "1/3", "2/6"]) == (None, 0.0)
+    assert m.majority_answer([None, "?", ""]) == (None, 0.0)
+
+
+@pytest.mark.parametrize("family, params", [("fractions", {}), ("expand", {}), ("prove", {"steps": 2})])
+def test_held_out_questions_share_no_key_with_training(family, params):
+    train = sample_tasks(family, 300, seed=0, **params)
+    test = sample_tasks(family, 60, seed=0, split="test", **params)
+    assert not {k for t in train for k in t.split_keys} & {k for t in test for k in t.split_keys}
+    assert not {t.prompt for t in train} & {t.prompt for t in test}
+    if family == "prove":     # the key is the shape: no test goal is a training goal with other letters
+        assert not {m.shape(m.parse_goal(t)) for t in train} & {m.shape(m.parse_goal(t)) for t in test}
+
+
+# --- the prover --------------------------------------------------------------------------------------------------
+def goal(text: str) -> m.Goal:
+    left, right = text.split("=")
+    return m.parse_term(left), m.parse_term(right)
+
+
+@pytest.mark.parametrize("before, rule, after", [
+    ("a + 0 = a", "add_zero", "a = a"),
+    ("(a + 0) * (a + 0) = b", "add_zero", "a * a = b"),                  # every copy of the instance
+    ("a + b + (b + a) = c", "add_comm", "b + a + (a + b) = c"),          # the outermost match: x = a + b, y = b + a
+    ("a * (b + c) = d", "mul_add", "a * b + a * c = d"),
+    ("a * b + a * c = d", "<-mul_add", "a * (b + c) = d"),
+    ("a + b + c = d", "add_assoc", "a + (b + c) = d"),
+    ("a + (b + c) = d", "<-add_assoc", "a + b + c = d"),
+    ("b = a * 1", "mul_one", "b = a"),                                   # the right side when the left has none
+])
+def test_a_rewrite_replaces_every_copy_of_the_first_match(before, rule, after):
+    assert m.show_goal(m.rewrite(goal(before), rule)) == after
+
+
+@pytest.mark.parametrize("rule, message", [("mul_one", "nothing in the goal matches"), ("add_zro", "no rule"),
+                                           ("<-add_zero", "no rule"), ("<-add_comm", "no rule")])
+def test_a_rule_that_does_not_apply_is_an_error(rule, message):
+    with pytest.raises(m.ToolError, match=message):
+        m.rewrite(goal("a + 0 = a"), rule)
+
+
+terms = st.recursive(st.sampled_from(["a", "b", "c", "0", "1"]),
+                     lambda inner: st.tuples(st.sampled_from("+*"), inner, inner), max_leaves=8)
+
+
+@given(terms)
+def test_a_term_reads_back_as_it_is_shown(term):
+    assert m.parse_term(m.show(term)) == term
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3])
+def test_a_theorem_of_n_steps_has_a_proof_of_n_steps_and_none_shorter(steps):
+    for task in sample_tasks("prove", 10, seed=1, steps=steps):
+        proof = task.answer.split(", ")
+        assert len(proof) == steps and task.check(task.answer)
+        assert m.shortest_proof(m.parse_goal(task), steps - 1) is None
+        assert not task.check(", ".join(proof[:-1])) and not task.check("add_comm, nonsense")
+
+
+def test_a_proof_episode_shows_each_new_goal_and_pays_when_it_closes():
+    env = gym.make("agentic_lab/Prove-v0", steps=2)
+    _, info = env.reset(seed=0)
+    task = info["task"]
+    assert "add_assoc: x + y + z = x + (y + z)" in info["tools"][0]["function"]["description"]
+    rewards = []
+    for rule in task.answer.split(", "):
+        observation, reward, terminated, _, info = env.step(
+            "<tool_call>" + json.dumps({"name": "rw", "arguments": {"rule": rule}}) + "</tool_call>")
+        rewards.append(reward)
+    assert rewards == [0.0, 1.0] and terminated and info["success"] and observation.endswith("Proved.")
+    env.reset(seed=0)
+    observation, reward, terminated, _, _ = env.step('<tool_call>{"name": "rw", "arguments": {"rule": "x"}}'
+                                                     '</tool_call>')
+    assert observation.startswith("Error: no rule") and reward < 0 and not terminated
+
+
+@pytest.mark.parametrize("reward, paid", [("sympy", 1.0), ("string", 0.0)])
+def test_an_unreduced_answer_is_right_and_only_the_sympy_reward_pays_it(reward, paid):
+    env = gym.make("agentic_lab/Fractions-v0", reward=reward)
+    task = next(t for t in sample_tasks("fractions", 20, seed=2) if len(t.info["forms"]) > 1)
+    env.reset(options={"task": task})
+    _, earned, terminated, _, info = env.step(f"<answer>{task.info['forms'][1]}</answer>")
+    assert (earned, terminated, info["success"]) == (paid, True, True)
+
+
+def test_random_theorems_are_reproducible():
+    assert m.random_theorem(random.Random(5), 3) == m.random_theorem(random.Random(5), 3)
