@@ -259,8 +259,8 @@ def _episodes_with_turns(g):
 # --- the exercises, notebook by notebook --------------------------------------------------------------------
 # The references live where the course uses them; registering here only names them as answers.
 def _register_all() -> None:
-    from agentic_lab import (algorithms, coding, eval as evaluation, memory, perception, planning, policy_gradient,
-                             ppo, preference, reflection, reward_model, rewards, rollout, tool_use)
+    from agentic_lab import (algorithms, coding, eval as evaluation, math_tasks, memory, perception, planning,
+                             policy_gradient, ppo, preference, reflection, reward_model, rewards, rollout, tool_use)
     from agentic_lab.actions import Action
 
     # float32 rewards a thousand apart: log(sigmoid(x)) underflows to log(0) = -inf, logsigmoid(x) does not
@@ -407,6 +407,12 @@ def _register_all() -> None:
              "whole list written out) that the reference solution task.answer does not hold", _code_submission,
              hard_cases=({"task": times_five, "code": times_five.answer},
                          {"task": add_each, "code": coding.hard_coded_solution(add_each)}))(coding.hard_coded)
+    # notebook 15: a tie between two values each written two ways; equal forms outvoting a more common spelling;
+    # unreadable answers, which vote for nothing but count in the share
+    exercise("majority_answer", "the canonical form most answers share (by math_tasks.canonical) and its share of ALL "
+             "answers; no readable answer, or a tie for the most votes: (None, 0.0)", _sampled_answers,
+             hard_cases=({"answers": ["1/2", "2/4", "1/3", "2/6"]}, {"answers": ["1/2", "2/4", "3/6", "1/3", "1/3"]},
+                         {"answers": ["3/4", None, "x?", ""]}, {"answers": [None, "?"]}))(math_tasks.majority_answer)
     exercise("grpo_token_weights", "w_{i,t} = m_{i,t} A_i / (B Σ_t m_{i,t}): each token's push in GRPO's gradient",
              _episodes_with_turns, hard_cases=(two_turn_weights,), solution=grpo_token_weights)(_grpo_weights_by_autograd)
 
@@ -434,6 +440,24 @@ def _code_submission(g):
             coding.hard_coded_solution(task) if kind == "hard-coded" else
             f"def f(x):\n    return {task.info['visible'][0][1]!r}")
     return {"task": task, "code": code}
+
+
+def _sampled_answers(g):
+    """Two to eight answers to one question, as a model samples them: one to three values, each written in any of
+    its forms (3/4, 6/8, 0.75), now and then nothing (None) or text that is no answer."""
+    values = [(_int(g, 1, 5), _int(g, 2, 8)) for _ in range(_int(g, 1, 3))]
+    answers = []
+    for _ in range(_int(g, 2, 8)):
+        roll = _int(g, 0, 19)
+        if roll == 0:
+            answers.append(None)
+        elif roll == 1:
+            answers.append(["?", "", "a/b", "1//"][_int(g, 0, 3)])
+        else:
+            a, b = values[_int(g, 0, len(values) - 1)]
+            scale = _int(g, 1, 3)
+            answers.append(f"{a * scale}/{b * scale}" if _int(g, 0, 3) else f"{a / b:g}")
+    return {"answers": answers}
 
 
 def _bank_and_operation(g):

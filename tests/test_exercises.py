@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from agentic_lab.exercises import EXERCISES, _compare, check
+from agentic_lab.math_tasks import canonical
 from agentic_lab.memory import Bank, apply
 
 
@@ -229,6 +230,35 @@ def _hard_coded_constants_only(task, code):
                for n in ast.walk(ast.parse(code)))
 
 
+def _majority_by_spelling(answers):
+    """Votes counted by the text: 2/4 is not a vote for 1/2."""
+    from collections import Counter
+    votes = Counter(a for a in answers if a is not None and canonical(a) is not None).most_common()
+    if not votes or (len(votes) > 1 and votes[0][1] == votes[1][1]):
+        return None, 0.0
+    return canonical(votes[0][0]), votes[0][1] / len(answers)
+
+
+def _majority_share_of_readable(answers):
+    """The share among readable answers only: a label two of ten agree on looks unanimous when eight were junk."""
+    from collections import Counter
+    keys = [k for k in (canonical(a) for a in answers if a is not None) if k is not None]
+    votes = Counter(keys).most_common()
+    if not votes or (len(votes) > 1 and votes[0][1] == votes[1][1]):
+        return None, 0.0
+    return votes[0][0], votes[0][1] / len(keys)
+
+
+def _majority_first_of_a_tie(answers):
+    """A tie goes to the value seen first: a coin flip becomes a label."""
+    from collections import Counter
+    keys = [k for k in (canonical(a) for a in answers if a is not None) if k is not None]
+    if not keys:
+        return None, 0.0
+    top, count = Counter(keys).most_common(1)[0]
+    return top, count / len(answers)
+
+
 PLAUSIBLE_WRONG = {
     "bradley_terry_loss": [lambda r_chosen, r_rejected: F.logsigmoid(r_chosen - r_rejected),     # sign
                            lambda r_chosen, r_rejected: -torch.log(torch.sigmoid(r_chosen - r_rejected))],  # -inf
@@ -277,6 +307,7 @@ PLAUSIBLE_WRONG = {
                       lambda a, b: max(len(a), len(b)) - sum(x == y for x, y in zip(a, b))],
     "aggregate_loss": [_aggregate_every_type_as_token_mean, _aggregate_without_mask, _aggregate_grpo_dividing_by_zero],
     "hard_coded": [_hard_coded_constants_only, _hard_coded_any_shown_literal],
+    "majority_answer": [_majority_by_spelling, _majority_share_of_readable, _majority_first_of_a_tie],
 }
 
 
