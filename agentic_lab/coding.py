@@ -332,12 +332,6 @@ def trusted_run(code: str, tests: list[TestCase]) -> str:
 
 
 # --- what the agent did ------------------------------------------------------------------------------------------
-def submitted(trajectory: Trajectory) -> str | None:
-    """The code an episode submitted (its final answer), if it submitted any."""
-    last = trajectory.turns[-1].action if trajectory.turns else None
-    return last.answer if last is not None and last.kind == "answer" else None
-
-
 def task_of(trajectory: Trajectory) -> Task:
     """The episode's task as far as scoring needs it: the reference code and the tests (from the hidden info)."""
     info = trajectory.info
@@ -354,7 +348,7 @@ def code_report(trajectories: list[Trajectory]) -> dict[str, dict]:
         episodes = [t for t in trajectories if kind in ("all", TEMPLATES[t.info["template"]].kind)]
         if not episodes:
             continue
-        code = [(task_of(t), submitted(t)) for t in episodes]
+        code = [(task_of(t), t.final_answer) for t in episodes]
         p, se = success_rate(episodes)
         report[kind] = {
             "n": len(episodes), "pass_rate": p, "stderr": se,

@@ -37,14 +37,20 @@ import threading
 from collections import Counter
 from contextlib import contextmanager
 from fractions import Fraction
+from pathlib import Path
 
 import sympy
 from sympy.parsing.sympy_parser import (convert_xor, implicit_multiplication_application, parse_expr, rationalize,
                                         standard_transformations)
 
 from agentic_lab.envs import TaskEnv
+from agentic_lab.eval import success_rate
 from agentic_lab.tasks import Task, answer, assistant, family, normalise, observation, task_split
 from agentic_lab.tools import Tool, ToolError
+from agentic_lab.trajectory import Trajectory
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+ANSWER_WARM_START, PROVER_WARM_START = DATA / "math-warm", DATA / "prove-warm"
 
 # --- the verifier ------------------------------------------------------------------------------------------------
 VERDICTS = ("equal", "different", "unparseable", "timeout")
@@ -550,3 +556,55 @@ class ProveEnv(TaskEnv):
         if hasattr(self, "goal"):
             info["hidden"]["current_goal"] = show_goal(self.goal)
         return info
+
+
+# --- the warm starts' demonstrations, and what an agent did -------------------------------------------------------
+# How often a demonstration writes its answer in each of the task's forms (info["forms"]: the key's own form first,
+# then the others in their order). Half the answers are right in a form string match calls wrong, so the reward
+# decides whether RL keeps them (notebook 15, section 2).
+FORM_SHARES = (0.5, 0.3, 0.2)
+
+
+def demonstration(task: Task, rng: random.Random) -> list[dict]:
+    """A warm-start episode: for an answer family, the scratchpad and the answer in a form drawn from FORM_SHARES
+    (a fraction reduced in the scratchpad when the form is the reduced one); for a theorem, the shortest proof."""
+    if task.family == "prove":
+        return task.conversation()
+    forms = task.info["forms"]
+    form = rng.choices(forms, weights=FORM_SHARES[:len(forms)])[0]
+    reasoning = task.info["reasoning"]
+    if task.family == "fractions" and form == task.answer and len(forms) > 1:
+        reasoning += f" {forms[1]}={task.answer}"
+    return task.messages() + [answer(form, reasoning=reasoning)]
+
+
+def answer_report(trajectories: list[Trajectory]) -> dict[str, dict]:
+    """By family ("fractions", "expand", and "all"): n, the verifier's success rate ± SE, the share of episodes whose
+    answer string match also accepts, and the share with no readable answer."""
+    report = {}
+    for name in ("fractions", "expand", "all"):
+        episodes = [t for t in trajectories if name in ("all", t.info["family"])]
+        if not episodes:
+            continue
+        answers = [(t.info["answer"], t.final_answer) for t in episodes]
+        p, se = success_rate(episodes)
+        report[name] = {
+            "n": len(episodes), "success": p, "stderr": se,
+            "string_match": sum(a is not None and normalise(a) == normalise(gold) for gold, a in answers) / len(episodes),
+            "unreadable": sum(a is None or canonical(a) is None for _, a in answers) / len(episodes),
+        }
+    return report
+
+
+def proof_report(trajectories: list[Trajectory]) -> dict[str, dict]:
+    """By the shortest proof's length ("1", "2"... and "all"): n, the share proved ± SE, the rewrites per episode and
+    the share of rewrites that failed (a rule that did not apply, or no rule of that name)."""
+    report = {}
+    lengths = sorted({t.info["steps"] for t in trajectories})
+    for name in [str(n) for n in lengths] + ["all"]:
+        episodes = [t for t in trajectories if name in ("all", str(t.info["steps"]))]
+        calls = [turn for t in episodes for turn in t.tool_calls]
+        p, se = success_rate(episodes)
+        report[name] = {"n": len(episodes), "success": p, "stderr": se, "rewrites": len(calls) / len(episodes),
+                        "failed_rewrites": sum((turn.result or "").startswith("Error:") for turn in calls) / max(len(calls), 1)}
+    return report

@@ -57,6 +57,12 @@ class Trajectory:
         return [t for t in self.turns if t.action.kind == "tool_call"]
 
     @property
+    def final_answer(self) -> str | None:
+        """The text of the episode's last action if that was an answer (the code or the number it submitted)."""
+        last = self.turns[-1].action if self.turns else None
+        return last.answer if last is not None and last.kind == "answer" else None
+
+    @property
     def success(self) -> bool:
         return bool(self.info.get("success", False))
 
