@@ -179,6 +179,29 @@ def majority_answer(answers: list[str | None]) -> tuple[str | None, float]:
     return top, count / len(answers)
 
 
+def ttrl_rewards(group: list[Trajectory]) -> list[float]:
+    """TTRL's reward for one group of episodes of the same unlabelled question (`grpo_train`'s group_reward_fn):
+    1 for an answer equal to the group's majority answer, else 0; all 0 when the vote gives no label. The answer
+    key is never read."""
+    label, _ = majority_answer([t.final_answer for t in group])
+    if label is None:
+        return [0.0] * len(group)
+    return [float(t.final_answer is not None and canonical(t.final_answer) == label) for t in group]
+
+
+def vote_metrics(group_size: int):
+    """`grpo_train`'s step_metrics for TTRL: how often each step's groups voted a label at all, and how often the
+    label was the right answer (the key, read here only to measure). The majority's accuracy decides what TTRL
+    learns: agreement with a right label is the true reward with noise; with a wrong one it is a mistake rewarded."""
+    def measure(trajectories: list[Trajectory]) -> dict[str, float]:
+        groups = [trajectories[g:g + group_size] for g in range(0, len(trajectories), group_size)]
+        labels = [(majority_answer([t.final_answer for t in group])[0], group[0].info["answer"]) for group in groups]
+        return {"labelled": sum(label is not None for label, _ in labels) / len(groups),
+                "majority_right": sum(label is not None and label == canonical(gold) for label, gold in labels)
+                / len(groups)}
+    return measure
+
+
 # --- informal math task families ---------------------------------------------------------------------------------
 def _fraction_text(value: Fraction) -> str:
     return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"

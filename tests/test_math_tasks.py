@@ -68,6 +68,23 @@ def test_the_majority_counts_equal_answers_as_one_vote_and_a_tie_gives_no_label(
     assert m.majority_answer([None, "?", ""]) == (None, 0.0)
 
 
+def _episode(answer_text, gold="5/12"):
+    from agentic_lab.actions import parse_action
+    from agentic_lab.trajectory import Trajectory, Turn
+    text = f"<answer>{answer_text}</answer>" if answer_text is not None else "no answer"
+    turn = Turn("What is 1/4 + 1/6?", text, parse_action(text), None, 0.0, True)
+    return Trajectory("agentic_lab/Fractions-v0", 0, turns=[turn], info={"answer": gold, "success": False})
+
+
+def test_ttrl_pays_agreement_with_the_vote_never_the_key():
+    group = [_episode(a) for a in ["1/2", "2/4", "0.5", "5/12", None, "?"]]
+    assert m.ttrl_rewards(group) == [1.0, 1.0, 1.0, 0.0, 0.0, 0.0]         # the majority is wrong, and paid
+    tie = [_episode(a) for a in ["1/2", "5/12", "10/24", "2/4"]]
+    assert m.ttrl_rewards(tie) == [0.0] * 4
+    measured = m.vote_metrics(group_size=4)(tie + [_episode(a) for a in ["5/12", "10/24", "1/2", None]])
+    assert measured == {"labelled": 0.5, "majority_right": 0.5}
+
+
 @pytest.mark.parametrize("family, params", [("fractions", {}), ("expand", {}), ("prove", {"steps": 2})])
 def test_held_out_questions_share_no_key_with_training(family, params):
     train = sample_tasks(family, 300, seed=0, **params)
