@@ -57,8 +57,9 @@ test: setup system
 
 # System packages, from Debian, installed when missing and we are root (as in CI); else what needs them skips:
 # Chromium for the real-browser tests (the playwright package drives it; its own browser download cannot work
-# offline), bubblewrap for the code sandbox's namespaces (agentic_lab/sandbox.py; without it, limits only).
-SYSTEM_PACKAGES := /usr/bin/chromium:chromium /usr/bin/bwrap:bubblewrap
+# offline) and, with chromium-driver, for MiniWoB++'s pages (Selenium drives them: agentic_lab/web.py), bubblewrap
+# for the code sandbox's namespaces (agentic_lab/sandbox.py; without it, limits only).
+SYSTEM_PACKAGES := /usr/bin/chromium:chromium /usr/bin/chromedriver:chromium-driver /usr/bin/bwrap:bubblewrap
 system:
 	@for entry in $(SYSTEM_PACKAGES); do \
 	  path=$${entry%%:*}; package=$${entry##*:}; \

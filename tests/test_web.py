@@ -1,0 +1,144 @@
+"""Notebook 16's pages: the twin's six tasks solved by the scripted expert on every split and layout, held-out words
+and sentences never on a training page, impossible actions refused with the penalty; and, marked browser, the same
+renderer, refusals and expert on real MiniWoB++ pages, which pass the environment checks the twin passes."""
+import json
+import re
+
+import gymnasium as gym
+import pytest
+from gymnasium.utils.env_checker import check_env
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import agentic_lab.envs  # noqa: F401 - registers the environments
+from agentic_lab import web
+from agentic_lab.envs import INVALID_PENALTY
+
+
+def call(tool: str, **arguments) -> str:
+    return "<tool_call>" + json.dumps({"name": tool, "arguments": arguments}) + "</tool_call>"
+
+
+def play_expert(env) -> tuple[float, dict]:
+    inner = env.unwrapped
+    for tool, arguments in web.expert_actions(inner.task_name, inner.utterance, inner.elements()):
+        _, reward, terminated, _, info = env.step(call(tool, **arguments))
+    assert terminated
+    return reward, info
+
+
+@pytest.mark.parametrize("perturbation", web.PERTURBATIONS)
+@pytest.mark.parametrize("split", ["train", "test"])
+@pytest.mark.parametrize("task", web.TASKS)
+def test_the_expert_solves_every_twin_page(task, split, perturbation):
+    env = gym.make("agentic_lab/WebTwin-v0", task=task, split=split, perturbation=perturbation)
+    for seed in range(20):
+        env.reset(seed=seed)
+        reward, info = play_expert(env)
+        assert reward == 1.0 and info["success"]
+
+
+@pytest.mark.parametrize("task", web.TASKS)
+def test_held_out_pages_use_words_and_sentences_no_training_page_uses(task):
+    def read(split):
+        env = gym.make("agentic_lab/WebTwin-v0", task=task, split=split)
+        pages = [env.reset(seed=seed)[0] for seed in range(200)]
+        labels = {w for page in pages for line in page.splitlines()[1:]
+                  for w in re.match(r'\[-?\d+\] \w+ "([^"]*)"', line).group(1).split()}
+        sentences = {page.splitlines()[0].split('"')[0] for page in pages}
+        return labels - {"Submit", "ONE", "TWO"}, sentences
+    train_labels, train_sentences = read("train")
+    test_labels, test_sentences = read("test")
+    assert not train_labels & test_labels
+    assert not train_sentences & test_sentences
+    assert all(web.held_out_word(w) for label in test_labels for w in label.split())
+
+
+def test_a_wrong_click_fails_and_ends_the_episode():
+    env = gym.make("agentic_lab/WebTwin-v0", task="click-button")
+    env.reset(seed=0)
+    inner = env.unwrapped
+    wrong = next(ref for ref, kind, text in web.describe(inner.elements()) if kind == "button" and text != inner.page.target)
+    _, reward, terminated, _, info = env.step(call("click", ref=wrong))
+    assert (reward, terminated, info["success"]) == (-1.0, True, False)
+
+
+@pytest.mark.parametrize("action, message", [
+    (call("click", ref=99), "no element [99]"), (call("click", ref="4"), "must be int"),
+    (call("type", ref=5, text="x"), "only a textbox takes text"), (call("click", ref=-1), "nothing to click"),
+    (call("type", ref=4), "missing ['text']"), ("<answer>done</answer>", "takes no answer"),
+])
+def test_an_impossible_action_is_refused_with_the_penalty_and_the_page_stays(action, message):
+    env = gym.make("agentic_lab/WebTwin-v0", task="enter-text")
+    page, _ = env.reset(seed=3)
+    env.unwrapped.page.elements.append(web._element(-1, 3, "t", "a note", top=120))    # some text to click
+    before = env.unwrapped.page_text()
+    observation, reward, terminated, _, _ = env.step(action)
+    assert message in observation and reward == -INVALID_PENALTY and not terminated
+    assert env.unwrapped.page_text() == before
+
+
+def test_typing_appends_and_submit_checks_the_whole_value():
+    env = gym.make("agentic_lab/WebTwin-v0", task="enter-text")
+    env.reset(seed=0)
+    target = env.unwrapped.page.target
+    env.step(call("type", ref=4, text=target[:2]))
+    observation, _, _, _, _ = env.step(call("type", ref=4, text=target[2:] + "x"))
+    assert f'[4] textbox "{target}x"' in observation
+    _, reward, terminated, _, _ = env.step(call("click", ref=5))
+    assert (reward, terminated) == (-1.0, True)
+
+
+# --- real MiniWoB++ pages ------------------------------------------------------------------------------------------
+needs_miniwob = pytest.mark.skipif(web.miniwob_available() is not None, reason=str(web.miniwob_available()))
+
+
+@pytest.fixture(scope="module")
+def browser_envs():
+    envs = {task: gym.make("agentic_lab/MiniWoB-v0", task=task) for task in web.TASKS}
+    yield envs
+    for env in envs.values():
+        env.close()
+
+
+@pytest.mark.browser
+@needs_miniwob
+def test_the_expert_reads_real_pages_through_the_same_renderer(browser_envs):
+    for task, env in browser_envs.items():
+        for seed in range(3):
+            page, _ = env.reset(seed=seed)
+            assert page.splitlines()[0] == env.unwrapped.utterance and all(
+                line.startswith("[") for line in page.splitlines()[1:]), page
+            reward, info = play_expert(env)
+            assert reward == 1.0 and info["success"], (task, page)
+
+
+@pytest.mark.browser
+@needs_miniwob
+def test_a_real_page_refuses_what_the_twin_refuses_before_the_browser_acts(browser_envs):
+    env = browser_envs["enter-text"]
+    env.reset(seed=0)
+    before = env.unwrapped.page_text()
+    for action in (call("click", ref=99), call("type", ref=6, text="x")):
+        observation, reward, terminated, _, _ = env.step(action)
+        assert observation.startswith("Error:") and reward == -INVALID_PENALTY and not terminated
+    assert env.unwrapped.page_text() == before
+
+
+@pytest.mark.browser
+@needs_miniwob
+def test_the_real_environment_passes_gymnasiums_checker(browser_envs):
+    check_env(browser_envs["click-button"].unwrapped, skip_render_check=True)
+
+
+@pytest.mark.browser
+@needs_miniwob
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(st.text(max_size=60), st.builds(call, st.sampled_from(["click", "type", "scroll"]),
+                                                       ref=st.integers(-3, 30))))
+def test_no_text_crashes_a_real_page(browser_envs, text):
+    env = browser_envs["click-checkboxes"]
+    if env.unwrapped.browser is None or env.unwrapped.done:
+        env.reset(seed=0)
+    observation, reward, _, _, _ = env.step(text)
+    assert isinstance(observation, str) and -1.0 - INVALID_PENALTY <= reward <= 1.0
