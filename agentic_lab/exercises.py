@@ -90,6 +90,8 @@ def _show(inputs: dict) -> str:
     def short(v):
         if isinstance(v, Task):  # what the learner's function reads of it, not every field
             return f"<task {v.prompt!r}, answer {v.answer!r}>"
+        if isinstance(v, list) and v and isinstance(v[0], dict) and "ref" in v[0]:  # a web page's elements
+            return "[" + ", ".join(f"{e['ref']} {e['tag']} {str(e['text'])!r} (in {e['parent']})" for e in v) + "]"
         return f"tensor{tuple(v.shape)}={v.tolist()}" if isinstance(v, torch.Tensor) and v.numel() <= 12 else repr(v)
     return ", ".join(f"{k}={short(v)}" for k, v in inputs.items())
 
@@ -260,7 +262,8 @@ def _episodes_with_turns(g):
 # The references live where the course uses them; registering here only names them as answers.
 def _register_all() -> None:
     from agentic_lab import (algorithms, coding, eval as evaluation, math_tasks, memory, perception, planning,
-                             policy_gradient, ppo, preference, reflection, reward_model, rewards, rollout, tool_use)
+                             policy_gradient, ppo, preference, reflection, reward_model, rewards, rollout, tool_use,
+                             web)
     from agentic_lab.actions import Action
 
     # float32 rewards a thousand apart: log(sigmoid(x)) underflows to log(0) = -inf, logsigmoid(x) does not
@@ -413,6 +416,12 @@ def _register_all() -> None:
              "answers; no readable answer, or a tie for the most votes: (None, 0.0)", _sampled_answers,
              hard_cases=({"answers": ["1/2", "2/4", "1/3", "2/6"]}, {"answers": ["1/2", "2/4", "3/6", "1/3", "1/3"]},
                          {"answers": ["3/4", None, "x?", ""]}, {"answers": [None, "?"]}))(math_tasks.majority_answer)
+    # notebook 16: a checkbox page (each box's label is a text node beside it, inside a label element) and a link
+    # paragraph (text nodes with negative refs between the links)
+    exercise("describe_page", "(ref, kind, text) of each element an agent can see or use, in page order: button, link "
+             "(a span of class alink), textbox (its value), checkbox (its label's text), text; no containers",
+             _web_page, hard_cases=({"elements": web.make_page("click-checkboxes", random.Random(0)).elements},
+                                    {"elements": web.make_page("click-link", random.Random(1)).elements}))(web.describe)
     exercise("grpo_token_weights", "w_{i,t} = m_{i,t} A_i / (B Σ_t m_{i,t}): each token's push in GRPO's gradient",
              _episodes_with_turns, hard_cases=(two_turn_weights,), solution=grpo_token_weights)(_grpo_weights_by_autograd)
 
@@ -458,6 +467,14 @@ def _sampled_answers(g):
             scale = _int(g, 1, 3)
             answers.append(f"{a * scale}/{b * scale}" if _int(g, 0, 3) else f"{a / b:g}")
     return {"answers": answers}
+
+
+def _web_page(g):
+    """The elements of a twin page of any task, split and layout."""
+    from agentic_lab import web
+    rng = random.Random(_int(g, 0, 10**6))
+    page = web.make_page(rng.choice(web.TASKS), rng, rng.choice(["train", "test"]), rng.choice(web.PERTURBATIONS))
+    return {"elements": page.elements}
 
 
 def _bank_and_operation(g):

@@ -259,6 +259,26 @@ def _majority_first_of_a_tie(answers):
     return top, count / len(answers)
 
 
+def _describe_labels_apart(elements):
+    """Every text node shown as text, the checkbox with no label: the agent reads boxes it cannot tell apart."""
+    from agentic_lab import web
+    return [(ref, kind, "" if kind == "checkbox" else text) for ref, kind, text in web.describe(elements)] + \
+        [(e["ref"], "text", e["text"]) for e in elements if e["tag"] == "t" and e["parent"] != 3]
+
+
+def _describe_positive_refs_only(elements):
+    """Text nodes (negative refs) left out: a link paragraph loses the words around the links."""
+    from agentic_lab import web
+    return [row for row in web.describe(elements) if row[0] > 0]
+
+
+def _describe_with_containers(elements):
+    """Everything, containers included, as text."""
+    from agentic_lab import web
+    kinds = {ref: (kind, text) for ref, kind, text in web.describe(elements)}
+    return [(e["ref"], *kinds.get(e["ref"], ("text", e["text"]))) for e in elements]
+
+
 PLAUSIBLE_WRONG = {
     "bradley_terry_loss": [lambda r_chosen, r_rejected: F.logsigmoid(r_chosen - r_rejected),     # sign
                            lambda r_chosen, r_rejected: -torch.log(torch.sigmoid(r_chosen - r_rejected))],  # -inf
@@ -308,6 +328,7 @@ PLAUSIBLE_WRONG = {
     "aggregate_loss": [_aggregate_every_type_as_token_mean, _aggregate_without_mask, _aggregate_grpo_dividing_by_zero],
     "hard_coded": [_hard_coded_constants_only, _hard_coded_any_shown_literal],
     "majority_answer": [_majority_by_spelling, _majority_share_of_readable, _majority_first_of_a_tie],
+    "describe_page": [_describe_labels_apart, _describe_positive_refs_only, _describe_with_containers],
 }
 
 
