@@ -91,7 +91,8 @@ def _show(inputs: dict) -> str:
         if isinstance(v, Task):  # what the learner's function reads of it, not every field
             return f"<task {v.prompt!r}, answer {v.answer!r}>"
         if isinstance(v, list) and v and isinstance(v[0], dict) and "ref" in v[0]:  # a web page's elements
-            return "[" + ", ".join(f"{e['ref']} {e['tag']} {str(e['text'])!r} (in {e['parent']})" for e in v) + "]"
+            return "[" + ", ".join(f"{e['ref']} {e['tag']}{'.' + e['classes'] if e.get('classes') else ''} "
+                                   f"{str(e['text'])!r} (in {e['parent']})" for e in v) + "]"
         return f"tensor{tuple(v.shape)}={v.tolist()}" if isinstance(v, torch.Tensor) and v.numel() <= 12 else repr(v)
     return ", ".join(f"{k}={short(v)}" for k, v in inputs.items())
 
