@@ -253,10 +253,12 @@ def wanted(task: str, utterance: str) -> list[str]:
 
 
 def expert_actions(task: str, utterance: str, elements: list[dict]) -> list[tuple[str, dict]]:
-    """The tool calls that solve the page, found the way a careful person would, from the sentence and the
-    rendered elements only (so it runs on real pages too): the demonstrations notebook 16's clone imitates."""
+    """The tool calls that finish the page from where it stands, found the way a careful person would, from the
+    sentence and the rendered elements only (so it runs on real pages too): what is already typed or ticked is not
+    done again. The demonstrations notebook 16's clone imitates."""
     shown = describe(elements)
     targets = wanted(task, utterance)
+    checked = {e["ref"] for e in elements if e["tag"] == "input_checkbox" and _checked(e)}
 
     def ref_of(kind: str, text: str | None = None) -> int:
         return next(ref for ref, k, t in shown if k == kind and (text is None or t == text))
@@ -266,10 +268,13 @@ def expert_actions(task: str, utterance: str, elements: list[dict]) -> list[tupl
         return [("click", {"ref": ref_of("link", targets[0])})]
     if task == "focus-text":
         return [("click", {"ref": ref_of("textbox")})]
+    submit = ("click", {"ref": ref_of("button", "Submit")})
     if task == "enter-text":
-        return [("type", {"ref": ref_of("textbox"), "text": targets[0]}), ("click", {"ref": ref_of("button", "Submit")})]
-    return [("click", {"ref": ref_of("checkbox", t)}) for t in targets] + \
-        [("click", {"ref": ref_of("button", "Submit")})]
+        box = ref_of("textbox")
+        typed = next(t for ref, k, t in shown if ref == box)
+        return ([] if typed == targets[0] else [("type", {"ref": box, "text": targets[0]})]) + [submit]
+    return [("click", {"ref": ref}) for ref, kind, label in shown
+            if kind == "checkbox" and (label in targets) != (ref in checked)] + [submit]
 
 
 class WebEnv(TextEnv):

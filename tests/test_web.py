@@ -142,3 +142,12 @@ def test_no_text_crashes_a_real_page(browser_envs, text):
         env.reset(seed=0)
     observation, reward, _, _, _ = env.step(text)
     assert isinstance(observation, str) and -1.0 - INVALID_PENALTY <= reward <= 1.0
+
+
+def test_the_expert_does_not_redo_what_the_page_already_shows():
+    env = gym.make("agentic_lab/WebTwin-v0", task="click-checkboxes")
+    env.reset(seed=2)
+    inner = env.unwrapped
+    first, *rest = web.expert_actions(inner.task_name, inner.utterance, inner.elements())
+    env.step(call(*first[:1], **first[1]))
+    assert web.expert_actions(inner.task_name, inner.utterance, inner.elements()) == rest
