@@ -29,16 +29,22 @@ touched; the page stays as it was.
 """
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
 import string
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from agentic_lab.envs import TextEnv, printable
+from agentic_lab.eval import success_rate
+from agentic_lab.tasks import assistant, observation
 from agentic_lab.tools import Tool, ToolError, call_tool
+from agentic_lab.trajectory import Trajectory
 
+WARM_START = Path(__file__).resolve().parent.parent / "data" / "web-warm"
 TASKS = ("click-test-2", "click-button", "click-link", "enter-text", "focus-text", "click-checkboxes")
 PERTURBATIONS = (None, "moved", "relabelled", "crowded")
 MAX_TURNS = 6
@@ -364,6 +370,36 @@ class WebTwinEnv(WebEnv):
         box = self._by_ref(ref)
         box["value"] = str(box["value"]) + text                          # typing appends, as keys do
         return (1.0, True) if self.task_name == "focus-text" else (0.0, False)
+
+
+# --- the clone's demonstrations, and what an agent did ----------------------------------------------------------
+def demonstration(env: WebEnv) -> list[dict]:
+    """The expert's episode on the page `env` was just reset to, as a conversation: the page, then each tool call
+    and the page it led to (the expert asks again after every step, as a policy does)."""
+    messages = [{"role": "user", "content": env.last_observation}]
+    done = False
+    while not done:
+        tool, arguments = expert_actions(env.task_name, env.utterance, env.elements())[0]
+        text = "<tool_call>" + json.dumps({"name": tool, "arguments": arguments}) + "</tool_call>"
+        page, _, terminated, truncated, _ = env.step(text)
+        done = terminated or truncated
+        messages += [assistant(tool=tool, **arguments)] + ([] if done else [observation(page)])
+    return messages
+
+
+def web_report(trajectories: list[Trajectory]) -> dict[str, dict]:
+    """By task (and "all"): n, success ± SE, actions per episode, and the share of actions the page refused."""
+    report = {}
+    for name in [*TASKS, "all"]:
+        episodes = [t for t in trajectories if name in ("all", t.info["task"])]
+        if not episodes:
+            continue
+        turns = [turn for t in episodes for turn in t.turns]
+        p, se = success_rate(episodes)
+        report[name] = {"n": len(episodes), "success": p, "stderr": se, "actions": len(turns) / len(episodes),
+                        "refused": sum(turn.action.kind == "invalid" or (turn.result or "").startswith("Error:")
+                                       for turn in turns) / max(len(turns), 1)}
+    return report
 
 
 # --- the real pages --------------------------------------------------------------------------------------------
