@@ -131,7 +131,7 @@ def describe(elements: list[dict]) -> list[tuple[int, str, str]]:
         elif tag == "input_checkbox":
             label = labels[e["ref"]]
             shown.append((e["ref"], "checkbox", "" if label is None else str(label["text"]).strip()))
-        elif text and e["ref"] not in label_refs and tag not in ("body",):
+        elif text and e["ref"] not in label_refs and tag != "body":
             shown.append((e["ref"], "text", text))
     return shown
 
