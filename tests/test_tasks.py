@@ -12,6 +12,9 @@ from agentic_lab.world import build_world, fact_table
 def test_reference_solutions_pass_their_own_checker(name):
     for task in sample_tasks(name, 200, seed=3) + sample_tasks(name, 50, seed=3, split="test"):
         assert task.check(task.answer), task
+        if task.family == "prove":   # a proof ends with the rewrite that closed the goal, and the kernel saying so
+            assert task.solution[-1]["content"].endswith("Proved."), task
+            continue
         final = parse_action(task.solution[-1]["content"])   # a memory stream ends with an operation, not an answer
         assert final.kind in ("answer", "memory") and final.answer in (None, task.answer), (task, final)
 
