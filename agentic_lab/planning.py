@@ -60,11 +60,12 @@ def plan_fidelity(plan: Sequence[str], executed: Sequence[str]) -> float:
 
 
 def executed_plan(trajectory) -> tuple[list[str], list[str]]:
-    """A PlanGrid episode's plan (the moves written in its first turn's <plan>, [] if none) and the moves it then
-    made (those the environment accepted: a refused one costs the penalty), in order: what `plan_fidelity` compares."""
-    plan = trajectory.turns[0].action.plan if trajectory.turns else None
-    moves = [turn.action.answer for turn in trajectory.turns if turn.reward >= 0 and turn.action.answer in tasks.MOVES]
-    return list("".join((plan or "").split())), moves
+    """A PlanGrid episode's plan and the moves it made, in order: what `plan_fidelity` compares. The moves are those
+    the environment accepted (a refused one costs the penalty); the plan, as the environment takes it, is the one
+    written with the first accepted move ([] if none), which is not the first turn's when that turn was refused."""
+    accepted = [turn for turn in trajectory.turns if turn.reward >= 0 and turn.action.answer in tasks.MOVES]
+    plan = accepted[0].action.plan if accepted else None
+    return list("".join((plan or "").split())), [turn.action.answer for turn in accepted]
 
 
 class ActionWordEnv(TextEnv):

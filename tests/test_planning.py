@@ -245,3 +245,21 @@ def test_a_plan_first_does_not_help_and_neither_arm_plans_past_its_training_leng
     moves = [r for r in forced["act-only"] if r["where"] == "answer"]
     within, beyond = (accuracy([r for r in moves if (r["position"] > longest) == past]) for past in (False, True))
     assert beyond < within - 0.1
+
+
+def test_the_plan_is_the_one_written_with_the_first_accepted_move():
+    """The environment takes the plan from the first move it accepts: when the first turn is refused (a move with no
+    plan, in the plan-first arm), the plan comes with the second."""
+    from agentic_lab.actions import parse_action
+    from agentic_lab.trajectory import Trajectory, Turn
+    env = gym.make("agentic_lab/PlanGrid-v0", lengths=(3, 6), plan_first=True)
+    env.reset(seed=0)
+    expert = env.unwrapped.expert_actions()
+    turns = []
+    for text in (f"<answer>{expert[0]}</answer>",
+                 f"<plan>{env.unwrapped.plan_text(expert)}</plan><answer>{expert[0]}</answer>"):
+        observation, reward, terminated, _, _ = env.step(text)
+        turns.append(Turn("", text, parse_action(text), observation, reward, terminated))
+    assert turns[0].reward < 0 and turns[1].reward >= 0
+    plan, moves = executed_plan(Trajectory("agentic_lab/PlanGrid-v0", 0, turns=turns))
+    assert plan == env.unwrapped.plan_steps(env.unwrapped.plan) == expert and moves == env.unwrapped.executed
