@@ -367,7 +367,13 @@ class TrajectoryViewer:
                 f'{self._legend()}{top}<div class="alv-panes">{panes}</div></div>')
 
     def _legend(self) -> str:
-        advantage = ("advantage: green positive, red negative (one A_i for all tokens of an episode)"
+        per_turn = {name: any(isinstance(a, list) for a in values) for name, values in self.advantages.items()
+                    if values is not None}
+        each = ("one A per turn, shared by the turn's tokens" if all(per_turn.values()) else
+                "one A_i for all tokens of an episode" if not any(per_turn.values()) else
+                "one A_i for all tokens of an episode in " + ", ".join(n for n, t in per_turn.items() if not t) +
+                "; one A per turn in " + ", ".join(n for n, t in per_turn.items() if t))
+        advantage = (f"advantage: green positive, red negative ({each})"
                      if "advantage" in self.modes else "no advantage colouring: these episodes are not GRPO groups "
                      "(no two share a task), so every advantage would be 0")
         retrieved = (", blue = documents its search retrieved (shown, not trained on)"

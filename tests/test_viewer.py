@@ -251,3 +251,14 @@ def test_images_in_the_exported_page(looked, tmp_path):
         page.select_option(".c-view", "group")      # the group's shared prompt shows its one image once
         assert page.locator(".alv-shared img").count() == 1
         browser.close()
+
+
+def test_the_legend_says_whether_an_advantage_is_per_episode_or_per_turn(runs, tiny):
+    """Notebook 09 shows episode-level, GiGPO and critic advantages side by side: the legend must not call them all
+    one A_i per episode."""
+    viewer = TrajectoryViewer(runs, tiny[1])
+    assert "one A_i for all tokens of an episode)" in viewer._legend()
+    per_turn = {"before": viewer.advantages["before"],
+                "after": [[a] * len(t.turns) for a, t in zip(viewer.advantages["after"], runs["after"])]}
+    mixed = TrajectoryViewer(runs, tiny[1], advantages=per_turn)._legend()
+    assert "episode in before" in mixed and "one A per turn in after" in mixed
