@@ -34,8 +34,8 @@ One module per concept, read in this order:
     viz        printing trajectories, plots, and the interactive trajectory viewer
     runmode    quick mode (tests) versus full mode (learners)
 """
-from agentic_lab.models import ModelLoadError, load_model
-from agentic_lab.runmode import announce, is_quick, pick, report_time
+from agentic_lab.runmode import announce, is_quick, pick, report_time  # first: its clock starts before torch loads
+from agentic_lab.models import ModelLoadError, load_model  # noqa: E402,I001
 
 __all__ = ["load_model", "ModelLoadError", "is_quick", "pick", "announce", "report_time"]
 __version__ = "0.1.0"

@@ -9,9 +9,11 @@ import os
 import time
 
 QUICK_ENV = "AGENTIC_LAB_QUICK"
-
-
 SITE_ENV = "AGENTIC_LAB_SITE"
+# When the package began to import: agentic_lab/__init__.py imports this module before torch and transformers load
+# (5-7 s), so a notebook's first `announce` can count that time as the notebook's own.
+IMPORT_STARTED = time.time()
+_announced = False
 
 
 def _flag(name: str) -> bool:
@@ -33,10 +35,14 @@ def pick(full, quick):
 
 
 def announce(full_minutes: float) -> float:
-    """Print the mode and the full-mode budget; returns the start time for `report_time`."""
+    """Print the mode and the full-mode budget; returns the start time for `report_time`: the first time, when the
+    package began to import (the first cell's imports are part of what the notebook costs), after that, now."""
+    global _announced
     mode = "QUICK mode (AGENTIC_LAB_QUICK=1): small steps, at most 60 s" if is_quick() else "FULL mode"
     print(f"{mode}. Full mode takes about {full_minutes:g} min on a 2-core CPU.")
-    return time.time()
+    start = time.time() if _announced else IMPORT_STARTED
+    _announced = True
+    return start
 
 
 def report_time(start: float) -> None:
