@@ -74,6 +74,8 @@ def _diagnose(got: torch.Tensor, want: torch.Tensor, atol: float) -> str:
     if torch.allclose(got, -want, atol=atol) and want.abs().max() > atol:
         return "the sign is flipped"
     nonzero = want.abs() > atol
+    if nonzero.any() and not (got.abs() > atol).any():
+        return "your output is 0 everywhere, where the reference is not"
     if nonzero.any():
         ratio = got[nonzero] / want[nonzero]
         if torch.allclose(ratio, ratio[0].expand_as(ratio), atol=1e-4) and abs(ratio[0].item() - 1) > 1e-4:
@@ -119,6 +121,8 @@ def check(name: str, fn: Callable, trials: int = 20, seed: int = 0, verbose: boo
     """Compare `fn` with the reference answer of exercise `name` on its hard cases and `trials` random inputs.
     Shows the solution when the attempt passes, or with `reveal=True` whatever happened."""
     passed = _compare(EXERCISES[name], fn, trials, seed, print if verbose else (lambda *a: None))
+    if verbose and not (passed or reveal):
+        print(f"  (to see the course's solution whatever happens: check({name!r}, your_function, reveal=True))")
     if verbose and (passed or reveal):
         from agentic_lab.viz import show_source
         print("The course's solution:" if passed else "The course's solution (you asked to see it):")

@@ -414,3 +414,11 @@ def test_a_cell_ending_in_check_displays_nothing_but_the_message():
     assert "not attempted yet" in captured.stdout
     assert "False" not in captured.stdout and not captured.outputs
     assert not check("kl_k3", PLAUSIBLE_WRONG["kl_k3"], verbose=False)
+
+
+def test_a_stub_returning_zeros_is_told_so_and_every_failure_says_how_to_see_the_solution(capsys):
+    check("kl_k3", lambda logprobs, ref_logprobs: torch.zeros_like(logprobs))
+    out = capsys.readouterr().out
+    assert "0 everywhere" in out and "constant factor" not in out and "reveal=True" in out
+    check("kl_k3", EXERCISES["kl_k3"].reference)
+    assert "reveal=True" not in capsys.readouterr().out
