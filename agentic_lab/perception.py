@@ -215,8 +215,10 @@ def demonstration(seed: int, look: bool, split: str = "train", tools: bool = Tru
 
 # --- rewards: what makes an agent keep looking (or stop) --------------------------------------------------------
 def visual_operations(trajectory: Trajectory) -> int:
-    """n_vo: the episode's well-formed calls of a visual tool (crop or erase), whatever they returned."""
-    return sum(turn.action.tool in ("crop", "erase") for turn in trajectory.tool_calls)
+    """n_vo: the episode's crop and erase calls that the environment carried out. A refused call (a box off the
+    scene, or a tool not on offer) showed nothing: it is no visual operation, and earns no bonus for looking."""
+    return sum(turn.action.tool in ("crop", "erase") and not (turn.result or "").startswith("Error:")
+               for turn in trajectory.tool_calls)
 
 
 def outcome_reward(trajectory: Trajectory) -> float:
@@ -245,7 +247,7 @@ def curiosity_group_rewards(calls: list[int], correct: list[bool], alpha: float 
 
 
 def curiosity_rewards(group: list[Trajectory], **kwargs) -> list[float]:
-    """`curiosity_group_rewards` of a group of episodes (n_vo = its well-formed crop and erase calls)."""
+    """`curiosity_group_rewards` of a group of episodes (n_vo = its crop and erase calls carried out)."""
     return curiosity_group_rewards([visual_operations(t) for t in group], [t.success for t in group], **kwargs)
 
 

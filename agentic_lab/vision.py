@@ -114,9 +114,10 @@ def from_text_model(text_model: LlamaForCausalLM, image_size: int = 32, patch_si
     return vlm
 
 
-def freeze_vision_tower(model: TinyVLMForCausalLM) -> TinyVLMForCausalLM:
-    """Keep the eyes as they are: the patch projector and positions get no gradient, so RL trains only the decoder
-    (EasyR1's and LLaMA-Factory's `freeze_vision_tower`). Notebook 13: trained, RL's noisy gradient on these few
+def freeze_patch_projector(model: TinyVLMForCausalLM) -> TinyVLMForCausalLM:
+    """Keep the eyes as they are: the patch projector and positions, all the tiny VLM has for a vision tower, get no
+    gradient, so RL trains only the decoder (what EasyR1's and LLaMA-Factory's `freeze_vision_tower` does for a real
+    vision tower). Notebook 13: trained, RL's noisy gradient on these few
     weights degraded reading a crop. For transformers' Qwen2.5-VL: `model.model.visual.requires_grad_(False)`."""
     model.patch_embed.requires_grad_(False)
     model.patch_position.requires_grad_(False)
@@ -129,7 +130,12 @@ def patches_per_image(model) -> int | None:
 
 
 def expand_image_marks(text: str, n_images: int, per_image: int | None) -> str:
-    """`text` with each IMAGE_MARK replaced by `per_image` placeholder tokens; checks it has one mark per image."""
+    """`text` with each IMAGE_MARK replaced by `per_image` placeholder tokens; checks it has one mark per image.
+    Text that only *says* "<image>" or the placeholder token, in an observation that shows no image (a model's tool
+    name echoed in an error), is kept as text a little changed, so that it can never stand for a missing image."""
+    text = text.replace(IMAGE_TOKEN, IMAGE_TOKEN.replace("|", " | "))   # written out, not a placeholder
+    if n_images == 0:
+        text = text.replace(IMAGE_MARK, IMAGE_MARK.replace(">", "?>"))
     marks = text.count(IMAGE_MARK)
     if marks != n_images:
         raise ValueError(f"{marks} {IMAGE_MARK} marks in an observation that comes with {n_images} images")

@@ -7,7 +7,7 @@
 Arms, same groups, seeds and learning rate (the notebook's settings): the outcome only; Pixel Reasoner's curiosity
 reward (a group reward: a bonus for looking while the group's look rate is under H = 0.3, a penalty per visual
 operation beyond one); DeepEyes' conditional bonus (0.8 acc + 0.2 format + 1.2 [acc and a tool]); the control, +0.2
-per visual operation right or wrong. The patch projector and positions stay frozen (`vision.freeze_vision_tower`).
+per visual operation right or wrong. The patch projector and positions stay frozen (`vision.freeze_patch_projector`).
 Each: --steps GRPO steps of 4 train-split scenes × 8 episodes. Per step (5-step means): accuracy, look rate, visual
 operations per episode. Held out, --scenes test-split scenes at T = 1 with the same sampling seed: the warm start
 with its tools and in the one-glance game (no tool offered), each arm after RL, and the gains paired by scene.
@@ -40,7 +40,7 @@ from agentic_lab import load_model, perception  # noqa: E402
 from agentic_lab.eval import paired_gain  # noqa: E402
 from agentic_lab.rl import RLConfig, grpo_train  # noqa: E402
 from agentic_lab.rollout import rollout  # noqa: E402
-from agentic_lab.vision import freeze_vision_tower  # noqa: E402
+from agentic_lab.vision import freeze_patch_projector  # noqa: E402
 
 STEPS, LR = 40, 1e-4
 REWARDS = {
@@ -84,7 +84,7 @@ def main() -> None:
     print(line("warm start", before), flush=True)
     config, after = RLConfig(n_groups=4, group_size=8, lr=args.lr), {}
     for name in args.arms.split(","):
-        policy = copy.deepcopy(warm) if args.train_vision else freeze_vision_tower(copy.deepcopy(warm))
+        policy = copy.deepcopy(warm) if args.train_vision else freeze_patch_projector(copy.deepcopy(warm))
         history = grpo_train(policy, tokenizer, lambda: gym.make("agentic_lab/Look-v0"), args.steps,
                              config, seed=0, progress=False,
                              step_metrics=lambda episodes: perception.look_metrics(episodes, config.group_size),

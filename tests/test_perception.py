@@ -160,16 +160,30 @@ def test_rl_on_the_outcome_teaches_the_warm_start_to_look_and_to_be_right_more_o
     from agentic_lab.perception import LOOK_WARM_START, look_report, outcome_reward
     from agentic_lab.rl import RLConfig, grpo_train
     from agentic_lab.rollout import rollout
-    from agentic_lab.vision import freeze_vision_tower
+    from agentic_lab.vision import freeze_patch_projector
     warm, tokenizer = load_model(LOOK_WARM_START)
     seeds = [100_000 + k for k in range(300)]
 
     def play(model):
         return rollout(model, tokenizer, [LookEnv(split="test") for _ in seeds], seeds, temperature=1.0, seed=0)
-    policy = freeze_vision_tower(copy.deepcopy(warm))
+    policy = freeze_patch_projector(copy.deepcopy(warm))
     grpo_train(policy, tokenizer, lambda: gym.make("agentic_lab/Look-v0"), 40,
                RLConfig(n_groups=4, group_size=8, lr=1e-4), reward_fn=outcome_reward, progress=False)
     before, after = play(warm), play(policy)
     gain, stderr = paired_gain([t.success for t in before], [t.success for t in after])
     assert gain > 2 * stderr
     assert look_report(after)["look_rate"] > look_report(before)["look_rate"]
+
+
+def test_a_refused_crop_is_no_visual_operation():
+    """A crop off the scene, or one where no tool is offered, shows nothing: DeepEyes' tool bonus and the curiosity
+    rate counted it as looking."""
+    from agentic_lab.actions import parse_action
+    call = '<tool_call>{"name": "crop", "arguments": {"x0": 0, "y0": 0, "x1": 999, "y1": 5}}</tool_call>'
+    refused = Turn("", call, parse_action(call), "Error: the box must lie inside the scene", -0.1, False)
+    carried_out = Turn("", call, parse_action(call), "<image>\nThe box (0, 0)-(8, 8) at full size.", 0.0, False)
+    answer = Turn("", "<answer>3</answer>", parse_action("<answer>3</answer>"), "Correct.", 1.0, True)
+    episode = lambda *turns: Trajectory("agentic_lab/Look-v0", 0, turns=list(turns), info={"success": True})
+    assert visual_operations(episode(refused, answer)) == 0
+    assert visual_operations(episode(refused, carried_out, answer)) == 1
+    assert deepeyes_reward(episode(refused, answer)) == pytest.approx(1.0)   # right and well formed; no tool bonus

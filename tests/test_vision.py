@@ -15,7 +15,7 @@ from agentic_lab.rl import RLConfig, grpo_train
 from agentic_lab.rollout import group_seeds, rollout
 from agentic_lab.sft import collate, encode_messages
 from agentic_lab.trajectory import load_trajectories, save_trajectories, split_contexts
-from agentic_lab.vision import (BLOCKED_LOGIT, IMAGE_TOKEN, IMAGE_TOKEN_ID, TinyVLMForCausalLM, freeze_vision_tower,
+from agentic_lab.vision import (BLOCKED_LOGIT, IMAGE_TOKEN, IMAGE_TOKEN_ID, TinyVLMForCausalLM, freeze_patch_projector,
                                 from_text_model)
 
 
@@ -173,10 +173,22 @@ def test_supervised_fine_tuning_reaches_the_patch_projection(models):
 
 def test_a_frozen_vision_tower_keeps_its_weights_through_an_rl_step(models):
     _, vlm, tokenizer = models
-    policy = freeze_vision_tower(copy.deepcopy(vlm))
+    policy = freeze_patch_projector(copy.deepcopy(vlm))
     grpo_train(policy, tokenizer, lambda: gym.make("agentic_lab/Look-v0"), 1,
                RLConfig(n_groups=2, group_size=4, lr=1e-2, max_new_tokens=8),
                reward_fn=lambda t: float(len(t.turns)), progress=False)
     for name, before in vlm.state_dict().items():
         after = policy.state_dict()[name]
         assert torch.equal(before, after) == name.startswith(("patch_embed.", "patch_position")), name
+
+
+def test_text_that_only_says_image_is_kept_as_text():
+    """A tool named "<image>" is echoed in the error observation, which shows no image: the rollout must not look
+    for one (it raised, ending the GRPO run), nor may a written-out placeholder token reach the model as one."""
+    from agentic_lab.vision import IMAGE_MARK, expand_image_marks
+    for echoed in ("Error: no tool '<image>' here.", f"Error: no tool '{IMAGE_TOKEN}' here."):
+        text = expand_image_marks(echoed, 0, 4)
+        assert IMAGE_MARK not in text and IMAGE_TOKEN not in text and text.startswith("Error: no tool")
+    assert expand_image_marks(f"look: {IMAGE_MARK}", 1, 2) == f"look: {IMAGE_TOKEN * 2}"
+    with pytest.raises(ValueError):
+        expand_image_marks(f"{IMAGE_MARK} {IMAGE_MARK}", 1, 2)
