@@ -596,7 +596,7 @@ def demonstration(task: Task, rng: random.Random) -> list[dict]:
     forms = task.info["forms"]
     form = rng.choices(forms, weights=FORM_SHARES[:len(forms)])[0]
     reasoning = task.info["reasoning"]
-    if task.family == "fractions" and form == task.answer and len(forms) > 1:
+    if task.family == "fractions" and form == task.answer and len(forms) > 1 and "/" in forms[1]:   # not a decimal
         reasoning += f" {forms[1]}={task.answer}"
     return task.messages() + [answer(form, reasoning=reasoning)]
 
