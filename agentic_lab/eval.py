@@ -128,13 +128,14 @@ def copy_probe(rng: random.Random, probe: str, kind: str, length: int) -> tuple[
 
 
 def copied(text: str) -> str:
-    """The string a message wrote out: its search call's query, or its answer (a model that answers with S where it
-    should search has still copied it: this measures copying, not the choice of action); empty if neither."""
+    """The string a message wrote out: its tool call's first text argument (the search query, or the key of a `read`
+    call the copy family trains on), or its answer. A model that reads or answers with S where it should search has
+    still copied it: this measures copying, not the choice of action. Empty if none."""
     action = parse_action(text)
     if action.kind == "answer":
         return action.answer or ""
-    query = (action.arguments or {}).get("query") if action.kind == "tool_call" else None
-    return query if isinstance(query, str) else ""
+    texts = [v for v in (action.arguments or {}).values() if isinstance(v, str)] if action.kind == "tool_call" else []
+    return texts[0] if texts else ""
 
 
 def right_prefix(written: str, target: str) -> int:
@@ -145,18 +146,21 @@ def right_prefix(written: str, target: str) -> int:
 @torch.no_grad()
 def copy_accuracy(model, tokenizer, n: int = 100, seed: int = 0, batch: int = 64) -> dict:
     """Greedy copying of n unseen strings per probe, kind and length:
-    {probe: {kind: {L: {"exact": share copied exactly, "prefix": mean share of S right before the first mistake}}}}."""
+    {probe: {kind: {L: {"exact": share copied exactly, "prefix": mean share of S right before the first mistake,
+    "searched": share that wrote the search call asked for (not a read call or an answer)}}}}."""
     results: dict = {}
     for probe in COPY_PROBES:
         for kind in STRING_KINDS:
             for length in COPY_LENGTHS:
                 rng = random.Random(f"copy/{probe}/{kind}/{length}/{seed}")
                 conversations, targets = zip(*(copy_probe(rng, probe, kind, length) for _ in range(n)))
-                written = [copied(text) for text in greedy_messages(model, tokenizer, conversations,
-                                                                    [TOOLS["search"].schema()], length + 64, batch)]
+                messages = greedy_messages(model, tokenizer, conversations, [TOOLS["search"].schema()],
+                                           length + 64, batch)
+                written = [copied(text) for text in messages]
                 results.setdefault(probe, {}).setdefault(kind, {})[length] = {
                     "exact": sum(w == t for w, t in zip(written, targets)) / n,
-                    "prefix": sum(right_prefix(w, t) / len(t) for w, t in zip(written, targets)) / n}
+                    "prefix": sum(right_prefix(w, t) / len(t) for w, t in zip(written, targets)) / n,
+                    "searched": sum(parse_action(m).tool == "search" for m in messages) / n}
     return results
 
 

@@ -122,7 +122,7 @@ def check(name: str, fn: Callable, trials: int = 20, seed: int = 0, verbose: boo
     Shows the solution when the attempt passes, or with `reveal=True` whatever happened."""
     passed = _compare(EXERCISES[name], fn, trials, seed, print if verbose else (lambda *a: None))
     if verbose and not (passed or reveal):
-        print(f"  (to see the course's solution whatever happens: check({name!r}, your_function, reveal=True))")
+        print(f"  (to see the answer anyway: check({name!r}, your_function, reveal=True))")
     if verbose and (passed or reveal):
         from agentic_lab.viz import show_source
         print("The course's solution:" if passed else "The course's solution (you asked to see it):")
