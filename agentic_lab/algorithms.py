@@ -97,7 +97,8 @@ def grpo_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: to
               beta: float | torch.Tensor = 0.0,
               ref_logprobs: torch.Tensor | None = None, importance_sampling_level: str = "token",
               max_completion_length: int | None = None, num_items_in_batch: float | None = None,
-              kl_bias_correction: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
+              kl_bias_correction: bool = True, importance_weights: torch.Tensor | None = None
+              ) -> tuple[torch.Tensor, dict[str, float]]:
     """The GRPO-family loss of TRL's GRPOTrainer, for one micro-batch.
 
     logprobs (B, T) under π_θ (with gradient), old_logprobs (B, T) under the policy that sampled, ref_logprobs
@@ -132,6 +133,10 @@ def grpo_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: to
     (TRL does), and "bnpo" becomes a mean of micro-batch token means. With DDP over P processes TRL divides
     "dapo" by N/P, which DDP's gradient averaging turns back into N.
 
+    importance_weights w (B, T), when the tokens were sampled by another policy than π_old (a rollout worker
+    one update behind, or another engine's numerics), multiply the clipped term, detached: ℓ = -w min(...) + β ρ k3,
+    as TRL does with `vllm_importance_sampling_correction` (`truncated_importance_weights` makes them).
+
     Returns (loss, metrics): the fractions of tokens (of sequences, for "sequence") where the clip binds,
     "clip_low" (ρ < 1-ε_low, A < 0), "clip_high" (ρ > 1+ε_high, A > 0), "clip_region" (either), and, when
     β > 0, "kl": the token mean of the KL term as it enters the loss (ρ k3 or k3), as TRL logs it. β may be a
@@ -146,6 +151,8 @@ def grpo_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: to
     ratio = torch.exp(log_ratio)                                            # (B, T) or (B, 1)
     advantages = advantages if advantages.dim() == 2 else advantages[:, None]   # per token (B, T), or per sequence
     per_token, low, high = clipped_surrogate(ratio, advantages, epsilon_low, epsilon_high)
+    if importance_weights is not None:
+        per_token = per_token * importance_weights.detach()                 # (B, T)
     metrics = {}
     if isinstance(beta, torch.Tensor) or beta != 0.0:
         kl = kl_k3(logprobs, ref_logprobs)                                  # (B, T)
@@ -161,6 +168,17 @@ def grpo_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: to
         return (flags.mean() if flags.shape[1] == 1 else masked_mean(flags, mask)).item()
     metrics.update(clip_low=fraction(low), clip_high=fraction(high), clip_region=fraction(low | high))
     return loss, metrics
+
+
+def truncated_importance_weights(old_logprobs: torch.Tensor, sampler_logprobs: torch.Tensor, mask: torch.Tensor,
+                                 cap: float = 3.0) -> torch.Tensor:
+    """Per-token weights w = min(π_old / π_sampler, cap) for tokens a different policy sampled (truncated importance
+    sampling; TRL's `vllm_importance_sampling_mode="token_truncate"`). The policy gradient is an expectation under
+    π_old; over tokens drawn from π_sampler, E_sampler[w ∇...] = E_old[∇...] when w is the plain ratio. Truncating at
+    `cap` bounds the variance a rare token with a huge ratio would bring, at the price of a small bias.
+    All (B, T); 1 off the mask."""
+    log_ratio = ((old_logprobs - sampler_logprobs) * mask).detach()
+    return log_ratio.exp().clamp(max=cap)
 
 
 def aggregate_loss(per_token_loss: torch.Tensor, mask: torch.Tensor, loss_type: str = "grpo",

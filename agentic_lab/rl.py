@@ -35,6 +35,12 @@ step, the same footing for every variant), the mean length of right and of wrong
 zero-spread groups, the mean within-group reward spread, the tool calls per episode, the clip fractions, the
 gradient's norm before clipping, and with `track_kl` the KL to the initial policy even when β = 0 keeps it out of
 the loss.
+
+Where episodes are played (notebook 19). In this process by default. `rollout_workers=N` hands each step's groups to
+N Ray actors holding copies of the policy, refreshed after every update (`agentic_lab.distributed`).
+`async_rollouts=True` starts step t+1's episodes before step t's update, so the workers play them with the weights
+one update behind while the learner trains; `sampler_is_cap` then reweighs each token from that stale sampler to
+π_old, w = min(π_old / π_sampler, cap) (truncated importance sampling, `algorithms.truncated_importance_weights`).
 """
 from __future__ import annotations
 
@@ -48,7 +54,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from agentic_lab.algorithms import (gigpo_advantages, group_advantages, grpo_loss, overlong_penalty, rloo_advantages,
-                                    rloo_loss, step_group_advantages, top_spread_groups, zero_spread_groups)
+                                    rloo_loss, step_group_advantages, top_spread_groups, truncated_importance_weights,
+                                    zero_spread_groups)
+from agentic_lab.distributed import RolloutWorkers
 from agentic_lab.policy_gradient import (batch_logits, collate_trajectories, kl_k1, kl_k3, logprobs_and_entropy,
                                          masked_mean, next_token_logprobs)
 from agentic_lab.ppo import explained_variance, gae
@@ -93,6 +101,13 @@ class RLConfig:
     value_epochs: int = 4               # value-head steps per batch, on features computed once
     keep_history: bool = True           # False: each turn sees only the latest observation (rollout's option), and
                                         # each turn is its own row of the update, with its turn's advantage
+    rollout_workers: int = 0            # > 0: episodes are played by this many Ray actors, each with a copy of the
+                                        # policy that gets the learner's weights after every update (distributed.py)
+    async_rollouts: bool = False        # with workers: step t+1's episodes are played during step t's update, by
+                                        # the policy one update behind (one-step-stale asynchronous RL)
+    sampler_is_cap: float = 0.0         # > 0: weigh each token's loss by min(π_old / π_sampler, cap), truncated
+                                        # importance sampling for episodes a stale policy played (TRL: 3, its
+                                        # vllm_importance_sampling_clip_max)
 
 
 def episode_reward(trajectory: Trajectory) -> float:
@@ -117,52 +132,79 @@ def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, co
         raise ValueError("the turn critic reads one growing context: credit='critic' needs keep_history=True")
     if cfg.turn_beta and (cfg.loss_type == "rloo" or not cfg.keep_history):
         raise ValueError("turn_beta weighs the k3 term of one growing context: not with 'rloo' or keep_history=False")
+    if cfg.async_rollouts and (not cfg.rollout_workers or cfg.dynamic_sampling):
+        raise ValueError("async_rollouts plays the next step during the update: it needs rollout_workers > 0, and "
+                         "not dynamic_sampling (whose extra rounds depend on the step's own update-free rollouts)")
+    if cfg.sampler_is_cap and cfg.loss_type == "rloo":
+        raise ValueError("sampler_is_cap weighs grpo_loss's tokens: not with loss_type='rloo'")
     torch.manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
     critic = TurnCritic(model, cfg.value_lr) if cfg.credit == "critic" else None
     reference = copy.deepcopy(model).eval() if cfg.beta or cfg.turn_beta or cfg.track_kl else None
     rounds = cfg.max_sampling_rounds if cfg.dynamic_sampling else 1
-    history = []
+    workers = RolloutWorkers(model, tokenizer, make_env, cfg.rollout_workers) if cfg.rollout_workers else None
+
+    def play(draw: int):
+        """Start the episodes of one draw (a block of tasks and random seeds): played here, or handed to the
+        workers (a ticket for `episodes`)."""
+        seeds = group_seeds(cfg.n_groups, cfg.group_size, base_seed=seed * 1_000_003 + draw * cfg.n_groups)
+        settings = dict(temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, seed=seed * 1_000_003 + draw,
+                        keep_history=cfg.keep_history)
+        if workers is None:
+            return rollout(model, tokenizer, [make_env() for _ in seeds], seeds, **settings)
+        return workers.submit(seeds, cfg.group_size, **settings)
+
+    def episodes(played) -> list[Trajectory]:
+        return played if workers is None else workers.gather(played)
+
+    history, ahead = [], None                    # ahead: the next step's episodes, already playing (async_rollouts)
     model.eval()                                 # no dropout in the sampler or in the update (see update)
-    for step in tqdm(range(steps), desc="grpo", disable=not progress):
-        kept_trajectories, kept_rewards = [], []
-        for k in range(rounds):                  # each (step, round) plays its own block of tasks and random seeds
-            draw = step * rounds + k
-            seeds = group_seeds(cfg.n_groups, cfg.group_size, base_seed=seed * 1_000_003 + draw * cfg.n_groups)
-            trajectories = rollout(model, tokenizer, [make_env() for _ in seeds], seeds, temperature=cfg.temperature,
-                                   max_new_tokens=cfg.max_new_tokens, seed=seed * 1_000_003 + draw,
-                                   keep_history=cfg.keep_history)
-            rewards = torch.tensor(score(trajectories, cfg.group_size, reward_fn, group_reward_fn))
-            lengths = torch.tensor([sum(t.loss_mask) for t in trajectories], dtype=torch.float)
-            penalty = overlong_penalty(lengths, cfg.max_new_tokens, cfg.overlong_cache) if cfg.overlong_cache else 0
-            rewards = rewards + penalty
-            flat = zero_spread_groups(rewards, cfg.group_size)            # (n_groups,)
-            if k == 0:                           # the first rollout is sampled alike by every variant
-                record = diagnostics(trajectories, rewards, lengths, flat)
-                if step_metrics:
-                    record |= step_metrics(trajectories)
-                if cfg.dynamic_sampling:         # before the update, as update() measures the other variants'
-                    first_entropy = policy_entropy(model, tokenizer, trajectories, cfg.temperature, cfg.group_size)
-                if cfg.overlong_cache:           # DAPO: the share of answers the overlong penalty reached
-                    record["overlong_penalised"] = (penalty < 0).float().mean().item()
-            keep = ~flat.repeat_interleave(cfg.group_size) if cfg.dynamic_sampling else torch.ones(len(rewards), dtype=bool)
-            kept_trajectories += [t for t, kept in zip(trajectories, keep) if kept]
-            kept_rewards.append(rewards[keep])
-            if len(kept_trajectories) >= cfg.n_groups * cfg.group_size:
-                break
-        batch_size = cfg.n_groups * cfg.group_size                        # DAPO: the surplus of the last round is dropped
-        trajectories, rewards = kept_trajectories[:batch_size], torch.cat(kept_rewards)[:batch_size]
-        if cfg.dynamic_sampling:
-            record |= {"sampling_rounds": k + 1, "kept_groups": len(trajectories) / cfg.group_size}
-        if cfg.keep_top_spread < 1 and trajectories:
-            keep = top_spread_groups(rewards, cfg.group_size, cfg.keep_top_spread).repeat_interleave(cfg.group_size)
-            trajectories, rewards = [t for t, kept in zip(trajectories, keep) if kept], rewards[keep]
-            record["kept_groups"] = len(trajectories) / cfg.group_size
-        if trajectories:
-            record |= update(model, reference, optimizer, tokenizer, trajectories, rewards, cfg, critic)
-        if cfg.dynamic_sampling:                 # not the kept groups' entropy: the first rollout's, measured above
-            record["entropy"] = first_entropy
-        history.append({"step": step, **record})
+    try:
+        for step in tqdm(range(steps), desc="grpo", disable=not progress):
+            kept_trajectories, kept_rewards = [], []
+            for k in range(rounds):                  # each (step, round) plays its own block of tasks and random seeds
+                draw = step * rounds + k
+                trajectories = episodes(ahead if ahead is not None else play(draw))
+                ahead = None
+                rewards = torch.tensor(score(trajectories, cfg.group_size, reward_fn, group_reward_fn))
+                lengths = torch.tensor([sum(t.loss_mask) for t in trajectories], dtype=torch.float)
+                penalty = overlong_penalty(lengths, cfg.max_new_tokens, cfg.overlong_cache) if cfg.overlong_cache else 0
+                rewards = rewards + penalty
+                flat = zero_spread_groups(rewards, cfg.group_size)            # (n_groups,)
+                if k == 0:                           # the first rollout is sampled alike by every variant
+                    record = diagnostics(trajectories, rewards, lengths, flat)
+                    if step_metrics:
+                        record |= step_metrics(trajectories)
+                    if cfg.dynamic_sampling:         # before the update, as update() measures the other variants'
+                        first_entropy = policy_entropy(model, tokenizer, trajectories, cfg.temperature, cfg.group_size)
+                    if cfg.overlong_cache:           # DAPO: the share of answers the overlong penalty reached
+                        record["overlong_penalised"] = (penalty < 0).float().mean().item()
+                keep = (~flat.repeat_interleave(cfg.group_size) if cfg.dynamic_sampling
+                        else torch.ones(len(rewards), dtype=bool))
+                kept_trajectories += [t for t, kept in zip(trajectories, keep) if kept]
+                kept_rewards.append(rewards[keep])
+                if len(kept_trajectories) >= cfg.n_groups * cfg.group_size:
+                    break
+            batch_size = cfg.n_groups * cfg.group_size        # DAPO: the surplus of the last round is dropped
+            trajectories, rewards = kept_trajectories[:batch_size], torch.cat(kept_rewards)[:batch_size]
+            if cfg.dynamic_sampling:
+                record |= {"sampling_rounds": k + 1, "kept_groups": len(trajectories) / cfg.group_size}
+            if cfg.keep_top_spread < 1 and trajectories:
+                keep = top_spread_groups(rewards, cfg.group_size, cfg.keep_top_spread).repeat_interleave(cfg.group_size)
+                trajectories, rewards = [t for t, kept in zip(trajectories, keep) if kept], rewards[keep]
+                record["kept_groups"] = len(trajectories) / cfg.group_size
+            if cfg.async_rollouts and step + 1 < steps:  # played by the weights the workers hold now: one update behind
+                ahead = play((step + 1) * rounds)
+            if trajectories:
+                record |= update(model, reference, optimizer, tokenizer, trajectories, rewards, cfg, critic)
+            if workers is not None:
+                workers.load_weights(model)
+            if cfg.dynamic_sampling:                 # not the kept groups' entropy: the first rollout's, measured above
+                record["entropy"] = first_entropy
+            history.append({"step": step, **record})
+    finally:                                     # a failed run leaves no Ray actor behind either
+        if workers is not None:
+            workers.close()
     return history
 
 
@@ -232,6 +274,10 @@ def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory
     if cfg.turn_beta:                            # one β per turn's message, (B, T-1) like the loss mask
         beta = spread_over_tokens(trajectories, [[cfg.turn_beta[min(k, len(cfg.turn_beta) - 1)] for k in
                                                   range(len(t.turns))] for t in trajectories], written.shape[1])
+    # Episodes a stale copy of the policy played (async_rollouts): π_old above is the learner's current policy (the
+    # proximal policy the clip is taken around), and each token is reweighted from the sampler's distribution to it.
+    sampler_weights = (truncated_importance_weights(old_logprobs, batch["sampler_logprobs"], written,
+                                                    cfg.sampler_is_cap) if cfg.sampler_is_cap else None)
     sums: dict[str, float] = {}
     for iteration in range(cfg.num_iterations):
         if iteration > 0:
@@ -242,7 +288,8 @@ def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory
             loss, metrics = grpo_loss(logprobs, old_logprobs, advantages, mask, loss_type=cfg.loss_type,
                                       epsilon_low=cfg.epsilon_low, epsilon_high=cfg.epsilon_high, beta=beta,
                                       ref_logprobs=ref_logprobs, max_completion_length=cfg.max_new_tokens,
-                                      importance_sampling_level=cfg.importance_sampling_level)
+                                      importance_sampling_level=cfg.importance_sampling_level,
+                                      importance_weights=sampler_weights)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)   # the norm before clipping
         optimizer.step()
@@ -252,6 +299,9 @@ def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory
     sampler_gap = ((old_logprobs - batch["sampler_logprobs"]).abs() * written).max().item()
     record = {"entropy": masked_mean(entropy, written).item(), "sampler_logprob_gap": sampler_gap, **sums,
               **credit_record}
+    if sampler_weights is not None:              # how far the sampler was from π_old, and how often the cap bit
+        record |= {"sampler_weight_mean": masked_mean(sampler_weights, written).item(),
+                   "sampler_weight_capped": masked_mean((sampler_weights >= cfg.sampler_is_cap).float(), written).item()}
     if cfg.track_kl:                             # of the policy that sampled this batch, on the tokens it wrote
         record["kl_ref"] = masked_mean(kl_k3(old_logprobs, ref_logprobs), written).item()
     return record

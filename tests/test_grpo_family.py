@@ -13,7 +13,7 @@ from trl.rewards import get_soft_overlong_punishment
 
 from agentic_lab import load_model
 from agentic_lab.algorithms import (aggregate_loss, grpo_loss, group_advantages, overlong_penalty, rloo_advantages, rloo_loss,
-                                    top_spread_groups, zero_spread_groups)
+                                    top_spread_groups, truncated_importance_weights, zero_spread_groups)
 from agentic_lab.policy_gradient import token_logprobs
 
 PROMPTS = ["What is 2+2?", "Go north.", "Hi", "Open the door, then go east."]
@@ -136,6 +136,31 @@ def test_grpo_loss_equals_trl_grpo_trainer(variant, batch, tmp_path):
     assert ("kl" in metrics) == ("kl" in logged)
     if "kl" in metrics:
         assert metrics["kl"] == pytest.approx(logged["kl"], abs=1e-5)
+
+
+@pytest.mark.parametrize("loss_type", ["grpo", "dapo"])
+def test_importance_weights_for_another_sampler_equal_trl_grpo_trainer(loss_type, batch, tmp_path):
+    """Tokens sampled by a stale or different policy: TRL multiplies the clipped term by its truncated importance
+    ratio when vLLM sampled; ours takes the same weights from truncated_importance_weights."""
+    sampler = batch["old"] + 0.5 * torch.randn(batch["old"].shape, generator=torch.Generator().manual_seed(1))
+    weights = truncated_importance_weights(batch["old"], sampler, batch["mask"], cap=2.0)
+    assert weights.max() == 2.0 and weights.min() < 0.8                 # the cap binds, and some tokens weigh little
+    trainer = grpo_trainer(tmp_path, loss_type=loss_type, beta=0.04)
+    trainer.use_vllm = trainer.vllm_importance_sampling_correction = True   # TRL weighs only what vLLM sampled
+    trl_loss = trainer.compute_loss(trainer.model, {**batch["inputs"], "importance_sampling_ratio": weights})
+    trl_loss.backward()
+    loss, _, model = our_loss(batch, loss_type=loss_type, beta=0.04, importance_weights=weights)
+    loss.backward()
+    assert same_loss(loss.item(), trl_loss.item()), (loss.item(), trl_loss.item())
+    torch.testing.assert_close(gradient(model), gradient(trainer.model), atol=1e-5, rtol=1e-4)
+    unweighted, _, _ = our_loss(batch, loss_type=loss_type, beta=0.04)
+    assert not same_loss(loss.item(), unweighted.item())
+
+
+def test_truncated_importance_weights_are_the_capped_ratio_on_the_mask():
+    old, sampler = torch.log(torch.tensor([[0.5, 0.9, 0.1]])), torch.log(torch.tensor([[0.25, 0.1, 0.4]]))
+    weights = truncated_importance_weights(old, sampler, torch.tensor([[1.0, 1.0, 0.0]]), cap=3.0)
+    torch.testing.assert_close(weights, torch.tensor([[2.0, 3.0, 1.0]]))  # 0.9/0.1 = 9 is capped; off the mask: 1
 
 
 @pytest.mark.parametrize("level", ["token", "sequence"])
