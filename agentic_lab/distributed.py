@@ -20,6 +20,17 @@ machine, connect to a real one before training, the only change: `ray.init(addre
 On this course's 2-core machine workers cannot add compute the learner does not already use. What they do hide is
 waiting: an environment whose step waits on a web API or a sandbox (`Latency`) keeps one process idle, and N workers
 wait N at a time.
+
+Data-parallel learners. Launched as P processes by torchrun (`torchrun --nproc_per_node=2 script.py`, which calls
+`torch.distributed.init_process_group`: gloo on CPUs, nccl on GPUs, the same code), `grpo_train` notices the process
+group: each process plays its own groups and, after every backward, `average_gradients` leaves each with the mean of
+all P gradients, so all P copies take the same step and stay equal. That is what `DistributedDataParallel` does,
+without its buckets and its overlap of communication with the backward pass:
+
+    g = (1/P) Σ_p ∇L_p(θ)        one all-reduce of the flattened gradients
+
+With equal batches per process, the mean of the P per-process means is the mean over the whole batch ("grpo" loss:
+every sequence weighs the same); for the token mean of "dapo" each process divides by the global token count / P.
 """
 from __future__ import annotations
 
@@ -30,6 +41,7 @@ from typing import Callable
 import gymnasium as gym
 import ray
 import torch
+import torch.distributed as dist
 
 from agentic_lab.rollout import rollout
 from agentic_lab.trajectory import Trajectory
@@ -124,3 +136,31 @@ class Latency(gym.Wrapper):
     def step(self, action):
         time.sleep(self.seconds)
         return self.env.step(action)
+
+
+def data_parallel() -> tuple[int, int]:
+    """(rank, number of processes) in torch.distributed's process group; (0, 1) outside one."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def average_gradients(model) -> None:
+    """Replace every process's gradients by their mean over the process group, in one all-reduce of one flat buffer
+    (a parameter without a gradient counts as 0, so every process sends the same shape and none waits forever)."""
+    params = list(model.parameters())
+    flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten() for p in params])
+    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    flat /= dist.get_world_size()
+    offset = 0
+    for p in params:
+        p.grad = flat[offset:offset + p.numel()].view_as(p).clone()
+        offset += p.numel()
+
+
+def global_token_count(mask: torch.Tensor) -> float:
+    """Tokens under `mask` summed over the process group, divided by its size: "dapo"'s normaliser N/P, so that the
+    averaged gradients are those of one token mean over every process's batch."""
+    count = mask.sum().detach().clone()
+    dist.all_reduce(count, op=dist.ReduceOp.SUM)
+    return (count / dist.get_world_size()).item()

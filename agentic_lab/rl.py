@@ -56,7 +56,7 @@ from tqdm.auto import tqdm
 from agentic_lab.algorithms import (gigpo_advantages, group_advantages, grpo_loss, overlong_penalty, rloo_advantages,
                                     rloo_loss, step_group_advantages, top_spread_groups, truncated_importance_weights,
                                     zero_spread_groups)
-from agentic_lab.distributed import RolloutWorkers
+from agentic_lab.distributed import RolloutWorkers, average_gradients, data_parallel, global_token_count
 from agentic_lab.policy_gradient import (batch_logits, collate_trajectories, kl_k1, kl_k3, logprobs_and_entropy,
                                          masked_mean, next_token_logprobs)
 from agentic_lab.ppo import explained_variance, gae
@@ -137,6 +137,9 @@ def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, co
                          "not dynamic_sampling (whose extra rounds depend on the step's own update-free rollouts)")
     if cfg.sampler_is_cap and cfg.loss_type == "rloo":
         raise ValueError("sampler_is_cap weighs grpo_loss's tokens: not with loss_type='rloo'")
+    rank, processes = data_parallel()            # launched by torchrun: each process plays its own groups
+    if processes > 1 and cfg.credit == "critic":
+        raise ValueError("credit='critic' trains a value head per process: not with data-parallel learners")
     torch.manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
     critic = TurnCritic(model, cfg.value_lr) if cfg.credit == "critic" else None
@@ -147,8 +150,9 @@ def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, co
     def play(draw: int):
         """Start the episodes of one draw (a block of tasks and random seeds): played here, or handed to the
         workers (a ticket for `episodes`)."""
-        seeds = group_seeds(cfg.n_groups, cfg.group_size, base_seed=seed * 1_000_003 + draw * cfg.n_groups)
-        settings = dict(temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, seed=seed * 1_000_003 + draw,
+        block = draw * processes + rank          # one process: the draw itself
+        seeds = group_seeds(cfg.n_groups, cfg.group_size, base_seed=seed * 1_000_003 + block * cfg.n_groups)
+        settings = dict(temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, seed=seed * 1_000_003 + block,
                         keep_history=cfg.keep_history)
         if workers is None:
             return rollout(model, tokenizer, [make_env() for _ in seeds], seeds, **settings)
@@ -160,7 +164,7 @@ def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, co
     history, ahead = [], None                    # ahead: the next step's episodes, already playing (async_rollouts)
     model.eval()                                 # no dropout in the sampler or in the update (see update)
     try:
-        for step in tqdm(range(steps), desc="grpo", disable=not progress):
+        for step in tqdm(range(steps), desc="grpo", disable=not progress or rank > 0):
             kept_trajectories, kept_rewards = [], []
             for k in range(rounds):                  # each (step, round) plays its own block of tasks and random seeds
                 draw = step * rounds + k
@@ -278,6 +282,8 @@ def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory
     # proximal policy the clip is taken around), and each token is reweighted from the sampler's distribution to it.
     sampler_weights = (truncated_importance_weights(old_logprobs, batch["sampler_logprobs"], written,
                                                     cfg.sampler_is_cap) if cfg.sampler_is_cap else None)
+    processes = data_parallel()[1]
+    tokens = global_token_count(mask) if processes > 1 and cfg.loss_type == "dapo" else None
     sums: dict[str, float] = {}
     for iteration in range(cfg.num_iterations):
         if iteration > 0:
@@ -289,8 +295,10 @@ def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory
                                       epsilon_low=cfg.epsilon_low, epsilon_high=cfg.epsilon_high, beta=beta,
                                       ref_logprobs=ref_logprobs, max_completion_length=cfg.max_new_tokens,
                                       importance_sampling_level=cfg.importance_sampling_level,
-                                      importance_weights=sampler_weights)
+                                      importance_weights=sampler_weights, num_items_in_batch=tokens)
         loss.backward()
+        if processes > 1:                        # data-parallel learners: every process takes the mean gradient
+            average_gradients(model)
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)   # the norm before clipping
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

@@ -1,7 +1,12 @@
 """Rollout workers as Ray actors (agentic_lab.distributed) and the one loop's options that use them.
 
-One local Ray cluster serves the module and is shut down after it; every test leaves no actor behind."""
+One local Ray cluster serves the tests that use it and is shut down after them; every test leaves no actor behind.
+The data-parallel tests launch two processes with torchrun."""
 import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import ray
@@ -18,7 +23,7 @@ from agentic_lab.rollout import group_seeds, rollout
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def cluster():
     start_local_cluster(num_cpus=2)
     yield
@@ -43,6 +48,7 @@ def test_shards_are_whole_groups_in_order_and_as_even_as_can_be(n_groups, group_
     assert max(sizes) - min(sizes) <= group_size
 
 
+@pytest.mark.usefixtures("cluster")
 def test_one_worker_plays_what_the_learner_would_and_plays_new_weights_once_sent():
     model, tokenizer = load_model()
     seeds = group_seeds(3, 2, base_seed=5)
@@ -64,6 +70,7 @@ def test_one_worker_plays_what_the_learner_would_and_plays_new_weights_once_sent
     assert alive_actors() == 0
 
 
+@pytest.mark.usefixtures("cluster")
 def test_two_workers_return_every_episode_in_seed_order():
     model, tokenizer = load_model()
     seeds = group_seeds(3, 2, base_seed=11)
@@ -75,6 +82,7 @@ def test_two_workers_return_every_episode_in_seed_order():
     assert [t.seed for t in episodes] == seeds
 
 
+@pytest.mark.usefixtures("cluster")
 def test_synchronous_workers_sample_the_learners_policy_and_asynchronous_ones_the_previous_one():
     """The sampler's recorded log-probs against the learner's π_old: equal up to float error when the workers hold
     the current weights; apart after the first step when they play one update behind (async_rollouts), which the
@@ -91,6 +99,7 @@ def test_synchronous_workers_sample_the_learners_policy_and_asynchronous_ones_th
     assert alive_actors() == 0
 
 
+@pytest.mark.usefixtures("cluster")
 def test_a_run_that_fails_leaves_no_worker_behind():
     model, tokenizer = load_model()
 
@@ -110,3 +119,20 @@ def test_options_that_cannot_go_together_are_refused_before_anything_runs(config
     model, tokenizer = load_model()
     with pytest.raises(ValueError, match=complaint):
         grpo_train(model, tokenizer, make_env, steps=1, config=RLConfig(**config), progress=False)
+
+
+@pytest.mark.parametrize("loss_type", ["grpo", "dapo"])
+def test_two_data_parallel_learners_take_the_gradient_of_the_whole_batch(loss_type, tmp_path):
+    """Two processes under torchrun (gloo), each on half the groups, end with the gradient one process computes on
+    all of them: the mean of per-process sequence means ("grpo"), the global token mean ("dapo")."""
+    from tests import data_parallel_check as check
+    out = tmp_path / "gradients.pt"
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                    str(Path(check.__file__)), str(out), loss_type], check=True, timeout=300,
+                   env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True)
+    model, tokenizer = load_model()
+    trajectories, rewards = check.batch(model, tokenizer)
+    whole = check.gradients(trajectories, rewards, loss_type, model, tokenizer)
+    torch.testing.assert_close(torch.load(out), whole, atol=1e-6, rtol=1e-5)
+    half = check.gradients(trajectories[:8], rewards[:8], loss_type, load_model()[0], tokenizer)
+    assert not torch.allclose(half, whole, atol=1e-4)          # one process's half alone is another gradient
