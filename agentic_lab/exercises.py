@@ -266,9 +266,9 @@ def _episodes_with_turns(g):
 # --- the exercises, notebook by notebook --------------------------------------------------------------------
 # The references live where the course uses them; registering here only names them as answers.
 def _register_all() -> None:
-    from agentic_lab import (algorithms, coding, eval as evaluation, math_tasks, memory, perception, planning,
-                             policy_gradient, ppo, preference, reflection, reward_model, rewards, rollout, tool_use,
-                             web)
+    from agentic_lab import (algorithms, coding, distributed, eval as evaluation, math_tasks, memory, perception,
+                             planning, policy_gradient, ppo, preference, reflection, reward_model, rewards, rollout,
+                             tool_use, web)
     from agentic_lab.actions import Action
 
     # float32 rewards a thousand apart: log(sigmoid(x)) underflows to log(0) = -inf, logsigmoid(x) does not
@@ -427,6 +427,13 @@ def _register_all() -> None:
              "(a span of class alink), textbox (its value), checkbox (its label's text), text; no containers",
              _web_page, hard_cases=({"elements": web.make_page("click-checkboxes", random.Random(0)).elements},
                                     {"elements": web.make_page("click-link", random.Random(1)).elements}))(web.describe)
+    # notebook 19: fewer groups than workers (some get none), a remainder (the first workers take one more), and
+    # groups of one episode (a split by episodes and by groups then agree: only the order of shares can be wrong)
+    exercise("shard_groups", "slice(start, stop) of the n_groups · group_size episodes for each of n_workers workers: "
+             "whole groups, in order, the first n_groups % n_workers workers one group more",
+             lambda g: {"n_groups": _int(g, 1, 12), "group_size": _int(g, 1, 6), "n_workers": _int(g, 1, 6)},
+             hard_cases=({"n_groups": 2, "group_size": 3, "n_workers": 4}, {"n_groups": 5, "group_size": 4, "n_workers": 3},
+                         {"n_groups": 7, "group_size": 1, "n_workers": 3}))(distributed.shard_groups)
     exercise("grpo_token_weights", "w_{i,t} = m_{i,t} A_i / (B Σ_t m_{i,t}): each token's push in GRPO's gradient",
              _episodes_with_turns, hard_cases=(two_turn_weights,), solution=grpo_token_weights)(_grpo_weights_by_autograd)
 

@@ -279,6 +279,23 @@ def _describe_with_containers(elements):
     return [(e["ref"], *kinds.get(e["ref"], ("text", e["text"]))) for e in elements]
 
 
+def _shards_by_episode(n_groups, group_size, n_workers):
+    """Episodes dealt out evenly, whatever the groups: a group can straddle two workers."""
+    base, extra = divmod(n_groups * group_size, n_workers)
+    bounds = [w * base + min(w, extra) for w in range(n_workers + 1)]
+    return [slice(a, b) for a, b in zip(bounds, bounds[1:])]
+
+
+def _shards_dropping_the_remainder(n_groups, group_size, n_workers):
+    per = n_groups // n_workers * group_size
+    return [slice(w * per, (w + 1) * per) for w in range(n_workers)]
+
+
+def _shards_remainder_to_the_last(n_groups, group_size, n_workers):
+    per = n_groups // n_workers * group_size
+    return [slice(w * per, (w + 1) * per if w < n_workers - 1 else n_groups * group_size) for w in range(n_workers)]
+
+
 PLAUSIBLE_WRONG = {
     "bradley_terry_loss": [lambda r_chosen, r_rejected: F.logsigmoid(r_chosen - r_rejected),     # sign
                            lambda r_chosen, r_rejected: -torch.log(torch.sigmoid(r_chosen - r_rejected))],  # -inf
@@ -329,6 +346,7 @@ PLAUSIBLE_WRONG = {
     "hard_coded": [_hard_coded_constants_only, _hard_coded_any_shown_literal],
     "majority_answer": [_majority_by_spelling, _majority_share_of_readable, _majority_first_of_a_tie],
     "describe_page": [_describe_labels_apart, _describe_positive_refs_only, _describe_with_containers],
+    "shard_groups": [_shards_by_episode, _shards_dropping_the_remainder, _shards_remainder_to_the_last],
 }
 
 
