@@ -101,23 +101,28 @@ class RolloutWorkers:
             start_local_cluster(max(os.cpu_count() or 1, n_workers))
         policy = ray.put((model, tokenizer))  # serialised once, not once per worker; each worker gets its own copy
         self.workers = [RolloutWorker.remote(policy, make_env, threads) for _ in range(n_workers)]
+        ray.get([worker.__ray_ready__.remote() for worker in self.workers])   # started: a run's clock excludes it
 
     def submit(self, seeds: list[int], group_size: int, seed: int = 0, **rollout_kwargs) -> list:
         """Start playing one episode per seed (consecutive runs of group_size seeds are groups); returns a ticket.
-        Worker w samples with random seed `seed + w`: the episodes depend on the number of workers."""
-        shards = shard_groups(len(seeds) // group_size, group_size, len(self.workers))
-        return [worker.play.remote(seeds[shard], seed=seed + w, **rollout_kwargs)
+        Worker w of N samples with random seed `seed · N + w` (distinct for every seed and worker; one worker: `seed`,
+        as `rollout` in this process): the episodes depend on the number of workers."""
+        n = len(self.workers)
+        shards = shard_groups(len(seeds) // group_size, group_size, n)
+        return [worker.play.remote(seeds[shard], seed=seed * n + w, **rollout_kwargs)
                 for w, (worker, shard) in enumerate(zip(self.workers, shards)) if seeds[shard]]
 
     @staticmethod
     def gather(ticket: list) -> list[Trajectory]:
         return [t for shard in ray.get(ticket) for t in shard]
 
-    def load_weights(self, model) -> None:
-        """Queue the learner's current weights on every worker (after whatever each is playing)."""
+    def load_weights(self, model, wait: bool = False) -> None:
+        """Queue the learner's current weights on every worker (after whatever each is playing); with `wait`, return
+        once every worker holds them."""
         weights = ray.put({k: v.detach().clone() for k, v in model.state_dict().items()})
-        for worker in self.workers:
-            worker.load_weights.remote(weights)
+        loaded = [worker.load_weights.remote(weights) for worker in self.workers]
+        if wait:
+            ray.get(loaded)
 
     def close(self) -> None:
         for worker in self.workers:

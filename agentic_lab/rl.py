@@ -33,8 +33,8 @@ shared by its tokens.
 Each step also records the diagnostics that tell the variants apart: policy entropy (on the first rollout of the
 step, the same footing for every variant), the mean length of right and of wrong answers, the fraction of
 zero-spread groups, the mean within-group reward spread, the tool calls per episode, the clip fractions, the
-gradient's norm before clipping, and with `track_kl` the KL to the initial policy even when β = 0 keeps it out of
-the loss.
+gradient's norm before clipping, the wall-clock seconds since training began, and with `track_kl` the KL to the
+initial policy even when β = 0 keeps it out of the loss.
 
 Where episodes are played (notebook 19). In this process by default. `rollout_workers=N` hands each step's groups to
 N Ray actors holding copies of the policy, refreshed after every update (`agentic_lab.distributed`).
@@ -45,6 +45,7 @@ one update behind while the learner trains; `sampler_is_cap` then reweighs each 
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -161,7 +162,7 @@ def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, co
     def episodes(played) -> list[Trajectory]:
         return played if workers is None else workers.gather(played)
 
-    history, ahead = [], None                    # ahead: the next step's episodes, already playing (async_rollouts)
+    history, ahead, began = [], None, time.perf_counter()   # ahead: the next step's episodes, already playing
     model.eval()                                 # no dropout in the sampler or in the update (see update)
     try:
         for step in tqdm(range(steps), desc="grpo", disable=not progress or rank > 0):
@@ -205,7 +206,7 @@ def grpo_train(model, tokenizer, make_env: Callable[[], gym.Env], steps: int, co
                 workers.load_weights(model)
             if cfg.dynamic_sampling:                 # not the kept groups' entropy: the first rollout's, measured above
                 record["entropy"] = first_entropy
-            history.append({"step": step, **record})
+            history.append({"step": step, **record, "seconds": time.perf_counter() - began})   # wall-clock so far
     finally:                                     # a failed run leaves no Ray actor behind either
         if workers is not None:
             workers.close()
