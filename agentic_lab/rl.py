@@ -41,6 +41,8 @@ N Ray actors holding copies of the policy, refreshed after every update (`agenti
 `async_rollouts=True` starts step t+1's episodes before step t's update, so the workers play them with the weights
 one update behind while the learner trains; `sampler_is_cap` then reweighs each token from that stale sampler to
 π_old, w = min(π_old / π_sampler, cap) (truncated importance sampling, `algorithms.truncated_importance_weights`).
+Launched by torchrun as P processes, each plays its own block of tasks and every gradient is averaged over the P
+(data-parallel learners, `distributed.average_gradients`).
 """
 from __future__ import annotations
 
