@@ -27,21 +27,26 @@ def test_a_rebuild_gives_identical_weights_and_leaves_no_temporary_folders(tmp_p
 
 
 @pytest.mark.slow
-def test_the_build_script_is_the_recipe_of_the_staged_base(tmp_path):
-    """A script edited after the build (a new mixture, extra data) would no longer reproduce the base. Issue 34: the
-    rebuilt base is staged at data/next/tiny-agent until every warm start is rebuilt from it; data/tiny-agent is the
-    earlier recipe's, which this script no longer makes (its model card says how it was built)."""
+def test_the_build_script_is_the_recipe_of_the_shipped_model(tmp_path):
+    """A script edited after the build (a new mixture, extra data) would no longer reproduce data/tiny-agent."""
     build(tmp_path / "a")
     fresh = json.loads((tmp_path / "a" / "build_stats.json").read_text())
-    staged = json.loads((ROOT / "data" / "next" / "tiny-agent" / "build_stats.json").read_text())
-    recipe = set(staged) - {"train_steps", "train_conversations", "train_tokens", "train_seconds", "mean_tokens_per_s",
-                            "final_loss", "eval_tasks_per_family", "accuracy_greedy", "accuracy_sampled_t1",
-                            "copy_strings_per_cell", "copy_greedy"}
-    assert set(fresh) == set(staged)
-    assert {k: fresh[k] for k in recipe} == {k: staged[k] for k in recipe}
+    shipped = json.loads((ROOT / "data" / "tiny-agent" / "build_stats.json").read_text())
+    recipe = set(shipped) - {"train_steps", "train_conversations", "train_tokens", "train_seconds", "mean_tokens_per_s",
+                             "final_loss", "eval_tasks_per_family", "accuracy_greedy", "accuracy_sampled_t1",
+                             "copy_strings_per_cell", "copy_greedy"}
+    assert set(fresh) == set(shipped)
+    assert {k: fresh[k] for k in recipe} == {k: shipped[k] for k in recipe}
+
+
+# Issue 34 rebuilt data/tiny-agent. These warm starts were built from the base before it, and are rebuilt from the new
+# one with their notebook's rework (issues 35 and 36); until then their recipe test fails on the base's fingerprint.
+EARLIER_BASE = pytest.mark.xfail(strict=True, reason="built from the base before issue 34's; rebuilt with its notebook's "
+                                                   "rework (issues 35, 36)")
 
 
 @pytest.mark.slow
+@EARLIER_BASE
 def test_the_planning_build_script_is_the_recipe_of_the_shipped_warm_starts(tmp_path):
     """Notebook 07's two warm starts: same check as above, for data/build_planning_models.py (it also fails when the
     base model they start from was rebuilt since)."""
@@ -57,16 +62,19 @@ def test_the_planning_build_script_is_the_recipe_of_the_shipped_warm_starts(tmp_
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("script, folder", [("build_tool_use_model.py", "toolchoice-warm"),
-                                            ("build_search_model.py", "searchagent-warm"),
-                                            ("build_long_horizon_model.py", "coinrooms-warm"),
-                                            ("build_memory_model.py", "memory-warm"),
-                                            ("build_reflection_model.py", "reflect-warm"),
-                                            ("build_mem1_model.py", "mem1-warm"),
-                                            ("build_look_model.py", "look-warm")])
+@pytest.mark.parametrize("script, folder", [
+    ("build_tool_use_model.py", "toolchoice-warm"),
+    pytest.param("build_search_model.py", "searchagent-warm", marks=EARLIER_BASE),
+    pytest.param("build_long_horizon_model.py", "coinrooms-warm", marks=EARLIER_BASE),
+    pytest.param("build_memory_model.py", "memory-warm", marks=EARLIER_BASE),
+    pytest.param("build_reflection_model.py", "reflect-warm", marks=EARLIER_BASE),
+    pytest.param("build_mem1_model.py", "mem1-warm", marks=EARLIER_BASE),
+    pytest.param("build_look_model.py", "look-warm", marks=EARLIER_BASE),
+    ("build_code_model.py", "code-warm")])
 def test_the_warm_start_build_scripts_are_the_recipes_of_the_shipped_warm_starts(script, folder, tmp_path):
-    """Notebook 08's to 13's warm starts (11 has two): same check, for their build scripts."""
-    subprocess.run([sys.executable, str(ROOT / "data" / script), "--steps", "2", "--eval-tasks", "2",
+    """Notebook 08's to 14's warm starts (11 has two): same check, for their build scripts."""
+    script, *options = script.split()
+    subprocess.run([sys.executable, str(ROOT / "data" / script), *options, "--steps", "2", "--eval-tasks", "2",
                     "--out", str(tmp_path / "warm")], check=True, capture_output=True)
     measured = {"train_steps", "train_episodes", "train_tokens", "train_seconds", "mean_tokens_per_s", "final_loss",
                 "eval_tasks", "held_out"}
