@@ -42,7 +42,7 @@ def test_reward_is_read_at_the_last_token_whatever_the_padding(tiny):
 def test_training_beats_the_untrained_head_on_the_same_held_out_pairs(tiny):
     """Notebook 01's claim at its own scale (1,500 training prompts): the trained reward model agrees with gold on
     more of the held-out pairs than the untrained head does on the very same pairs. The untrained head is not a coin
-    flip (it agreed on 0.570 of them), so the comparison is paired, against it, not against 0.5."""
+    flip (it agreed on 0.432 of them), so the comparison is paired, against it, not against 0.5."""
     policy, tokenizer = tiny
     train = sample_tasks("word_problem", 1500, seed=1, split="train")
     test = sample_tasks("word_problem", 400, seed=1, split="test")
@@ -53,9 +53,8 @@ def test_training_beats_the_untrained_head_on_the_same_held_out_pairs(tiny):
     rm_lib.train_reward_model(reward_model, tokenizer, train_pairs, epochs=2, progress=False)
     after = rm_lib.evaluate_pairs(reward_model, tokenizer, test_pairs)["gold_agrees"]
     gain, stderr = paired_gain(before, after)
-    # measured: +0.068 ± 0.039 on 263 non-tie pairs (0.570 -> 0.639), 1.8 SE: a gain, but short of 2 SE at this
-    # scale, and notebook 01 reads it that way; this fails if training stops helping on these pairs
-    assert gain > stderr, (gain, stderr, len(after))
+    # measured: +0.197 ± 0.045 on 264 non-tie pairs (0.432 -> 0.629), 4.4 SE; notebook 01 calls it a clear gain
+    assert gain > 2 * stderr, (gain, stderr, len(after))
 
 
 def test_best_of_n_keeps_the_proxy_favourite_of_each_disjoint_group():

@@ -143,11 +143,11 @@ def test_react_transcript_writes_thought_action_observation():
 
 
 @pytest.mark.slow
-def test_outcome_rl_calls_more_everywhere_and_otcs_cost_holds_calls_on_sums_lower(training_threads):
+def test_outcome_rl_calls_more_everywhere_and_otcs_cost_changes_little(training_threads):
     """Notebook 08's headline claims at its own scale (14 GRPO steps of 6 groups × 8 at lr 2e-4 from the shipped warm
     start; 288 held-out tasks sampled at T = 1, the same for every model): outcome-only RL raises accuracy (paired, by
-    two standard errors) and raises the call rate on sums, where a call is wasted, above the warm start's; with
-    OTC's reward, the call rate on sums ends lower than with outcome-only reward (by a standard error at least)."""
+    two standard errors) and raises the call rate on sums, where a call is wasted, above the warm start's; OTC's
+    reward ends within two standard errors of outcome-only's, in accuracy (paired) and in the call rate on sums."""
     import copy
 
     from agentic_lab import load_model, rl
@@ -174,5 +174,7 @@ def test_outcome_rl_calls_more_everywhere_and_otcs_cost_holds_calls_on_sums_lowe
     def se(p):
         return (p * (1 - p) / n) ** 0.5
     assert sums["outcome"]["call_rate"] > sums["warm"]["call_rate"] + 2 * se(sums["warm"]["call_rate"])
-    difference = sums["outcome"]["call_rate"] - sums["OTC"]["call_rate"]
-    assert difference > (se(sums["outcome"]["call_rate"]) ** 2 + se(sums["OTC"]["call_rate"]) ** 2) ** 0.5
+    difference = sums["outcome"]["call_rate"] - sums["OTC"]["call_rate"]   # notebook 08 prints 97% and 95%
+    assert abs(difference) < 2 * (se(sums["outcome"]["call_rate"]) ** 2 + se(sums["OTC"]["call_rate"]) ** 2) ** 0.5
+    otc_minus_outcome, stderr = paired_gain([t.success for t in after["outcome"]], [t.success for t in after["OTC"]])
+    assert abs(otc_minus_outcome) < 2 * stderr, (otc_minus_outcome, stderr)   # notebook 08 prints -0.007 ± 0.015
