@@ -80,7 +80,7 @@ site: setup system
 test-fast: setup
 	$(PY) -m pytest $(XDIST) -m "not notebook and not slow"
 
-# Rebuild the shipped tiny model in data/tiny-agent (about 36 minutes on 2 cores).
+# Rebuild the shipped tiny model in data/tiny-agent (about 80 minutes on 2 cores).
 model: setup
 	$(PY) data/build_tiny_model.py
 

@@ -59,7 +59,7 @@ def load_model(name_or_path: str | os.PathLike | None = None, dtype: torch.dtype
     if name_or_path is None:
         if not (TINY_MODEL_DIR / "config.json").exists():
             raise ModelLoadError(f"The tiny model is missing from {TINY_MODEL_DIR}. "
-                                 "Rebuild it with `make model` (about 36 minutes on 2 cores).")
+                                 "Rebuild it with `make model` (about 80 minutes on 2 cores).")
         name_or_path = TINY_MODEL_DIR
     path = Path(name_or_path).expanduser()
     if path.exists():
