@@ -32,6 +32,25 @@ The families are the model card's figures; copy is new, a tool (read) and a form
 Re-run at 2ef0bc4, after the scorer began to count the first text argument of any tool call (a read call's key) as
 copied, 2 cores, alone: the same copy table, cell for cell (the copy part, about 100 s; the families were not
 re-run).
+
+Reference run on data/tiny-agent as rebuilt by issue 34 (copy family, every token weighed the same, grouped-query
+attention), commit bc5e858, one thread beside two other one-thread jobs, 275 s:
+    copied exactly (right prefix), 100 strings per cell, greedy
+    probe  string        L = 4        L = 8       L = 16       L = 32
+    call   name    1.00 (1.00)  1.00 (1.00)  0.87 (0.97)  0.35 (0.50)
+    call   chars   0.01 (0.01)  0.05 (0.05)  0.01 (0.01)  0.02 (0.02)
+    near   name    0.62 (0.62)  0.80 (0.81)  0.53 (0.55)  0.55 (0.55)
+    near   chars   0.14 (0.14)  0.04 (0.04)  0.09 (0.10)  0.02 (0.03)
+    far    name    0.01 (0.01)  0.01 (0.01)  0.01 (0.02)  0.07 (0.08)
+    far    chars   0.00 (0.01)  0.00 (0.00)  0.00 (0.00)  0.00 (0.00)
+    held-out success, 200 tasks per family (± one standard error)
+    arithmetic     greedy 0.56 ± 0.04   T = 1 0.33 ± 0.03
+    calculator     greedy 0.47 ± 0.04   T = 1 0.59 ± 0.03
+    word_problem   greedy 0.54 ± 0.04   T = 1 0.41 ± 0.03
+    navigation     greedy 0.57 ± 0.03   T = 1 0.46 ± 0.04
+    search_qa      greedy 0.47 ± 0.04   T = 1 0.46 ± 0.04
+    copy           greedy 0.17 ± 0.03   T = 1 0.12 ± 0.02
+The same figures as the model card's (its copy table is this table).
 """
 from __future__ import annotations
 
