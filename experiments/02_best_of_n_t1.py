@@ -5,6 +5,16 @@ prompts and answer seed; only the sampling temperature differs. Prints, per n: K
 the kept answer, gold minus gold at n = 1 paired per prompt (± its standard error), correct and well-formed.
 
     python experiments/02_best_of_n_t1.py            # about 1.5 min on 2 idle cores
+
+Reference run, commit bc5e858 (data/tiny-agent as rebuilt by issue 34), one thread beside two other jobs, 97 s:
+    best-of-n at T = 1.0: 64 held-out prompts, 64 answers each
+    n =  1   KL 0.00   proxy -0.25   gold 0.631   gold - gold(n=1) +0.000 ± 0.000   correct 0.38   well-formed 1.00
+    n =  2   KL 0.19   proxy -0.07   gold 0.655   gold - gold(n=1) +0.023 ± 0.018   correct 0.40   well-formed 1.00
+    n =  4   KL 0.64   proxy +0.06   gold 0.603   gold - gold(n=1) -0.029 ± 0.031   correct 0.35   well-formed 1.00
+    n =  8   KL 1.20   proxy +0.16   gold 0.535   gold - gold(n=1) -0.097 ± 0.039   correct 0.28   well-formed 1.00
+    n = 16   KL 1.84   proxy +0.26   gold 0.449   gold - gold(n=1) -0.183 ± 0.041   correct 0.20   well-formed 0.99
+    n = 32   KL 2.50   proxy +0.37   gold 0.390   gold - gold(n=1) -0.242 ± 0.044   correct 0.14   well-formed 0.98
+    n = 64   KL 3.17   proxy +0.47   gold 0.349   gold - gold(n=1) -0.282 ± 0.048   correct 0.11   well-formed 0.97
 """
 import argparse
 
