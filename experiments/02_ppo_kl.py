@@ -9,6 +9,13 @@ notebook's (same proxy, seeds and settings), made twice as long.
 
     python experiments/02_ppo_kl.py                 # about 7 min on one core (measured with the other one busy)
     python experiments/02_ppo_kl.py --only "β=0," --steps 60
+
+Reference run, commit 1736029 (data/tiny-agent as rebuilt by issue 34), one thread beside two other jobs, 612 s:
+    PPO, 40 steps x 32 answers, lr 1e-4, proxy from 300 prompts; first and last 8 steps, mean ± SE over the steps of each window
+    proxy, β=0         trained-on reward -0.20 → +0.69   gold 0.430 → 0.212, change -0.218 ± 0.042   KL  30.9 nats   (180 s)
+    proxy, β=0.05      trained-on reward -0.29 → +0.46   gold 0.441 → 0.324, change -0.117 ± 0.037   KL   7.3 nats   (163 s)
+    proxy, β=0.2       trained-on reward -0.28 → +0.17   gold 0.473 → 0.437, change -0.036 ± 0.038   KL   2.2 nats   (108 s)
+    gold itself, β=0   trained-on reward -0.26 → -0.41   gold 0.467 → 0.400, change -0.067 ± 0.037   KL   8.9 nats   (80 s)
 """
 import argparse
 import copy
