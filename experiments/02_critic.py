@@ -10,6 +10,16 @@ mean ± standard error over the steps of a window (one seed; each step is a fres
 
     python experiments/02_critic.py                 # 1 seed x 40 steps per setting: ~3 CPU-minutes a setting
     python experiments/02_critic.py --seeds 3 --only "λ = 1"
+
+Reference run, commit a900f3f (data/tiny-agent as rebuilt by issue 34), one thread beside two other jobs, 529 s:
+    oracle PPO (standardised gold, β = 0), 40 steps x 32 answers, 1 seed(s); EV over steps 1-8 and 9-40, gold over the first and last 8; mean ± SE over those steps
+    setting                                                EV first        EV rest  value loss    gold first     gold last         Δ gold
+    today (λ 0.95, value clip 0.2, value lr 1e-3)    -0.178 ± 0.062 -0.071 ± 0.009      0.1870 +0.452 ± 0.030 +0.487 ± 0.028 +0.034 ± 0.041   (70 s)
+    λ = 1                                            -0.086 ± 0.034 -0.030 ± 0.011      0.3763 +0.473 ± 0.022 +0.382 ± 0.026 -0.091 ± 0.034   (74 s)
+    no value clip                                    -0.199 ± 0.059 -1.166 ± 0.707      0.1439 +0.447 ± 0.034 +0.322 ± 0.021 -0.125 ± 0.040   (77 s)
+    value lr 1e-2                                    -0.175 ± 0.064 -0.072 ± 0.016      0.1689 +0.482 ± 0.022 +0.369 ± 0.025 -0.113 ± 0.033   (68 s)
+    warm-up: 10 value-only steps                     -0.115 ± 0.030 -0.035 ± 0.020      0.1680 +0.455 ± 0.025 +0.428 ± 0.020 -0.027 ± 0.032   (96 s)
+    no clip + value lr 1e-2                          -0.191 ± 0.069 -0.119 ± 0.013      0.1605 +0.447 ± 0.032 +0.399 ± 0.024 -0.048 ± 0.040   (137 s)
 """
 import argparse
 import copy
@@ -25,7 +35,7 @@ from agentic_lab.tasks import sample_tasks
 
 SETTINGS = {  # name -> (ppo_train keyword arguments, critic warm-up steps: value head only, policy lr 0)
     "today (λ 0.95, value clip 0.2, value lr 1e-3)": ({}, 0),
-    "λ = 1": ({"lam": 1.0}, 0),                      # not yet measured: the run did not finish in time
+    "λ = 1": ({"lam": 1.0}, 0),
     "no value clip": ({"value_clip": None}, 0),
     "value lr 1e-2": ({"value_lr": 1e-2}, 0),
     "warm-up: 10 value-only steps": ({}, 10),
