@@ -261,25 +261,37 @@ def test_mask_retrieved_false_trains_on_the_retrieved_tokens_and_nothing_else(se
 
 
 @pytest.mark.slow
-def test_training_on_retrieved_tokens_drifts_and_stops_searching_where_masking_does_not(training_threads):
+def test_training_on_retrieved_tokens_drifts_and_loses_what_masking_gains(training_threads):
     """Notebook 10's headline claim at its own scale (10 GRPO steps of 4 groups × 8 at lr 2e-4 from the shipped warm
     start, seed 0): with the retrieved tokens in the loss, the KL to the warm start ends several times the masked
-    run's, the gradient norm twice as large, the entropy of the agent's own tokens rises, and searches per question
-    fall, where the masked run's rise. Means over the first and the last three steps."""
+    run's, the gradient norm twice as large, and the entropy of the agent's own tokens rises, where the masked run's
+    does not; the masked run searches more; and on held-out questions (sampled, paired) the masked policy answers
+    more of them right than the unmasked one, by more than two standard errors. Means over the first and the last
+    three steps."""
     import copy
 
     from agentic_lab import load_model, rl
+    from agentic_lab.eval import paired_gain
+    from agentic_lab.rollout import rollout
     from agentic_lab.search import WARM_START
     warm, tokenizer = load_model(WARM_START)
     config = rl.RLConfig(n_groups=4, group_size=8, lr=2e-4, max_new_tokens=96, track_kl=True)
-    runs = {}
+    seeds = list(range(10_000, 10_048))  # the first 48 of the notebook's held-out questions
+    runs, right = {}, {}
     for name, mask in [("masked", True), ("unmasked", False)]:
-        history = rl.grpo_train(copy.deepcopy(warm), tokenizer, lambda: gym.make(ENV_ID), steps=10, seed=0,
+        policy = copy.deepcopy(warm)
+        history = rl.grpo_train(policy, tokenizer, lambda: gym.make(ENV_ID), steps=10, seed=0,
                                 config=rl.RLConfig(**{**vars(config), "mask_retrieved": mask}), progress=False)
         runs[name] = {key: (sum(h[key] for h in history[:3]) / 3, sum(h[key] for h in history[-3:]) / 3)
                       for key in ("kl_ref", "grad_norm", "entropy", "tool_calls")}
+        played = rollout(policy, tokenizer, [gym.make(ENV_ID, split="test") for _ in seeds], seeds, temperature=1.0,
+                         seed=1)
+        right[name] = [t.success for t in played]
     masked, unmasked = runs["masked"], runs["unmasked"]
     assert unmasked["kl_ref"][1] > 4 * masked["kl_ref"][1]
     assert unmasked["grad_norm"][1] > 2 * masked["grad_norm"][1]
     assert unmasked["entropy"][1] > 1.5 * unmasked["entropy"][0] and masked["entropy"][1] < 1.2 * masked["entropy"][0]
-    assert masked["tool_calls"][1] > masked["tool_calls"][0] and unmasked["tool_calls"][1] < unmasked["tool_calls"][0]
+    # notebook 10 prints searches per question 1.22 -> 1.67 masked, 1.18 -> 1.44 unmasked
+    assert masked["tool_calls"][1] > masked["tool_calls"][0] and masked["tool_calls"][1] > unmasked["tool_calls"][1]
+    lost, stderr = paired_gain(right["masked"], right["unmasked"])  # notebook 10 prints -0.688 ± 0.043 on 128
+    assert lost < -2 * stderr, (lost, stderr)
