@@ -65,7 +65,7 @@ def test_the_planning_build_script_is_the_recipe_of_the_shipped_warm_starts(tmp_
 @pytest.mark.parametrize("script, folder", [
     ("build_tool_use_model.py", "toolchoice-warm"),
     ("build_search_model.py", "searchagent-warm"),
-    pytest.param("build_long_horizon_model.py", "coinrooms-warm", marks=EARLIER_BASE),
+    ("build_long_horizon_model.py", "coinrooms-warm"),
     pytest.param("build_memory_model.py", "memory-warm", marks=EARLIER_BASE),
     ("build_reflection_model.py", "reflect-warm"),
     pytest.param("build_mem1_model.py", "mem1-warm", marks=EARLIER_BASE),
