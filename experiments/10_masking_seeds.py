@@ -8,7 +8,23 @@ Here both arms train at the notebook's settings (10 GRPO steps of 4 groups × 8,
 data/searchagent-warm) with seeds 0.. --seeds - 1; seed 0 is the notebook's run. For each run: the mean over the
 last three steps of the KL to the warm start (on the agent's tokens), the gradient norm, the entropy and the
 searches per question; then, per measure, the mean over seeds of each arm and of the paired difference
-unmasked - masked (same seed, same first batch), with its standard error over seeds."""
+unmasked - masked (same seed, same first batch), with its standard error over seeds.
+
+Reference run, commit 77b1ac4 (data/searchagent-warm as rebuilt from issue 34's base), one thread beside two other
+jobs, 518 s:
+    arm       seed      kl_ref   grad_norm     entropy  tool_calls   (means over the last 3 steps)
+    masked       0       0.002       0.192       0.003       1.667
+    unmasked     0       0.166       0.963       0.047       1.438
+    masked       1       0.002       0.287       0.004       1.396
+    unmasked     1       0.131       1.224       0.039       1.177
+    masked       2       0.000       0.051       0.002       1.500
+    unmasked     2       0.162       0.850       0.048       1.281
+    over 3 seeds, mean ± standard error
+    kl_ref     masked 0.001 ± 0.001   unmasked 0.153 ± 0.011   unmasked - masked +0.152 ± 0.011
+    grad_norm  masked 0.177 ± 0.069   unmasked 1.012 ± 0.111   unmasked - masked +0.836 ± 0.051
+    entropy    masked 0.003 ± 0.000   unmasked 0.045 ± 0.003   unmasked - masked +0.042 ± 0.003
+    tool_calls masked 1.521 ± 0.079   unmasked 1.299 ± 0.076   unmasked - masked -0.222 ± 0.003
+"""
 import argparse
 import statistics
 import time
