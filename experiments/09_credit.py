@@ -1,13 +1,14 @@
 """Notebook 09's comparison at full size: episode-level GRPO, GiGPO and a turn-level critic, at each turn budget H,
 over several training seeds, from the same warm start, on the same rollouts budget.
 
-    python experiments/09_credit.py                       # lr 1e-4 for 30 steps: notebook 09's second table
-    python experiments/09_credit.py --lr 2e-4 --steps 20  # its first table, at the notebook's learning rate
+    python experiments/09_credit.py                       # lr 1e-4 for 30 steps
+    python experiments/09_credit.py --lr 2e-4 --steps 20  # at notebook 09's learning rate
     python experiments/09_credit.py --lr 2e-4 --steps 20 --horizons 20 --keep-top-spread 0.5   # RAGEN's filter there
     python experiments/09_credit.py --seeds 0 --steps 2 --out /tmp/try.json   # a quick try-out
 
-Measured on 2 cores: the defaults' 27 runs 3,199 s (one of them slowed by another job), the first table's 2,112 s,
-the filter's 9 runs at H = 20 about 14 minutes.
+Measured on 2 cores, from the warm start built before issue 34's base: the defaults' 27 runs 3,199 s (one of them
+slowed by another job), the notebook's learning rate's 2,112 s, the filter's 9 runs at H = 20 about 14 minutes. Not
+yet run from the rebuilt data/coinrooms-warm.
 Runs of both settings live in one results file, told apart by their settings.
 
 For every (H, credit, seed): GRPO-family training on CoinRooms-v0 at budget H (train split), then held-out success at
