@@ -10,10 +10,21 @@ on the first attempt's tokens and 0 on the second's) and half in stage II (each 
 the second's with the bonus α (r2 - r1), α = 10). Held out: 300 test-split tasks, each played 4 times at T = 1;
 accuracy at each attempt, Δ, the transition rates and the edit distance, and the gains paired by task.
 
-Reference run (2 cores, alone; 182 s for naive RL, 188 s for SCoRe): naive RL moved attempt 2 by +0.117 ± 0.016 and
-attempt 1 by +0.046 ± 0.014, Δ from -0.090 to -0.019, right -> wrong 0.170 -> 0.118, wrong -> right 0.080 -> 0.099,
-edit distance 1.55 -> 1.29; SCoRe +0.080 ± 0.017 and +0.048 ± 0.014, Δ -0.058, edit distance 1.29; SCoRe's Δ minus
-naive RL's -0.039 ± 0.019. Neither arm learned to correct; naive RL's second attempt learned to do less harm.
+Reference run, commit bf99df4 (data/reflect-warm as rebuilt from issue 34's base), one thread beside two other jobs,
+869 s for naive RL and 840 s for SCoRe (columns: attempt 1, attempt 2, Δ, wrong -> right, right -> wrong, edit
+distance):
+    300 held-out tasks × 4 samples at T = 1
+    warm start   0.438 ±0.014  0.378 ±0.014  -0.059 ±0.014  0.085  0.144   1.51
+    naive        0.497 ±0.014  0.497 ±0.014  +0.000 ±0.012  0.092  0.092   0.92
+    score        0.514 ±0.014  0.502 ±0.014  -0.012 ±0.012  0.077  0.089   0.98
+    paired by task (gain ± standard error over the 300 tasks):
+    naive  attempt 1: +0.059 ± 0.015
+    naive  attempt 2: +0.118 ± 0.018
+    score  attempt 1: +0.077 ± 0.015
+    score  attempt 2: +0.124 ± 0.016
+    Δ of SCoRe minus Δ of naive RL: -0.012 ± 0.016
+Neither arm learned to correct: both stopped the second attempt doing harm (Δ about 0), mostly by copying the first
+(edit distance 1.51 -> 0.92 and 0.98).
 """
 from __future__ import annotations
 
