@@ -138,7 +138,8 @@ def test_rloo_trains_through_trl_rloo_loss_with_sequence_clip_fractions(tiny):
     config = RLConfig(n_groups=2, group_size=4, loss_type="rloo", num_iterations=2, lr=1e-3, max_new_tokens=24)
     policy = copy.deepcopy(model)
     history = grpo_train(policy, tokenizer, lambda: TaskEnv("word_problem", max_turns=1), steps=1, config=config,
-                         reward_fn=lambda t: float(len(t.turns[0].text)), progress=False)
+                         reward_fn=lambda t: float(sum(map(ord, t.turns[0].text)) % 7), progress=False)
+    # any reward that differs within a group will do (answers cut at 24 tokens can all have one length)
     assert "loss" in history[0] and 0 <= history[0]["clip_region"] <= 1
     assert any(not torch.equal(a, b) for a, b in zip(policy.parameters(), model.parameters()))
 
