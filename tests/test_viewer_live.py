@@ -41,15 +41,17 @@ show_source(TrajectoryViewer.html)"""
 
 @pytest.fixture(scope="module")
 def episodes(tiny, tmp_path_factory):
-    """Three GRPO groups of four Calculator episodes: all fail, one of four succeeds, all succeed (measured
-    with these seeds; checked below). Episode 0 fails, as in notebook 06, where the viewer opened on it."""
+    """Three GRPO groups of four Calculator episodes, taken from a pool of forty in order: one where all fail, one
+    where some succeed, one where all succeed. Episode 0 fails, as in notebook 06, where the viewer opened on one."""
     sync_api()  # skip before any work where no browser can be driven
     model, tokenizer = tiny
-    seeds = group_seeds(n_groups=3, group_size=4, base_seed=500)
-    played = rollout(model, tokenizer, [gym.make("agentic_lab/Calculator-v0") for _ in seeds], seeds,
-                     temperature=1.0, seed=0)
-    wins = [sum(t.success for t in played[4 * g:4 * g + 4]) for g in range(3)]
-    assert wins[0] == 0 and 0 < wins[1] < 4 and not played[0].success, f"the rollout changed: wins {wins}"
+    seeds = group_seeds(n_groups=40, group_size=4, base_seed=500)
+    pool = rollout(model, tokenizer, [gym.make("agentic_lab/Calculator-v0") for _ in seeds], seeds,
+                   temperature=1.0, seed=0)
+    groups = [pool[i:i + 4] for i in range(0, len(pool), 4)]
+    def first_group(wins):  # the first group of the pool whose number of successes passes the test `wins`
+        return next(g for g in groups if wins(sum(t.success for t in g)))
+    played = first_group(lambda w: w == 0) + first_group(lambda w: 0 < w < 4) + first_group(lambda w: w == 4)
     folder = tmp_path_factory.mktemp("live")
     save_trajectories(played, folder / "episodes.jsonl")
     return folder, played
