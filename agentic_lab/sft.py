@@ -64,7 +64,10 @@ def cosine_lr(step: int, steps: int, peak: float, warmup: int, floor: float = 0.
 
 
 def shuffled_batches(examples: list[dict], batch_size: int, rng: random.Random):
-    """Endless batches in random order, lengths mixed."""
+    """Endless batches in random order, lengths mixed. Fewer examples than a batch: every batch is all of them."""
+    if not examples:
+        raise ValueError("no examples to train on")
+    batch_size = min(batch_size, len(examples))
     while True:
         order = list(range(len(examples)))
         rng.shuffle(order)
