@@ -43,7 +43,9 @@ observation is all an agent needs: an engine that drops everything else from the
 keep_history=False) gives MEM1's constant-size context. `self_contained=False` shows only the result, the
 full-context agent's observation.
 
-Train and test are split by the entities asked about, as in `tasks.search_qa`. Both families register when
+Train and test are split by name: a test stream names only held-out entities (the kept ones and every
+distractor), a test task only held-out people, and a train one none (`tasks.family(..., takes_split=True)`: eight
+names would almost never all hash into the held-out fifth by chance). Both families register when
 this module is imported (gym.make of either environment imports it), not with `agentic_lab.tasks`.
 """
 from __future__ import annotations
@@ -59,7 +61,7 @@ from agentic_lab import world
 from agentic_lab.actions import Action, parse_action
 from agentic_lab.envs import INVALID_PENALTY, TaskEnv, printable
 from agentic_lab.eval import success_rate
-from agentic_lab.tasks import Task, answer, assistant, family, normalise, observation, sample_tasks
+from agentic_lab.tasks import Task, answer, assistant, family, normalise, observation, sample_tasks, task_split
 from agentic_lab.tools import Tool, ToolError, call_tool
 
 # --- facts ----------------------------------------------------------------------------------------
@@ -80,9 +82,9 @@ class Fact:
         return f"{self.entity} {self.field} {self.value}"
 
 
-def _entities() -> list[world.Country | world.Person]:
-    w = world.build_world()
-    return list(w.countries + w.people)
+def in_split(entities: list, split: str) -> list:
+    """The entities whose names belong to `split`."""
+    return [e for e in entities if task_split((e.name,)) == split]
 
 
 def first_fact(rng: random.Random, entity: world.Country | world.Person) -> Fact:
@@ -101,7 +103,7 @@ def changed_fact(rng: random.Random, fact: Fact) -> Fact:
 
 # --- the bank ---------------------------------------------------------------------------------------
 MAX_SLOTS = 8
-MAX_ENTRY_CHARS = 40  # a fact is at most 27 characters; a longer entry is refused, so observations stay short
+MAX_ENTRY_CHARS = 32  # a fact is at most 27 characters; a longer entry is refused, so observations stay short
 MAX_STREAM = 64
 
 
@@ -241,11 +243,13 @@ def bank_view(kept: tuple[str, ...], bank: Bank, stream: list[Fact], position: i
             f"Fact {position + 1}/{len(stream)}: {stream[position].text}")
 
 
-def _stream(rng: random.Random, stream_length: int, questions: int, updates: int) -> tuple[list[Fact], tuple[str, ...]]:
+def _stream(rng: random.Random, split: str, stream_length: int, questions: int,
+            updates: int) -> tuple[list[Fact], tuple[str, ...]]:
     """The facts, and the kept entities: each has one field, stated at a random turn and contradicted `updates`
     times later; every other turn a distractor, a true fact about an entity that is never asked about. The kept
     facts are as many at every length, so a longer stream only adds distractors between them."""
-    entities = rng.sample(_entities(), questions + stream_length)  # enough distinct distractors for any stream
+    w = world.build_world()
+    entities = rng.sample(in_split(w.countries + w.people, split), questions + stream_length)  # enough distinct distractors for any stream
     kept, distractors = entities[:questions], iter(entities[questions:])
     mentions = [entity for entity in kept for _ in range(1 + updates)]
     rng.shuffle(mentions)
@@ -264,13 +268,13 @@ def _stream(rng: random.Random, stream_length: int, questions: int, updates: int
 
 
 @family("memory_bank", "A stream of facts, one a turn, kept in a bank of a few slots by ADD / UPDATE / DELETE / "
-        "NOOP; questions about the kept names are answered from the bank at the end.")
-def memory_bank(rng: random.Random, stream_length: int = 8, bank_size: int = 4, questions: int = 2,
+        "NOOP; questions about the kept names are answered from the bank at the end.", takes_split=True)
+def memory_bank(rng: random.Random, split: str, stream_length: int = 8, bank_size: int = 4, questions: int = 2,
                 updates: int = 1) -> Task:
     if not 1 <= questions <= bank_size <= MAX_SLOTS or not questions * (1 + updates) <= stream_length <= MAX_STREAM:
         raise ValueError(f"need 1 <= questions <= bank_size <= {MAX_SLOTS} and "
                          f"questions * (1 + updates) <= stream_length <= {MAX_STREAM}")
-    stream, kept = _stream(rng, stream_length, questions, updates)
+    stream, kept = _stream(rng, split, stream_length, questions, updates)
     bank, solution = Bank.empty(bank_size), []
     for position, fact in enumerate(stream):  # the oracle's operations and what each one shows next
         if position:
@@ -282,7 +286,8 @@ def memory_bank(rng: random.Random, stream_length: int = 8, bank_size: int = 4, 
     info = {"stream": [f.text for f in stream], "kept": list(kept), "bank_size": bank_size,
             "questions": [[f.entity, f.field] for f in asked]}
     return Task("memory_bank", INSTRUCTIONS + "\n" + bank_view(kept, Bank.empty(bank_size), stream, 0),
-                "; ".join(f.value for f in asked), tuple(solution), split_keys=kept, info=info)
+                "; ".join(f.value for f in asked), tuple(solution), split_keys=tuple(dict.fromkeys(f.entity for f in stream)),
+                info=info)
 
 
 class MemoryBankEnv(TaskEnv):
@@ -419,9 +424,9 @@ def bank_report(trajectories) -> dict[str, dict]:
 
 
 # --- the rewritten state (MEM1) --------------------------------------------------------------------
-MAX_STATE_CHARS = 200  # the state repeated in every observation: k = 8 jobs take at most 63
-OBJECTIVES = (2, 4, 8)  # train with 2, test with 2, 4 and 8 (notebook 11)
-STATE_MAX_NEW_TOKENS = 128  # the longest message, at 8 objectives: a state of 7 jobs and a call, up to 123 tokens
+MAX_STATE_CHARS = 200  # the state repeated in every observation: k = 16 jobs take at most 143
+OBJECTIVES = (2, 4, 8, 16)  # RL trains with 2; tested at 2, 4, 8 and 16 (notebook 11)
+STATE_MAX_NEW_TOKENS = 192  # the longest message, at 16 objectives: a state of 15 jobs and a call, up to 189 tokens
 MEM1_WARM_START = Path(__file__).resolve().parent.parent / "data" / "mem1-warm"
 
 
@@ -455,11 +460,11 @@ def state_view(names: list[str], state: str) -> str:
 
 
 @family("memory_state", "Find k people's jobs with lookup, keeping them in a rewritten <state>; answer all k.",
-        tools=(OBJECTIVE_LOOKUP,), check=all_answers_right)
-def memory_state(rng: random.Random, objectives: int = 2) -> Task:
+        tools=(OBJECTIVE_LOOKUP,), check=all_answers_right, takes_split=True)
+def memory_state(rng: random.Random, split: str, objectives: int = 2) -> Task:
     if not 1 <= objectives <= max(OBJECTIVES):
         raise ValueError(f"objectives must be 1 to {max(OBJECTIVES)}")
-    people = rng.sample(world.build_world().people, objectives)
+    people = rng.sample(in_split(world.build_world().people, split), objectives)
     names, jobs = [p.name for p in people], [p.job for p in people]
     prompt = (f"{find_line(names)}. Look up each one's job; each turn, write <state>the jobs found</state> first, "
               "for only your latest state is kept. Then answer all, in order, separated by ';'.")
@@ -516,21 +521,20 @@ class MemoryStateEnv(TaskEnv):
         return super().info() | {"show": {"state": self.state}}
 
 
-MEM1_TRAIN_OBJECTIVES = 8        # the warm start's demonstrations: 1 to 8 objectives (RL trains at 2)
-FULL_CONTEXT_OBJECTIVES = 5      # ... shown whole only up to 5: a whole episode of 6 takes about 1,024 tokens
+DEMO_OBJECTIVES = 3  # the warm start's demonstrations, both ways: 1 to 3 objectives, so that 4, 8 and 16 are
+                     # beyond anything either agent was shown (a whole episode of 6 would take about 1,024 tokens)
 
 
 def state_demonstrations(n: int, seed: int = 0) -> list[tuple[list[dict], list[dict]]]:
     """n train-split demonstrations of `memory_state` tasks (messages, tool schemas), the same messages in the two
     ways an agent can see them, alternately: MEM1's, one single-turn conversation per turn whose user message is the
-    self-contained observation (the last result, the latest state, the objectives), 1 to MEM1_TRAIN_OBJECTIVES
-    objectives; and the full-context agent's, the whole conversation with each observation the bare result, 1 to
-    FULL_CONTEXT_OBJECTIVES (what fits in the tiny model's context). Both write the <state>; the difference is only
-    what stays in the context."""
+    self-contained observation (the last result, the latest state, the objectives); and the full-context agent's,
+    the whole conversation with each observation the bare result. Both see 1 to DEMO_OBJECTIVES objectives and
+    write the <state>; the difference is only what stays in the context."""
     rng, out, k = random.Random(seed), [], 0
     while len(out) < n:
         mem1 = k % 2 == 0
-        objectives = rng.randint(1, MEM1_TRAIN_OBJECTIVES if mem1 else FULL_CONTEXT_OBJECTIVES)
+        objectives = rng.randint(1, DEMO_OBJECTIVES)
         task = sample_tasks("memory_state", 1, seed=seed * 1_000_003 + k, split="train", objectives=objectives)[0]
         out += [(conversation, task.tool_schemas()) for conversation in seen_by(task, mem1)]
         k += 1

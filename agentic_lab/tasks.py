@@ -14,6 +14,8 @@ own, for a tool that shares a name with a registered one (the search agent's `se
 
 Every task belongs to the train or the test split by a hash of its `split_keys` (the prompt, or for
 questions about the fictional world, the entities asked about), so held-out tasks are never trained on.
+A family whose task names many entities (a memory stream, eight people to look up) would almost never draw all
+of them held out by chance: it takes the split (`family(..., takes_split=True)`) and draws from that side only.
 """
 from __future__ import annotations
 
@@ -100,19 +102,21 @@ class TaskFamily:
     tools: dict[str, Tool]  # name -> tool, the tools its tasks may offer
     sample: Callable[..., Task]  # (rng, **params) -> Task
     check: Callable[[Task, str], bool]
+    takes_split: bool = False  # sample(rng, split=..., **params) draws every entity from that split's side
 
 
 FAMILIES: dict[str, TaskFamily] = {}
 
 
 def family(name: str, description: str, tools: tuple[str | Tool, ...] = (),
-           check: Callable[[Task, str], bool] = exact_match):
+           check: Callable[[Task, str], bool] = exact_match, takes_split: bool = False):
     """Register a task family: `sample(rng, **params) -> Task`, checked by `check(task, predicted)`; `tools` are
-    registered tool names or Tool objects."""
+    registered tool names or Tool objects. takes_split: the sampler is `sample(rng, split, **params)` and draws
+    every entity it names from that split (see the module's docstring)."""
     toolbox = {t.name: t for t in (TOOLS[t] if isinstance(t, str) else t for t in tools)}
 
     def register(sample: Callable[[random.Random], Task]):
-        FAMILIES[name] = TaskFamily(name, description, toolbox, sample, check)
+        FAMILIES[name] = TaskFamily(name, description, toolbox, sample, check, takes_split)
         return sample
     return register
 
@@ -121,9 +125,12 @@ def sample_tasks(name: str, n: int, seed: int = 0, split: str = "train", **param
     """`n` tasks of family `name` from `split`, reproducible from `seed` (and `params`, the keyword arguments of
     a family that takes some, e.g. a memory stream's length)."""
     rng = random.Random(f"{name}/{split}/{seed}")
+    task_family = FAMILIES[name]
+    if task_family.takes_split:
+        params = {"split": split, **params}
     tasks: list[Task] = []
     while len(tasks) < n:
-        task = FAMILIES[name].sample(rng, **params)
+        task = task_family.sample(rng, **params)
         if task.split == split:
             tasks.append(task)
     return tasks

@@ -6,11 +6,12 @@
 The tiny model calls tools but has never kept a `<state>`. This script fine-tunes it on
 `memory.state_demonstrations`: train-split `memory_state` tasks solved by their reference solution (one lookup per
 objective, each message writing the state of the jobs found so far, then all answers), half of the episodes as
-MEM1 sees them (each turn alone, the observation repeating the latest state and the objectives; 1 to 8
-objectives) and half as a full-context agent sees them (the whole conversation, each observation the bare result;
-1 to 5 objectives, what fits in 1,024 tokens). One model for both ways of playing, so notebook 11 compares
-contexts, not models; notebook 11's RL then trains at 2 objectives. The held-out report plays MEM1's way (a
-fresh context each turn) at 2, 4 and 8 objectives.
+MEM1 sees them (each turn alone, the observation repeating the latest state and the objectives) and half as a
+full-context agent sees them (the whole conversation, each observation the bare result), both with 1 to 3
+objectives. One model for both ways of playing, with the same coverage, so notebook 11 compares contexts, not
+models, and 4, 8 and 16 objectives are beyond anything either way was shown; notebook 11's RL then trains at 2.
+The held-out report plays MEM1's way (a fresh context each turn) at 2, 4, 8 and 16 objectives, with people whose
+names are all held out.
 
 A first build (400 steps) whose lookup took the person's name and any field scored 0.05 of objectives at k = 2: the
 tiny model, which reads a character a token, miscopied names it never saw into the call ("Trozu" -> "Trotu") and
@@ -26,8 +27,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from agentic_lab.memory import (FULL_CONTEXT_OBJECTIVES, MEM1_TRAIN_OBJECTIVES, MEM1_WARM_START,  # noqa: E402
-                                OBJECTIVES, STATE_MAX_NEW_TOKENS, state_demonstrations, state_report)
+from agentic_lab.memory import (DEMO_OBJECTIVES, MEM1_WARM_START, OBJECTIVES, STATE_MAX_NEW_TOKENS,  # noqa: E402
+                                state_demonstrations, state_report)
 from warm_start import SEED, build_warm_start  # noqa: E402 - data/warm_start.py, beside this script
 
 STEPS = 300
@@ -40,7 +41,7 @@ def episodes(n: int) -> list[tuple[list[dict], list[dict]]]:
 
 def build(out_dir: Path, steps: int, eval_tasks: int) -> None:
     build_warm_start(out_dir, steps, eval_tasks, "agentic_lab/MemoryState-v0",
-                     {"mem1_objectives": MEM1_TRAIN_OBJECTIVES, "full_context_objectives": FULL_CONTEXT_OBJECTIVES},
+                     {"demo_objectives": DEMO_OBJECTIVES},
                      episodes, state_report, model_card, eval_kwargs=tuple({"objectives": k} for k in OBJECTIVES),
                      keep_history=False, max_new_tokens=STATE_MAX_NEW_TOKENS)
 
@@ -56,11 +57,10 @@ def model_card(stats: dict) -> str:
 Notebook 11's MEM1 warm start: the tiny model (`data/tiny-agent`) fine-tuned to find k people's jobs with
 `lookup` (by the person's number), writing with every message a `<state>` of the jobs found so far
 (`agentic_lab/MemoryState-v0`, train split), then answering all k in order. Half its demonstration episodes show
-each turn alone, as MEM1 plays (the observation repeats the latest state and the objectives; 1 to
-{stats['mem1_objectives']} objectives), half the whole conversation with bare results, as a full-context agent
-plays (1 to {stats['full_context_objectives']} objectives: a whole episode of 6 takes about 1,024 tokens, the
-model's context): one model for both. Built by `data/build_mem1_model.py`, deterministically from seed
-{stats['seed']}.
+each turn alone, as MEM1 plays (the observation repeats the latest state and the objectives), half the whole
+conversation with bare results, as a full-context agent plays; both 1 to {stats['demo_objectives']} objectives, so
+more objectives are new to either way of playing. One model for both. Built by `data/build_mem1_model.py`,
+deterministically from seed {stats['seed']}.
 
 ## Training
 Supervised next-token loss on the assistant's tokens, {stats['train_episodes']:,} demonstrations

@@ -30,7 +30,7 @@ def test_operations_change_the_bank_as_documented():
     ("<mem_update>99 Keso job baker</mem>", "no slot 99"),
     ("<mem_delete>2</mem>", "slot 2 is empty"),
     ("<mem_update>4 Keso job baker</mem>", "slot 4 is empty"),
-    ("<mem_update>1 " + "x" * 41 + "</mem>", "at most 40"),
+    ("<mem_update>1 " + "x" * (memory.MAX_ENTRY_CHARS + 1) + "</mem>", f"at most {memory.MAX_ENTRY_CHARS}"),
 ])
 def test_an_impossible_operation_raises(operation, reason):
     with pytest.raises(InvalidOperation, match=reason):
@@ -150,13 +150,23 @@ def test_the_report_counts_what_each_kind_of_fact_got():
     assert row["distractor_noop"] == 0.0 and row["new_add"] + row["new_update"] == 1.0
 
 
-def test_same_seed_same_stream_and_splits_by_the_kept_entities():
+def test_same_seed_same_stream():
     assert sample_tasks("memory_bank", 3, seed=1) == sample_tasks("memory_bank", 3, seed=1)
     assert sample_tasks("memory_bank", 3, seed=1) != sample_tasks("memory_bank", 3, seed=2)
-    for name in ("memory_bank", "memory_state"):
-        train, test = sample_tasks(name, 30, split="train"), sample_tasks(name, 30, split="test")
-        assert all(task_split((key,)) == "train" for t in train for key in t.split_keys)
-        assert all(any(task_split((key,)) == "test" for key in t.split_keys) for t in test)
+
+
+@pytest.mark.parametrize("name,params", [("memory_bank", {"stream_length": 8}), ("memory_bank", {"stream_length": 32}),
+                                         ("memory_state", {"objectives": 2}), ("memory_state", {"objectives": 8})])
+def test_every_name_a_test_task_shows_is_held_out_and_no_train_task_shows_one(name, params):
+    """Every entity a fact is about (kept or distractor) or a person to look up, read from the task, not from its
+    split_keys: a split by "any name held out" let a test task of eight people show six or seven training names.
+    (Values, such as the country a person lives in, may be of either split, as in search_qa.)"""
+    for split in ("train", "test"):
+        for task in sample_tasks(name, 40, split=split, **params):
+            shown = ({fact.split()[0] for fact in task.info["stream"]} if name == "memory_bank"
+                     else set(task.info["objectives"]))
+            assert all(n in task.prompt + " ".join(m["content"] for m in task.solution) for n in shown)
+            assert {task_split((n,)) for n in shown} == {split}, (split, sorted(shown))
 
 
 def test_the_state_is_kept_and_repeated_and_answers_score_their_share():
@@ -202,9 +212,10 @@ def test_the_oracle_solves_the_state_task():
 
 
 def test_observations_fit_the_tiny_models_context_at_the_largest_settings():
-    """The prompt, the longest observation (a full bank of the longest entries, or the longest state, after an
-    error) and two messages of 96 tokens fit in the tiny model's 1024 positions: a context that keeps only the
-    prompt and the latest observation never runs out."""
+    """The bank: the prompt, the longest observation (a full bank of the longest entries, after an error) and two
+    messages of 96 tokens fit in the tiny model's 1024 positions, so a context that keeps only the prompt and the
+    latest observation never runs out. MEM1 at 16 objectives: its longest observation (the longest state) and
+    one message fit."""
     tokenizer = build_tokenizer()
     def length(text):
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -212,10 +223,14 @@ def test_observations_fit_the_tiny_models_context_at_the_largest_settings():
     env.reset(seed=0)
     env.bank = Bank(("W" * memory.MAX_ENTRY_CHARS,) * memory.MAX_SLOTS, tuple(range(memory.MAX_SLOTS)))
     assert length(env.task.prompt) + length(env.error("x" * 80)) + 2 * 96 < 1024
+    # MEM1 reads one observation a turn (rollout's keep_history=False): the longest, with the tools, and a message
     state = memory.MemoryStateEnv(objectives=max(memory.OBJECTIVES))
     state.reset(seed=0)
     state.state = "W" * memory.MAX_STATE_CHARS
-    assert length(state.task.prompt) + length(state.error("x" * 80)) + 2 * memory.STATE_MAX_NEW_TOKENS < 1024
+    longest = max(state.task.prompt, state.error("x" * 80), key=length)
+    context = tokenizer.apply_chat_template([{"role": "user", "content": longest}], tools=state.task.tool_schemas(),
+                                            add_generation_prompt=True)
+    assert len(context) + memory.STATE_MAX_NEW_TOKENS < 1024
 
 
 @pytest.mark.slow
@@ -273,8 +288,13 @@ def test_state_demonstrations_show_the_same_messages_to_mem1_and_to_the_full_con
         assert all(m["content"].startswith("Result: ") and "\n" not in m["content"] for m in messages if m["role"] == "tool")
         objectives = messages[0]["content"].split(". Look up")[0][len("Find: "):].split("; ")
         results = [m["content"][len("Result: "):] for m in messages if m["role"] == "tool"]
-        assert len(results) == len(objectives) <= memory.FULL_CONTEXT_OBJECTIVES  # one lookup per objective
+        assert len(results) == len(objectives)  # one lookup per objective
         assert messages[-1]["content"] == f"<answer>{'; '.join(results)}</answer>"
+    # the same coverage both ways: 1 to DEMO_OBJECTIVES people, so more is new to MEM1 and to the full context alike
+    def people(first_user_message: str) -> int:
+        return first_user_message.split("Find: ")[1].split(". Look up")[0].split("\n")[0].count(";") + 1
+    assert {people(m[0]["content"]) for m in singles} == {people(m[0]["content"]) for m in wholes} == \
+        set(range(1, memory.DEMO_OBJECTIVES + 1))
 
 
 def test_the_state_report_scores_the_answer_and_measures_the_context():
