@@ -97,6 +97,9 @@ class TextEnv(gym.Env[str, str]):
         return f"Error: {message}"
 
     def info(self) -> dict:
+        """What every step and reset report. An environment whose different states can show the same observation
+        (every room answers a refused action with the same error) adds "state", a name of the state it is in:
+        the rollout records it with the next turn (`Turn.state`), and GiGPO groups turns by it."""
         return {"tools": self.tool_schemas(), "turn": self.turns}
 
 

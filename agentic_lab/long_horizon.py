@@ -187,7 +187,7 @@ class CoinRoomsEnv(ActionWordEnv):
     def info(self) -> dict:
         hidden = {"route": list(self.world.route), "room": self.room,
                   "horizon": self.horizon, "optimal_turns": len(self.world.route) + 1}
-        return super().info() | {"hidden": hidden}
+        return super().info() | {"hidden": hidden, "state": self.room}
 
 
 WORDS = {"north": "N", "east": "E", "south": "S", "west": "W"}  # TextWorld's directions, as CoinRooms writes them
@@ -257,8 +257,10 @@ class TextWorldCoinEnv(ActionWordEnv):
         return [TAKE if c == "take coin" else WORDS[c.split()[1]] for c in self.state.policy_commands]
 
     def info(self) -> dict:
-        hidden = {"horizon": self.horizon, "optimal_turns": len(self.walkthrough)} if hasattr(self, "walkthrough") else {}
-        return super().info() | {"hidden": hidden}
+        if not hasattr(self, "walkthrough"):  # before the first reset
+            return super().info() | {"hidden": {}}
+        hidden = {"horizon": self.horizon, "optimal_turns": len(self.walkthrough)}
+        return super().info() | {"hidden": hidden, "state": self.room_name(self.state)}
 
 
 def demonstration(env, seed: int, rng: random.Random, mistake_rate: float) -> list[dict]:

@@ -322,8 +322,9 @@ def turn_advantages(trajectories: list[Trajectory], rewards: torch.Tensor, cfg: 
                     critic: "TurnCritic | None" = None, batch: dict | None = None) -> tuple[list[list[float]], dict]:
     """One advantage per turn of each episode, by `cfg.credit` ("gigpo", "critic" or "turn"), and the critic's
     diagnostics.
-    GiGPO's anchor state is the observation the turn answered; the step returns use the environment's per-turn
-    rewards, the episode-level term the episode's reward (`rewards`, reward_fn's)."""
+    GiGPO's anchor state is the environment's state the turn acted from (`Turn.state`), or where the environment
+    names none, the observation the turn answered; the step returns use the environment's per-turn rewards, the
+    episode-level term the episode's reward (`rewards`, reward_fn's)."""
     turn_rewards = [[turn.reward for turn in t.turns] for t in trajectories]
     scale = "none" if cfg.scale_rewards == "none" else "group"
     if cfg.credit == "turn":                     # GiGPO's step groups with the turn's index as the anchor, γ = 0
@@ -331,7 +332,7 @@ def turn_advantages(trajectories: list[Trajectory], rewards: torch.Tensor, cfg: 
             turn_rewards[g:g + cfg.group_size], [list(range(len(r))) for r in turn_rewards[g:g + cfg.group_size]],
             scale)], {}
     if cfg.credit == "gigpo":
-        anchors = [[turn.observation for turn in t.turns] for t in trajectories]
+        anchors = [[turn.observation if turn.state is None else turn.state for turn in t.turns] for t in trajectories]
         # F_norm of the paper is the group's std or 1; it has no batch-wide scale, so "batch" scales by the group's
         return gigpo_advantages(rewards.tolist(), turn_rewards, anchors, cfg.group_size, cfg.gamma, cfg.step_weight,
                                 scale), {}

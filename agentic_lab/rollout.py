@@ -372,7 +372,7 @@ def rollout(model, tokenizer, envs: list[gym.Env], seeds: list[int], options: li
     stop_ids = stop_token_ids(model, tokenizer)
     per_image = patches_per_image(model)         # placeholders per image; None for a model that reads no images
     max_context = max_context or getattr(model.config, "max_position_embeddings", 2048)
-    trajectories, last_observation, tools = [], [], []
+    trajectories, last_observation, last_state, tools = [], [], [], []
     for env, env_seed, env_options in zip(envs, seeds, options or [None] * len(envs)):
         observation, info = env.reset(seed=env_seed, options=env_options)
         shown = info.get("images", [])
@@ -387,6 +387,7 @@ def rollout(model, tokenizer, envs: list[gym.Env], seeds: list[int], options: li
         if info.get("show"):  # what the environment asks the viewer to show with the prompt (see viz.shows)
             trajectories[-1].info["show"] = info["show"]
         last_observation.append(observation)
+        last_state.append(info.get("state"))
         tools.append(info.get("tools"))
     caches: list[EpisodeCache | None] = [None] * len(envs)   # episode i's keys and values, kept between turns
     pool = BufferPool()                              # the batch's KV memory, reused from turn to turn
@@ -401,8 +402,8 @@ def rollout(model, tokenizer, envs: list[gym.Env], seeds: list[int], options: li
                 tokenizer.pad_token_id, stop_ids, max_new_tokens, temperature, generator, pool,
                 [context_images(trajectories[i]) for i in chunk] if per_image else None)
             for i, ids, lps, kv in zip(chunk, new_ids, logprobs, kept):
-                _record_turn(trajectories[i], envs[i], last_observation, i, ids, lps, tokenizer, stop_ids, tools[i],
-                             per_image)
+                _record_turn(trajectories[i], envs[i], last_observation, last_state, i, ids, lps, tokenizer, stop_ids,
+                             tools[i], per_image)
                 caches[i] = kv
         for i in active:
             if not trajectories[i].turns[-1].done and len(context(trajectories[i])) + max_new_tokens > max_context:
@@ -438,8 +439,8 @@ def placed_images(ids: list[int], offset: int, images: list, per_image: int | No
             for at, image in zip(image_starts(ids, per_image), images)]
 
 
-def _record_turn(trajectory: Trajectory, env: gym.Env, last_observation: list[str], i: int, ids: list[int],
-                 logprobs: list[float], tokenizer, stop_ids: list[int], tools: list | None,
+def _record_turn(trajectory: Trajectory, env: gym.Env, last_observation: list[str], last_state: list, i: int,
+                 ids: list[int], logprobs: list[float], tokenizer, stop_ids: list[int], tools: list | None,
                  per_image: int | None = None) -> None:
     """Send one message to its environment and append it, and the observation (appended to the history, or as a
     fresh context when the trajectory has context_starts), to the trajectory."""
@@ -448,7 +449,7 @@ def _record_turn(trajectory: Trajectory, env: gym.Env, last_observation: list[st
     observation, reward, terminated, truncated, info = env.step(text)
     done = terminated or truncated
     trajectory.turns.append(Turn(last_observation[i], text, info["action"], observation, float(reward), done,
-                                 show=info.get("show", {})))
+                                 show=info.get("show", {}), state=last_state[i]))
     trajectory.token_ids += ids
     trajectory.loss_mask += [1] * len(ids)
     trajectory.logprobs += logprobs
@@ -466,4 +467,4 @@ def _record_turn(trajectory: Trajectory, env: gym.Env, last_observation: list[st
         trajectory.token_ids += obs_ids
         trajectory.loss_mask += [0] * len(obs_ids)
         trajectory.logprobs += [0.0] * len(obs_ids)
-    last_observation[i] = observation
+    last_observation[i], last_state[i] = observation, info.get("state")

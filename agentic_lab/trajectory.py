@@ -27,6 +27,7 @@ class Turn:
     reward: float
     done: bool
     show: dict = field(default_factory=dict)  # what the environment asked the viewer to show (its info["show"])
+    state: int | str | None = None  # the environment's state the turn acted from (its info["state"]), if it names one
 
 
 @dataclass

@@ -10,7 +10,7 @@ import torch
 import agentic_lab.envs  # noqa: F401 - registers the environments
 from agentic_lab.algorithms import discounted_returns, gigpo_advantages
 from agentic_lab.long_horizon import DIRECTIONS, OPPOSITE, demonstration, route_length, sample_rooms
-from agentic_lab.rl import RLConfig, grpo_train, spread_over_tokens
+from agentic_lab.rl import RLConfig, grpo_train, spread_over_tokens, turn_advantages
 from agentic_lab.rollout import rollout
 from agentic_lab.trajectory import turn_spans
 
@@ -112,6 +112,37 @@ def test_turn_advantages_sit_on_their_turns_tokens(tiny):
             assert advantages[i, start - 1:end - 1].eq(k + 1).all()
         written = torch.tensor(t.loss_mask[1:], dtype=torch.bool)
         assert advantages[i, :len(written)][~written].eq(0).all()
+
+
+def test_gigpo_anchors_on_the_room_not_on_an_error_every_room_shows(tiny):
+    """Every room answers a refused message with the same error, and the start room is shown first as the task and
+    later as a room: the observation text is no state. The environment names its room (info["state"]), the rollout
+    records it with the turn that acted from it, and GiGPO's step groups follow it."""
+    env = gym.make("agentic_lab/CoinRooms-v0", horizon=5)
+    _, info = env.reset(seed=0)
+    start = info["state"]
+    refused_here, info = env.step("hello")[0], env.step("hello")[4]
+    move = next(iter(env.unwrapped.world.exits[start]))
+    info = env.step(f"<answer>{move}</answer>")[4]
+    assert info["state"] != start and env.step("hello")[0] == refused_here  # two rooms, one error text
+
+    model, tokenizer = tiny
+    envs = [gym.make("agentic_lab/CoinRooms-v0", horizon=5) for _ in range(4)]
+    trajectories = rollout(model, tokenizer, envs, [3] * 4, temperature=1.5, max_new_tokens=12)
+    for t in trajectories:                                   # replay: each turn carries the room it acted from
+        replay = gym.make("agentic_lab/CoinRooms-v0", horizon=5)
+        info = replay.reset(seed=3)[1]
+        for turn in t.turns:
+            assert turn.state == info["state"]
+            info = replay.step(turn.text)[4]
+
+    config = RLConfig(group_size=4, credit="gigpo")
+    rewards = torch.tensor([sum(turn.reward for turn in t.turns) for t in trajectories])
+    per_turn, _ = turn_advantages(trajectories, rewards, config)
+    by_room = gigpo_advantages(rewards.tolist(), [[turn.reward for turn in t.turns] for t in trajectories],
+                               [[turn.state for turn in t.turns] for t in trajectories], 4, config.gamma,
+                               config.step_weight, "group")
+    assert per_turn == by_room
 
 
 @pytest.mark.parametrize("credit", ["gigpo", "critic", "turn"])
