@@ -6,7 +6,7 @@ whether an agent keeps looking.
     observation, info = env.reset(seed=0)       # "<image>\nWhich digit ...", info["images"] = [32×32 uint8 view]
 
 **The scene.** A 64×64 grey-scale picture, black but for one small white digit (a 3×5 bitmap, `GLYPHS`) and
-`DISTRACTORS` dim marks of the same size that are not digits, each near the centre of its own cell of a 4×4 grid
+`DISTRACTORS` dim marks of the same size that are not digits, each in the middle of its own cell of a 4×4 grid
 of 16×16 cells. The agent first sees a glance (`glance`): a 4×4 thumbnail, each pixel a cell's brightness, drawn
 at the tiny VLM's 32×32. It shows where the digit is (the brightest cell) and how many pixels the digit lights, not
 which: digits lighting as many (0, 6 and 9; 2, 3 and 5) look the same, so a glance is right at most 6 times in 10
@@ -23,8 +23,15 @@ A box outside the scene, of zero area, or with arguments that are not integers i
 invalid-action penalty, the scene unchanged. `<answer>d</answer>` ends the episode: reward 1 if d is the digit,
 else 0. At most MAX_TURNS turns.
 
-**Train and test** are split by the digit's placement: a (digit, x, y) held out (`held_out`) is never drawn in
-training, so a held-out scene puts a digit where the model never saw that digit.
+**Train and test** differ in what the model reads. A crop of the digit's cell depends only on the digit and where
+in the cell it starts, and a glance only on which cells are lit and how brightly, so a split by the digit's place
+in the scene left every held-out crop pixel for pixel one from training. A held-out scene starts its digit where in
+the cell no training scene does (`held_out`: a checkerboard of 4×4 blocks, each what one 8×8 patch of the crop
+shows), and wears one pixel of its stroke to a grey no training digit has (`WORN`). So no held-out crop of the
+digit's cell is a training one, nor any held-out glance (its digit's cell is 4 grey levels dimmer), yet the step is
+fair: a held-out digit sits one whole patch from where training put one, so each patch of its crop shows what a
+training crop's patch showed. What a glance tells is unchanged: digits lighting as many pixels look the same, and
+both splits draw every digit equally likely (`glance_ceiling` gives the ceiling of the scenes actually played).
 
 **Rewards** of the four ways notebook 13 compares to teach looking (each a reward function of an episode, or of a
 group of episodes where it depends on the group, for `rl.grpo_train`): outcome only, Pixel Reasoner's curiosity
@@ -34,7 +41,8 @@ from __future__ import annotations
 
 import json
 import random
-import zlib
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -50,9 +58,15 @@ SCENE, VIEW, CELL = 64, 32, 16     # scene side, the model's image side, the gri
 GAIN = 16                          # the glance's brightening (see glance)
 DIGIT_W, DIGIT_H = 3, 5
 DIGIT, MARK = 255, 80              # the digit's and the distractors' grey levels (background 0): a mark lights at
-                                   # most 15 pixels, 15 · 80 < 7 · 255, so the digit's cell is the glance's brightest
+                                   # most 15 pixels, 15 · 80 < 6 · 255 + WORN, so the digit's cell is the glance's
+                                   # brightest, worn or not
+WORN = 191                         # the grey of the one worn pixel of a held-out digit's stroke: still plainly lit
+                                   # in a crop, and 64 / 256 · GAIN = 4 grey levels off a glance, a quarter of the
+                                   # 16 between digits lighting one pixel more or less
 DISTRACTORS = 3
-JITTER_X, JITTER_Y = (6, 7), (5, 6)   # where in its cell a digit or mark may start: (16 - 3) / 2, (16 - 5) / 2, ±½
+JITTER_X, JITTER_Y = range(3, 11), range(2, 10)  # where in its cell a digit or mark may start: (16 - 3) / 2 and
+                                                 # (16 - 5) / 2, ±3½; half of these offsets are held out (`held_out`)
+PATCH = 4                          # scene pixels across one 8×8 patch of the model's image of a cell (a crop, 2×)
 MAX_TURNS = 4
 # 3×5 bitmaps, rows top to bottom
 GLYPHS = {
@@ -71,24 +85,31 @@ def glyph(digit: str) -> np.ndarray:
     return np.array([[c == "1" for c in row] for row in GLYPHS[digit]], dtype=bool)
 
 
-def held_out(digit: str, x: int, y: int) -> bool:
-    """Whether a digit at (x, y) belongs to the test split: one placement in five, fixed by a hash."""
-    return zlib.crc32(f"{digit}:{x}:{y}".encode()) % 5 == 0
+def held_out(x: int, y: int) -> bool:
+    """Whether a digit or mark starting at scene pixel (x, y) is placed as only the test split places it: in the
+    odd squares of a checkerboard of PATCH × PATCH blocks. Blocks, not pixels: a held-out digit is one whole patch
+    beside a training place, so what each patch of its crop holds, a training crop held too, elsewhere in the image.
+    A split by single pixels would show the model patches it never saw (a digit a pixel off within a patch), and a
+    reader of patches trained on a few places reads those at chance."""
+    return (x // PATCH + y // PATCH) % 2 == 1
 
 
 def draw_scene(rng: random.Random, split: str = "train") -> tuple[np.ndarray, str, tuple[int, int]]:
-    """(64×64 uint8 scene, the digit, its top-left (x, y)), the digit and each distractor near the centre of a cell
-    of its own."""
+    """(64×64 uint8 scene, the digit, its top-left (x, y)), the digit and each distractor in the middle of a cell
+    of its own, at the split's offsets; a test scene's digit has one pixel worn to WORN."""
     cells = rng.sample(range((SCENE // CELL) ** 2), 1 + DISTRACTORS)
     scene = np.zeros((SCENE, SCENE), dtype=np.uint8)
+    offsets = [(dx, dy) for dx in JITTER_X for dy in JITTER_Y if held_out(dx, dy) == (split == "test")]
 
-    def place(cell: int) -> tuple[int, int]:     # near the cell's centre, give or take a pixel
-        return cell % 4 * CELL + rng.choice(JITTER_X), cell // 4 * CELL + rng.choice(JITTER_Y)
-    while True:
-        digit, (x, y) = rng.choice(sorted(GLYPHS)), place(cells[0])
-        if held_out(digit, x, y) == (split == "test"):
-            break
+    def place(cell: int) -> tuple[int, int]:     # in the middle of the cell, at one of the split's offsets
+        dx, dy = rng.choice(offsets)
+        return cell % 4 * CELL + dx, cell // 4 * CELL + dy
+    digit, (x, y) = rng.choice(sorted(GLYPHS)), place(cells[0])     # every digit equally likely in both splits
     scene[y:y + DIGIT_H, x:x + DIGIT_W][glyph(digit)] = DIGIT
+    if split == "test":     # one pixel of the stroke, any, worn to a grey no training digit has
+        rows, cols = np.nonzero(glyph(digit))
+        k = rng.randrange(len(rows))
+        scene[y + rows[k], x + cols[k]] = WORN
     for cell in cells[1:]:
         mx, my = place(cell)
         while True:     # a random mark that is not a digit's bitmap
@@ -101,18 +122,27 @@ def draw_scene(rng: random.Random, split: str = "train") -> tuple[np.ndarray, st
 
 def glance(scene: np.ndarray) -> np.ndarray:
     """What the agent sees at first: a 4×4 thumbnail of the scene, each pixel a cell's mean brightness times GAIN
-    (a digit lights 7 to 13 of a cell's 256 pixels: 7 to 13 grey levels, brightened to 112-208), each drawn as
-    8×8 to fill the model's 32×32. It shows where the digit is (the brightest cell) and how many pixels it lights,
-    not which pixels: digits that light as many look alike (`glance_ceiling`)."""
+    (a digit lights 7 to 13 of a cell's 256 pixels: 7 to 13 grey levels, brightened to 112-207; a held-out digit,
+    one pixel worn, to 108-203), each drawn as 8×8 to fill the model's 32×32. It shows where the digit is (the
+    brightest cell) and how many pixels it lights, not which pixels: digits that light as many look alike
+    (`glance_ceiling`)."""
     cells = scene.reshape(SCENE // CELL, CELL, SCENE // CELL, CELL).mean(axis=(1, 3))
     thumbnail = np.clip(np.round(cells * GAIN), 0, 255).astype(np.uint8)
     return thumbnail.repeat(VIEW // (SCENE // CELL), axis=0).repeat(VIEW // (SCENE // CELL), axis=1)
 
 
-def glance_ceiling() -> float:
-    """The best accuracy from the glance alone: it tells digits apart only by how many pixels they light, so each
-    set of digits lighting as many (0, 6, 9: 12; 2, 3, 5: 11) is one guess, right for one of its digits."""
-    return len({int(glyph(d).sum()) for d in GLYPHS}) / len(GLYPHS)
+def glance_ceiling(digits: Iterable[str] | None = None) -> float:
+    """The best accuracy from the glance alone on scenes with these digits (the ten equally likely if None): it tells
+    digits apart only by how many pixels they light, so each set of digits lighting as many (0, 6, 9: 12; 2, 3, 5:
+    11) is one guess, at best the set's most frequent digit. Ten equally likely digits in six sets: 0.6. Of a
+    finite set of scenes, say the held-out ones a notebook plays (`t.info["answer"]` of its episodes), it is
+    somewhat above: chance makes one digit of a set more frequent, and this ceiling knows which."""
+    counts = Counter(list(GLYPHS if digits is None else digits))     # a list: a Counter of a dict takes its values
+    best: dict[int, int] = {}
+    for digit, n in counts.items():
+        lit = int(glyph(digit).sum())
+        best[lit] = max(best.get(lit, 0), n)
+    return sum(best.values()) / sum(counts.values())
 
 
 def check_box(x0: int, y0: int, x1: int, y1: int) -> None:

@@ -9,9 +9,10 @@ import pytest
 import agentic_lab.envs  # noqa: F401 - registers the environments
 from agentic_lab.actions import Action
 from agentic_lab.envs import INVALID_PENALTY
-from agentic_lab.perception import (DIGIT, GLYPHS, LookEnv, cell_box, crop, curiosity_rewards, deepeyes_reward,
-                                    demonstration, draw_scene, glance, glance_ceiling, glyph, held_out, look_metrics,
-                                    outcome_reward, tool_bonus_reward, visual_operations)
+from agentic_lab.perception import (DIGIT, GLYPHS, JITTER_X, PATCH, WORN, LookEnv, cell_box, crop,
+                                    curiosity_rewards, deepeyes_reward, demonstration, draw_scene, glance,
+                                    glance_ceiling, glyph, held_out, look_metrics, outcome_reward, tool_bonus_reward,
+                                    visual_operations)
 from agentic_lab.trajectory import Trajectory, Turn
 
 
@@ -19,35 +20,67 @@ def call(tool, **box):
     return f"<tool_call>{json.dumps({'name': tool, 'arguments': box})}</tool_call>"
 
 
-def test_the_scene_has_one_digit_legible_only_at_full_size():
-    scene, digit, (x, y) = draw_scene(random.Random(0))
-    assert (scene[y:y + 5, x:x + 3] == DIGIT).tolist() == glyph(digit).tolist()
-    assert (scene == DIGIT).sum() == glyph(digit).sum()                     # the marks are grey, not white
-    zoomed = crop(scene, *cell_box(x, y))                                   # a 16×16 cell, twice as large
-    assert (zoomed == DIGIT).sum() == 4 * glyph(digit).sum()
-    view = glance(scene)                                                    # 4×4 cells, each drawn 8×8
-    assert view.shape == (32, 32) and view[y // 16 * 8, x // 16 * 8] == view.max()   # the digit's cell: brightest
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_the_scene_has_one_digit_legible_only_at_full_size(split):
+    for seed in range(20):
+        scene, digit, (x, y) = draw_scene(random.Random(seed), split)
+        assert (scene[y:y + 5, x:x + 3] >= WORN).tolist() == glyph(digit).tolist()
+        assert (scene >= WORN).sum() == glyph(digit).sum()                  # the marks are grey, not white
+        assert (scene == WORN).sum() == (split == "test")                   # a held-out digit: one pixel worn
+        zoomed = crop(scene, *cell_box(x, y))                               # a 16×16 cell, twice as large
+        assert (zoomed >= WORN).sum() == 4 * glyph(digit).sum()
+        view = glance(scene)                                                # 4×4 cells, each drawn 8×8
+        assert view.shape == (32, 32) and (view == view.max()).sum() == 64  # one brightest cell: the digit's
+        assert view[y // 16 * 8, x // 16 * 8] == view.max()
 
 
-def test_a_glance_shows_how_many_pixels_a_digit_lights_not_which():
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_a_glance_shows_how_many_pixels_a_digit_lights_not_which(split):
     rng, twins = random.Random(2), []
     while not twins:                              # a scene whose digit has twins (0, 6, 9 or 2, 3, 5)
-        scene, digit, (x, y) = draw_scene(rng)
+        scene, digit, (x, y) = draw_scene(rng, split)
         twins = [d for d in GLYPHS if d != digit and glyph(d).sum() == glyph(digit).sum()]
+    worn = int((scene[y:y + 5, x:x + 3] == WORN).sum())
     other = scene.copy()
     other[y:y + 5, x:x + 3] = 0
-    for d in twins:
-        other[y:y + 5, x:x + 3][glyph(d)] = DIGIT
+    for d in twins:                               # the twin drawn the same way: as many pixels worn
+        pixels = other[y:y + 5, x:x + 3]
+        pixels[glyph(d)] = DIGIT
+        pixels[tuple(np.argwhere(glyph(d))[:worn].T)] = WORN
         assert np.array_equal(glance(other), glance(scene)) and not np.array_equal(other, scene)
         other[y:y + 5, x:x + 3] = 0
-    assert glance_ceiling() == 0.6                # six lit counts among ten digits
 
-def test_train_and_test_scenes_never_share_a_placement():
+
+def test_the_glance_ceiling_is_of_the_digits_of_the_scenes_played():
+    assert glance_ceiling() == 0.6                          # six lit counts among ten equally likely digits
+    assert glance_ceiling(["0", "0", "6", "1"]) == 0.75     # 0 and 6 look alike: guess 0, wrong once in four
+    assert glance_ceiling(GLYPHS) == 0.6
+
+
+def test_train_and_test_scenes_never_share_a_placement_but_are_a_patch_apart():
     rng = random.Random(1)
     for split in ("train", "test"):
         for _ in range(200):
             _, digit, (x, y) = draw_scene(rng, split)
-            assert held_out(digit, x, y) == (split == "test")
+            assert held_out(x, y) == (split == "test")
+            # one patch to the left or right (within the cell's offsets) is a place of the other split
+            assert any(x % 16 + dx in JITTER_X and held_out(x + dx, y) != held_out(x, y) for dx in (-PATCH, PATCH))
+
+
+def test_held_out_scenes_are_new_at_the_pixel_level():
+    """What the model reads of a held-out scene, its glance and the crop of the digit's cell, is never pixel for
+    pixel what it read in training (issue 36: split by (digit, x, y), all 300 held-out crops were training ones)."""
+    def seen(split, seeds):
+        crops, glances = set(), set()
+        for seed in seeds:
+            scene, _, (x, y) = draw_scene(random.Random(seed), split)
+            crops.add(crop(scene, *cell_box(x, y)).tobytes())
+            glances.add(glance(scene).tobytes())
+        return crops, glances
+    train_crops, train_glances = seen("train", range(3000))
+    test_crops, test_glances = seen("test", range(100_000, 100_300))
+    assert not test_crops & train_crops
+    assert not test_glances & train_glances
 
 
 def test_crop_shows_the_box_and_an_answer_ends_the_episode():
