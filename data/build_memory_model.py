@@ -74,7 +74,7 @@ mixed in every batch, AdamW, peak learning rate {stats['peak_lr']}, cosine sched
 {stats['final_loss']}.
 
 ## Held-out behaviour
-{stats['eval_tasks']} test-split streams per length (names never asked about in training), greedy and sampled at
+{stats['eval_tasks']} test-split streams per length (every name in them held out from training), greedy and sampled at
 temperature 1: the reward (share of the two questions answered right from the bank) and success (both right),
 ± one standard error; the share of operations the bank refused or could not parse; and how often each kind of
 fact got the oracle's operation.

@@ -66,7 +66,7 @@ def test_the_planning_build_script_is_the_recipe_of_the_shipped_warm_starts(tmp_
     ("build_tool_use_model.py", "toolchoice-warm"),
     ("build_search_model.py", "searchagent-warm"),
     ("build_long_horizon_model.py", "coinrooms-warm"),
-    pytest.param("build_memory_model.py", "memory-warm", marks=EARLIER_BASE),
+    ("build_memory_model.py", "memory-warm"),
     ("build_reflection_model.py", "reflect-warm"),
     pytest.param("build_mem1_model.py", "mem1-warm", marks=EARLIER_BASE),
     pytest.param("build_look_model.py", "look-warm", marks=EARLIER_BASE),
