@@ -46,7 +46,6 @@ EARLIER_BASE = pytest.mark.xfail(strict=True, reason="built from the base before
 
 
 @pytest.mark.slow
-@EARLIER_BASE
 def test_the_planning_build_script_is_the_recipe_of_the_shipped_warm_starts(tmp_path):
     """Notebook 07's two warm starts: same check as above, for data/build_planning_models.py (it also fails when the
     base model they start from was rebuilt since)."""
