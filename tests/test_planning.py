@@ -215,11 +215,12 @@ def test_executed_plan_reads_the_plan_and_the_accepted_moves():
 
 
 @pytest.mark.slow
-def test_a_plan_first_does_not_help_and_neither_arm_plans_past_its_training_lengths():
+def test_a_plan_first_does_not_help_and_positions_do_not_break_long_routes():
     """Notebook 07's headline claims at its own scale (24 held-out worlds per plan length, greedy), on the shipped warm
-    starts: writing the plan first does not help inside the training lengths (on the same worlds); past them neither
-    arm reaches 10%; and under teacher forcing the plan-first arm writes plan steps 7-12 far worse than steps 1-6,
-    and the act-only arm's moves past its longest training episode are worse than those within it."""
+    starts: writing the plan first does not help inside the training lengths (on the same worlds); past them the
+    plan-first arm stays under 10% and behind act-only by two standard errors; and under teacher forcing the
+    plan-first arm writes plan steps 7-12 far worse than steps 1-6, while the act-only arm's moves past its longest
+    training episode are no worse than those within it (positions are not what breaks long routes)."""
     from agentic_lab import load_model
     from agentic_lab.eval import paired_gain
     models = {arm: load_model(planning.WARM_STARTS[arm]) for arm in ("act-only", "plan-first")}
@@ -230,7 +231,9 @@ def test_a_plan_first_does_not_help_and_neither_arm_plans_past_its_training_leng
         return [t.success for t in played[arm] if (t.info["optimal_length"] <= 6) == inside]
     gap, stderr = paired_gain(success("act-only", True), success("plan-first", True))  # plan-first minus act-only
     assert gap + 2 * stderr < 0.05  # the plan does not help: at most a few points, at two standard errors
-    assert max(sum(success(arm, False)) / len(success(arm, False)) for arm in models) < 0.1
+    assert sum(success("plan-first", False)) / len(success("plan-first", False)) < 0.1
+    gap, stderr = paired_gain(success("act-only", False), success("plan-first", False))
+    assert gap + 2 * stderr < 0
 
     def accuracy(records):
         return sum(r["correct"] for r in records) / len(records)
@@ -240,11 +243,11 @@ def test_a_plan_first_does_not_help_and_neither_arm_plans_past_its_training_leng
         forced[arm] = planning.teacher_forced_moves(model, tokenizer, [demonstration(env, seed=s) for s in range(200)])
     plan = [r for r in forced["plan-first"] if r["where"] == "plan"]
     assert accuracy([r for r in plan if r["index"] > 6]) < 0.5 * accuracy([r for r in plan if r["index"] <= 6])
-    longest = max(json.loads((planning.WARM_STARTS[arm] / "build_stats.json").read_text())
-                  ["longest_train_episode_tokens"] for arm in models)
+    longest = json.loads((planning.WARM_STARTS["act-only"] / "build_stats.json").read_text())[
+        "longest_train_episode_tokens"]                      # the act-only arm's own, not the plan-first arm's
     moves = [r for r in forced["act-only"] if r["where"] == "answer"]
     within, beyond = (accuracy([r for r in moves if (r["position"] > longest) == past]) for past in (False, True))
-    assert beyond < within - 0.1
+    assert beyond > within - 0.05
 
 
 def test_the_plan_is_the_one_written_with_the_first_accepted_move():
