@@ -70,7 +70,7 @@ mixed in every batch, AdamW, peak learning rate {stats['peak_lr']}, cosine sched
 {stats['final_loss']}.
 
 ## Held-out behaviour, MEM1's way (a fresh context each turn)
-{stats['eval_tasks']} test-split tasks per number of objectives (people never asked about in training), greedy and
+{stats['eval_tasks']} test-split tasks per number of objectives (every name held out from training), greedy and
 sampled at temperature 1: the reward (share of objectives right) and success (all right), ± one standard error, and
 the peak context in tokens (the longest turn), mean and largest.
 

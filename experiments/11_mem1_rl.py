@@ -1,4 +1,4 @@
-"""Notebook 11's MEM1 agent and the full-context agent trained with RL at 2 objectives, tested at 2, 4 and 8: what
+"""Notebook 11's MEM1 agent and the full-context agent trained with RL at 2 objectives, tested at 2, 4, 8 and 16: what
 the notebook's five minutes cannot hold.
 
     python experiments/11_mem1_rl.py [--steps 24] [--lr 1e-4] [--n 100]     # 599 s measured, alone on 2 cores
@@ -6,7 +6,7 @@ the notebook's five minutes cannot hold.
 Both start from data/mem1-warm (one model that has seen both ways of playing). Each is trained --steps GRPO steps
 (4 groups × 8 episodes of 2 objectives, the reward the share of objectives right, seed 0), MEM1 with a fresh
 context each turn and self-contained observations, the full-context agent with one growing context and bare
-results; about 7 s a step on 2 cores. Before and after, each plays the same --n held-out tasks at 2, 4 and 8
+results; about 7 s a step on 2 cores. Before and after, each plays the same --n held-out tasks at 2, 4, 8 and 16
 objectives (sampled at T = 1, the same seed), so before and after pair up task by task. Printed per agent and k:
 the share of objectives right before and after ± se, the paired gain, the share of tasks all right, the peak
 context (mean, largest) and the share of episodes cut off because the context was full."""

@@ -67,7 +67,7 @@ def test_the_planning_build_script_is_the_recipe_of_the_shipped_warm_starts(tmp_
     ("build_long_horizon_model.py", "coinrooms-warm"),
     ("build_memory_model.py", "memory-warm"),
     ("build_reflection_model.py", "reflect-warm"),
-    pytest.param("build_mem1_model.py", "mem1-warm", marks=EARLIER_BASE),
+    ("build_mem1_model.py", "mem1-warm"),
     pytest.param("build_look_model.py", "look-warm", marks=EARLIER_BASE),
     ("build_code_model.py", "code-warm")])
 def test_the_warm_start_build_scripts_are_the_recipes_of_the_shipped_warm_starts(script, folder, tmp_path):
