@@ -87,7 +87,7 @@ Supervised next-token loss on the assistant's tokens, {stats['train_episodes']:,
 {stats['final_loss']}.
 
 ## Held-out behaviour
-{stats['eval_tasks']} test-split scenes (digits at offsets in the cell never drawn in training, one pixel worn), played with the tools and as
+{stats['eval_tasks']} test-split scenes (one pixel of the digit's stroke worn to a grey no training scene has), played with the tools and as
 the one-glance game, greedy and sampled at temperature 1: accuracy ± one standard error, the share of episodes that
 used a visual tool, the share of crops that were the digit's cell, and the accuracy of the episodes that looked and
 of those that answered from the glance (at best 0.6: `perception.glance_ceiling`).
