@@ -1,7 +1,7 @@
 """Notebook 11's memory manager trained for longer than the notebook can: does RL on the answers alone raise the
 held-out answers, and when?
 
-    python experiments/11_memory_longer.py [--steps 40] [--every 10] [--lr 2e-4]     # 599 s alone on 2 cores (before issue 34), 1,036 s at one thread beside two jobs
+    python experiments/11_memory_longer.py [--steps 40] [--every 10] [--lr 2e-4]   # 1,036 s, one thread beside two jobs
 
 The notebook trains 12 GRPO steps (4 groups × 8 streams of 8 facts, a fresh context each turn, lr 2e-4, seed 0,
 from data/memory-warm): about 13 s a step on 2 cores, so 12 is what fits in its five minutes. Here the same run goes
