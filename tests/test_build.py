@@ -39,12 +39,6 @@ def test_the_build_script_is_the_recipe_of_the_shipped_model(tmp_path):
     assert {k: fresh[k] for k in recipe} == {k: shipped[k] for k in recipe}
 
 
-# Issue 34 rebuilt data/tiny-agent. These warm starts were built from the base before it, and are rebuilt from the new
-# one with their notebook's rework (issues 35 and 36); until then their recipe test fails on the base's fingerprint.
-EARLIER_BASE = pytest.mark.xfail(strict=True, reason="built from the base before issue 34's; rebuilt with its notebook's "
-                                                   "rework (issues 35, 36)")
-
-
 @pytest.mark.slow
 def test_the_planning_build_script_is_the_recipe_of_the_shipped_warm_starts(tmp_path):
     """Notebook 07's two warm starts: same check as above, for data/build_planning_models.py (it also fails when the
@@ -68,7 +62,7 @@ def test_the_planning_build_script_is_the_recipe_of_the_shipped_warm_starts(tmp_
     ("build_memory_model.py", "memory-warm"),
     ("build_reflection_model.py", "reflect-warm"),
     ("build_mem1_model.py", "mem1-warm"),
-    pytest.param("build_look_model.py", "look-warm", marks=EARLIER_BASE),
+    ("build_look_model.py", "look-warm"),
     ("build_code_model.py", "code-warm")])
 def test_the_warm_start_build_scripts_are_the_recipes_of_the_shipped_warm_starts(script, folder, tmp_path):
     """Notebook 08's to 14's warm starts (11 has two): same check, for their build scripts."""
