@@ -1,6 +1,6 @@
 """Notebook 13's four rewards for looking, each trained from data/look-warm: the notebook trains two of them.
 
-    python experiments/13_look_rewards.py              # about 6 minutes on 2 cores
+    python experiments/13_look_rewards.py              # about 6 minutes alone on 2 cores
     python experiments/13_look_rewards.py --steps 3 --scenes 16    # a quick try-out
     python experiments/13_look_rewards.py --arms outcome --train-vision    # RL moves the eyes too
 
@@ -12,7 +12,15 @@ Each: --steps GRPO steps of 4 train-split scenes × 8 episodes. Per step (5-step
 operations per episode. Held out, --scenes test-split scenes at T = 1 with the same sampling seed: the warm start
 with its tools and in the one-glance game (no tool offered), each arm after RL, and the gains paired by scene.
 
-Reference run (2 cores, alone, 379 s; one glance 0.577 ± 0.029, warm start 0.733 ± 0.026 looking 0.54 of the time
+Reference run, commit 5555add (data/look-warm rebuilt by issue 34 from the rebuilt base, held-out scenes with a worn
+stroke pixel), the defaults, one thread beside another job, 863 s: one glance 0.307 ± 0.027, warm start 0.693 ±
+0.027 looking 0.54 of the time and right 0.84 of the times it looked; accuracy, then over the warm start, look rate:
+    outcome     0.810 ± 0.023  +0.117 ± 0.026  0.84   (look rate by step: 0.46 -> 0.87)
+    curiosity   0.613 ± 0.028  -0.080 ± 0.032  0.38   (over outcome -0.197 ± 0.027; look rate by step 0.46 -> 0.85)
+    deepeyes    0.667 ± 0.027  -0.027 ± 0.032  0.96   (over outcome -0.143 ± 0.028; accuracy by step 0.81 -> 0.82)
+    tool bonus  0.797 ± 0.023  +0.103 ± 0.031  0.96   (over outcome -0.013 ± 0.028; no second call)
+
+Earlier reference run, on the warm start built before issue 34 (2 cores, alone, 379 s; one glance 0.577 ± 0.029, warm start 0.733 ± 0.026 looking 0.54 of the time
 and right 0.88 of the times it looked), accuracy, then over the warm start, look rate (calls per episode equal it):
     outcome     0.847 ± 0.021  +0.113 ± 0.024  0.80   (look rate by step: 0.44 -> 0.82)
     curiosity   0.860 ± 0.020  +0.127 ± 0.026  0.84   (over outcome +0.013 ± 0.019)
