@@ -248,8 +248,8 @@ def _stream(rng: random.Random, split: str, stream_length: int, questions: int,
     """The facts, and the kept entities: each has one field, stated at a random turn and contradicted `updates`
     times later; every other turn a distractor, a true fact about an entity that is never asked about. The kept
     facts are as many at every length, so a longer stream only adds distractors between them."""
-    w = world.build_world()
-    entities = rng.sample(in_split(w.countries + w.people, split), questions + stream_length)  # enough distinct distractors for any stream
+    w = world.build_world()   # enough distinct distractors for any stream, all of the split's side
+    entities = rng.sample(in_split(w.countries + w.people, split), questions + stream_length)
     kept, distractors = entities[:questions], iter(entities[questions:])
     mentions = [entity for entity in kept for _ in range(1 + updates)]
     rng.shuffle(mentions)
@@ -286,8 +286,8 @@ def memory_bank(rng: random.Random, split: str, stream_length: int = 8, bank_siz
     info = {"stream": [f.text for f in stream], "kept": list(kept), "bank_size": bank_size,
             "questions": [[f.entity, f.field] for f in asked]}
     return Task("memory_bank", INSTRUCTIONS + "\n" + bank_view(kept, Bank.empty(bank_size), stream, 0),
-                "; ".join(f.value for f in asked), tuple(solution), split_keys=tuple(dict.fromkeys(f.entity for f in stream)),
-                info=info)
+                "; ".join(f.value for f in asked), tuple(solution),
+                split_keys=tuple(dict.fromkeys(f.entity for f in stream)), info=info)
 
 
 class MemoryBankEnv(TaskEnv):
