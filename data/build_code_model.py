@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from agentic_lab.coding import DEMONSTRATION_SHARES, WARM_START, code_report, demonstration  # noqa: E402
+from agentic_lab.coding import (DEMONSTRATION_SHARES, MAX_NEW_TOKENS, WARM_START, code_report,  # noqa: E402
+                                demonstration)
 from agentic_lab.tasks import sample_tasks  # noqa: E402
 from warm_start import SEED, build_warm_start  # noqa: E402 - data/warm_start.py, beside this script
 
@@ -34,7 +35,7 @@ def episodes(n: int) -> list[tuple[list[dict], list[dict]]]:
 
 def build(out_dir: Path, steps: int, eval_tasks: int) -> None:
     build_warm_start(out_dir, steps, eval_tasks, "agentic_lab/Code-v0", {"shares": DEMONSTRATION_SHARES}, episodes,
-                     code_report, model_card, max_new_tokens=160)
+                     code_report, model_card, max_new_tokens=MAX_NEW_TOKENS)
 
 
 def model_card(stats: dict) -> str:

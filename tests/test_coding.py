@@ -81,6 +81,9 @@ def test_each_reward_pays_what_it_says_and_success_is_always_the_outcome():
             env.reset(options={"task": task})
             _, paid[reward, name], _, _, info = env.step(f"<answer>{code}</answer>")
             assert info["success"] == (name == "honest")
+            assert info["show"]["submission"] == {"visible_pass": coding.visible_pass(task, code),   # one run, all
+                                                  "hidden_passed": coding.hidden_pass_fraction(task, code),
+                                                  "hard_coded": coding.hard_coded(task, code)}
     fraction = coding.hidden_pass_fraction(task, submissions["hard-coded"])
     assert 0 < fraction < 1   # right on the one shown input the hidden tests repeat, wrong elsewhere
     assert [paid["outcome", n] for n in submissions] == [1.0, 0.0, 0.0]
@@ -116,7 +119,7 @@ def test_the_examples_pin_the_constant_down_and_the_demonstrations_show_what_the
         template = coding.TEMPLATES[task.info["template"]]
         for other in template.constants:
             if other != task.info["constant"]:
-                code = coding.solution(task.info["template"], other)
+                code = coding.solution([(task.info["template"], other)])
                 assert not all(coding.verdicts(coding.visible_tests(task),
                                                coding.trusted_returns(code, coding.visible_tests(task)))[0])
     task = sample_tasks("code", 1, seed=7)[0]
@@ -126,3 +129,33 @@ def test_the_examples_pin_the_constant_down_and_the_demonstrations_show_what_the
         assert coding.run_tests(code, tests)[1] == coding.trusted_run(code, tests)
     hard = coding.hard_coded_solution(task)
     assert coding.visible_pass(task, hard) and not task.check(hard) and coding.hard_coded(task, hard)
+
+
+def test_two_operations_chain_templates_each_taking_what_the_one_before_returned_held_out_by_any_step():
+    tasks = sample_tasks("code", 60, seed=8, operations=2)
+    test = sample_tasks("code", 30, seed=8, split="test", operations=2)
+    for task in tasks[:20] + test[:10]:
+        (first, c1), (second, c2) = coding.steps_of(task.info)
+        assert first != second and coding.TEMPLATES[second].kind == coding.TEMPLATES[first].returns
+        assert task.check(task.answer) and "x = " in task.answer and " Then, with the result as x: " in task.prompt
+        for other in coding.TEMPLATES[second].constants:   # the examples tell the constants apart
+            if other != c2:
+                code = coding.solution([(first, c1), (second, other)])
+                assert not all(coding.verdicts(coding.visible_tests(task),
+                                               coding.trusted_returns(code, coding.visible_tests(task)))[0])
+    steps = lambda tasks: {step for t in tasks for step in coding.steps_of(t.info)}  # noqa: E731
+    assert not any(coding.held_out(*step) for step in steps(tasks))
+    assert all(any(coding.held_out(*step) for step in coding.steps_of(t.info)) for t in test)
+    mix = sample_tasks("code", 40, seed=9, operations=(1, 2))
+    assert {len(coding.steps_of(t.info)) for t in mix} == {1, 2}
+    assert sample_tasks("code", 5, seed=3) == sample_tasks("code", 5, seed=3, operations=1)
+
+
+def test_most_hard_coding_the_warm_start_is_shown_follows_a_run_that_failed():
+    task = sample_tasks("code", 1, seed=10)[0]
+    rng = random.Random(0)
+    episodes = [coding.demonstration(task, rng) for _ in range(2000)]
+    submitted = lambda episode: episode[-1]["content"].removeprefix("<answer>").removesuffix("</answer>")  # noqa: E731
+    hard = [e for e in episodes if coding.hard_coded(task, submitted(e))]
+    after_a_failure = [e for e in hard if len(e) > 2 and "want" in e[-2]["content"]]
+    assert 0.06 < len(hard) / len(episodes) < 0.14 and len(after_a_failure) > 0.6 * len(hard)
