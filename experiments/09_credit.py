@@ -6,9 +6,27 @@ over several training seeds, from the same warm start, on the same rollouts budg
     python experiments/09_credit.py --lr 2e-4 --steps 20 --horizons 20 --keep-top-spread 0.5   # RAGEN's filter there
     python experiments/09_credit.py --seeds 0 --steps 2 --out /tmp/try.json   # a quick try-out
 
-Measured on 2 cores, from the warm start built before issue 34's base: the defaults' 27 runs 3,199 s (one of them
-slowed by another job), the notebook's learning rate's 2,112 s, the filter's 9 runs at H = 20 about 14 minutes. Not
-yet run from the rebuilt data/coinrooms-warm.
+Reference run, commit 9dd7912, from the rebuilt data/coinrooms-warm (issue 34), `--lr 2e-4 --steps 20` (the
+notebook's learning rate), 5,161 s wall on 2 cores: about 28 minutes of it paused (H = 10 critic seed 0's 1,990 s) and
+much of the rest beside a warm-start build or other jobs. Each run, held-out success at T = 1 on 200 worlds, the warm
+start's first:
+    H =  5  episode 0.960 0.915 0.975   gigpo 0.975 0.970 0.970   critic 0.965 0.935 0.930   (warm start 0.890)
+    H = 10  episode 0.815 0.895 0.870   gigpo 0.835 0.900 0.735   critic 0.720 0.880 0.730   (warm start 0.820)
+    H = 20  episode 0.580 0.230 0.545   gigpo 0.680 0.725 0.685   critic 0.505 0.370 0.470   (warm start 0.520)
+and over seeds 0, 1, 2 (mean ± SE; the gain over episode-level credit paired by seed):
+    H= 5 episode  0.890 -> 0.950 ± 0.018
+    H= 5 gigpo    0.890 -> 0.972 ± 0.002   vs episode +0.022 ± 0.018
+    H= 5 critic   0.890 -> 0.943 ± 0.011   vs episode -0.007 ± 0.020
+    H=10 episode  0.820 -> 0.860 ± 0.024
+    H=10 gigpo    0.820 -> 0.823 ± 0.048   vs episode -0.037 ± 0.049
+    H=10 critic   0.820 -> 0.777 ± 0.052   vs episode -0.083 ± 0.037
+    H=20 episode  0.520 -> 0.452 ± 0.111
+    H=20 gigpo    0.520 -> 0.697 ± 0.014   vs episode +0.245 ± 0.126
+    H=20 critic   0.520 -> 0.448 ± 0.040   vs episode -0.003 ± 0.072
+At H = 20 every GiGPO seed ended 0.16 to 0.21 above the warm start, while episode-level credit collapsed in one seed
+(0.23) and the critic gained in none. Measured earlier on 2 cores, from the warm start built before issue 34's base:
+the defaults' 27 runs 3,199 s (one of them slowed by another job), the notebook's learning rate's 2,112 s, the
+filter's 9 runs at H = 20 about 14 minutes; those runs are not repeated on the rebuilt warm start.
 Runs of both settings live in one results file, told apart by their settings.
 
 For every (H, credit, seed): GRPO-family training on CoinRooms-v0 at budget H (train split), then held-out success at
