@@ -12,10 +12,10 @@ hard-coded share, runs per episode. Held out, --eval-tasks test-split tasks of t
 sampling seed: the warm start and each arm after RL, by number of operations, and each arm against the warm start
 and against the outcome arm, paired task by task and then averaged over seeds.
 
-Reference run, this script on the package of commit 0c616fc (data/code-warm of 17d6725), the defaults (lr 1e-4, 12 steps, 128 held-out
-tasks: 68 of one operation, 60 of two), 2 cores alone, 1,389 s for seeds 1 and 2 and seed 0's partial-credit run;
-seed 0's outcome and visible runs came from an earlier identical invocation at one thread beside another job (334 s
-and 354 s) and were reused from the results file. Printed:
+Reference run, this script on the package of commit 0c616fc (data/code-warm of 17d6725), the defaults (lr 1e-4,
+12 steps, 128 held-out tasks: 68 of one operation, 60 of two), 2 cores alone, 1,389 s for seeds 1 and 2 and seed 0's
+partial-credit run; seed 0's outcome and visible runs came from an earlier identical invocation at one thread beside
+another job (334 s and 354 s) and were reused from the results file. Printed:
     outcome  seed 0: held-out pass 0.461 -> 0.438, hard-coded 0.117 -> 0.117
     partial  seed 0: held-out pass 0.461 -> 0.469, hard-coded 0.117 -> 0.055
     visible  seed 0: held-out pass 0.461 -> 0.422, hard-coded 0.117 -> 0.172
