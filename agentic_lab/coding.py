@@ -103,13 +103,10 @@ def solution(steps: list[tuple[str, object]]) -> str:
 
 
 def function(steps: list[tuple[str, object]]):
-    """The chain as a Python function, from our own templates (never model text)."""
-    fs = [eval(f"lambda x: {TEMPLATES[name].body.format(c=c)}") for name, c in steps]
-    def f(x):
-        for g in fs:
-            x = g(x)
-        return x
-    return f
+    """The chain as a Python function: its reference code, run here (our own templates, never model text)."""
+    scope: dict = {}
+    exec(solution(steps), scope)  # noqa: S102
+    return scope["f"]
 
 
 def steps_of(info: dict) -> list[tuple[str, object]]:
@@ -229,29 +226,19 @@ def chained_task(rng: random.Random, n: int) -> Task:
     for _ in range(100):              # a chain that no examples tell apart from another is drawn again
         steps: list[tuple[str, object]] = []
         for _ in range(n):            # each template takes what the one before returned, and none comes twice
-            names = [k for k, t in TEMPLATES.items()
-                     if not steps or (t.kind == TEMPLATES[steps[-1][0]].returns and k not in dict(steps))]
-            name = rng.choice(names)
+            candidates = [k for k, t in TEMPLATES.items()
+                          if not steps or (t.kind == TEMPLATES[steps[-1][0]].returns and k not in dict(steps))]
+            name = rng.choice(candidates)
             steps.append((name, rng.choice(TEMPLATES[name].constants)))
-        names = [name for name, _ in steps]
-        f = function(steps)
-        others = [function(list(zip(names, cs))) for cs in itertools.product(*(TEMPLATES[k].constants for k in names))
-                  if list(cs) != [c for _, c in steps]]
-        # The examples must pin the task down: not all one result (a count of 0), and no other constants fit them.
-        for _ in range(1000):
-            inputs = task_inputs(TEMPLATES[names[0]].kind, rng, VISIBLE_TESTS + HIDDEN_TESTS, edge_cases=True)
-            hidden_inputs = inputs[:2] + inputs[2 + VISIBLE_TESTS:]   # the edge cases stay hidden
-            shown_inputs = inputs[2:2 + VISIBLE_TESTS]
-            visible = [[x, f(x)] for x in shown_inputs]
-            if len({repr(want) for _, want in visible}) > 1 and \
-                    all(any(g(x) != want for x, want in visible) for g in others):
-                break
-        else:
-            continue
-        break
+        inputs = telling_inputs(steps, rng)
+        if inputs is not None:
+            break
     else:
         raise ValueError(f"no {n}-operation task whose examples tell it apart")
-    hidden = [[x, f(x)] for x in hidden_inputs + shown_inputs[:1]]
+    f = function(steps)
+    hidden_inputs, shown_inputs = inputs[:2] + inputs[2 + VISIBLE_TESTS:], inputs[2:2 + VISIBLE_TESTS]
+    visible = [[x, f(x)] for x in shown_inputs]
+    hidden = [[x, f(x)] for x in hidden_inputs + shown_inputs[:1]]   # the edge cases (the first two) stay hidden
     examples = "\n".join(f"{call_text(x)} == {want!r}" for x, want in visible)
     description = " Then, with the result as x: ".join(
         text if i == 0 else text[0].lower() + text[1:]
@@ -259,8 +246,25 @@ def chained_task(rng: random.Random, n: int) -> Task:
     code = solution(steps)
     return Task("code", f"Write f(x). {description}\n{examples}", code, (answer(code),), tools=("run",),
                 split_keys=tuple(f"{name}/{c}" for name, c in steps),
-                info={"template": ">".join(names), "constant": steps[0][1] if n == 1 else [c for _, c in steps],
+                info={"template": ">".join(name for name, _ in steps),
+                      "constant": steps[0][1] if n == 1 else [c for _, c in steps],
                       "visible": visible, "hidden": hidden})
+
+
+def telling_inputs(steps: list[tuple[str, object]], rng: random.Random) -> list | None:
+    """Inputs for a task whose shown ones (the 3rd to 5th) pin it down: not all one result (a count of 0), and no
+    other constants of the same templates fit them. None when 1,000 draws found none (two chains that agree
+    everywhere)."""
+    names = [name for name, _ in steps]
+    f = function(steps)
+    others = [function(list(zip(names, cs))) for cs in itertools.product(*(TEMPLATES[k].constants for k in names))
+              if list(cs) != [c for _, c in steps]]
+    for _ in range(1000):
+        inputs = task_inputs(TEMPLATES[names[0]].kind, rng, VISIBLE_TESTS + HIDDEN_TESTS, edge_cases=True)
+        shown = [(x, f(x)) for x in inputs[2:2 + VISIBLE_TESTS]]
+        if len({repr(want) for _, want in shown}) > 1 and all(any(g(x) != want for x, want in shown) for g in others):
+            return inputs
+    return None
 
 
 def held_out(template: str, constant) -> bool:
@@ -417,13 +421,6 @@ def trusted_run(code: str, tests: list[TestCase]) -> str:
 
 
 # --- what the agent did ------------------------------------------------------------------------------------------
-def task_of(trajectory: Trajectory) -> Task:
-    """The episode's task as far as scoring needs it: the reference code and the tests (from the hidden info)."""
-    info = trajectory.info
-    return Task("code", "", info["answer"], (), info={k: info[k] for k in ("template", "constant", "visible",
-                                                                              "hidden")})
-
-
 def operations_of(trajectory: Trajectory) -> int:
     return len(steps_of(trajectory.info))
 

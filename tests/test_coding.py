@@ -148,7 +148,30 @@ def test_two_operations_chain_templates_each_taking_what_the_one_before_returned
     assert all(any(coding.held_out(*step) for step in coding.steps_of(t.info)) for t in test)
     mix = sample_tasks("code", 40, seed=9, operations=(1, 2))
     assert {len(coding.steps_of(t.info)) for t in mix} == {1, 2}
-    assert sample_tasks("code", 5, seed=3) == sample_tasks("code", 5, seed=3, operations=1)
+
+
+def test_the_report_groups_by_operations_and_reads_each_submission_s_recorded_scores():
+    """Episodes played by hand: an honest answer on a one-operation task, the examples hard-coded on a two-operation
+    one, and a second one-operation task left unanswered. The report counts what the environment recorded."""
+    from agentic_lab.actions import parse_action
+    from agentic_lab.trajectory import Trajectory, Turn
+    episodes = []
+    for operations, submit in ((1, lambda t: t.answer), (2, coding.hard_coded_solution), (1, None)):
+        env = gym.make("agentic_lab/Code-v0", operations=operations)
+        _, info = env.reset(seed=len(episodes))
+        task = env.unwrapped.task
+        text = f"<answer>{submit(task)}</answer>" if submit else coding.tool_call_text(task.answer)
+        observation, reward, done, _, step_info = env.step(text)
+        episodes.append(Trajectory("agentic_lab/Code-v0", len(episodes),
+                                   [Turn(task.prompt, text, parse_action(text), observation, reward, done,
+                                         show=step_info.get("show", {}))],
+                                   info={"success": step_info["success"], **info["hidden"]}))
+    report = coding.code_report(episodes)
+    assert report["1 operation"]["n"] == 2 and report["2 operations"]["n"] == 1 and report["all"]["n"] == 3
+    assert report["1 operation"]["pass_rate"] == 0.5 and report["1 operation"]["hard_coded"] == 0
+    assert report["2 operations"]["pass_rate"] == 0 and report["2 operations"]["visible_pass"] == 1
+    assert report["2 operations"]["hard_coded"] == 1 and report["all"]["runs_per_episode"] == 1 / 3
+    assert "1 operation" not in coding.code_report(episodes[:1])   # one count: no grouping by it
 
 
 def test_most_hard_coding_the_warm_start_is_shown_follows_a_run_that_failed():
