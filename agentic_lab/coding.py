@@ -211,23 +211,27 @@ RUN = Tool("run", "Run your code on the examples shown and see what f returns.",
 
 @family("code", "Write a small Python function f from one line and three examples; hidden tests check it.",
         tools=(RUN,), check=passes_hidden, takes_split=True)
-def code_task(rng: random.Random, split: str, operations: int | tuple[int, ...] = 1) -> Task:
+def code_task(rng: random.Random, split: str, operations: int | tuple[int, ...] = 1, inputs: str | None = None
+              ) -> Task:
     """A task of `split` chaining `operations` templates, each applied to what the one before returned: the
     difficulty dial. The warm start learnt one; two ask for code it was never shown. A tuple: each task draws its
-    number first, so both splits mix them in the same proportions (a chain is held out more often than one step)."""
+    number first, so both splits mix them in the same proportions (a chain is held out more often than one step).
+    `inputs` ("int", "list" or "word") keeps to tasks whose x is of that kind; None draws any."""
     n = operations if isinstance(operations, int) else rng.choice(operations)
     while True:
-        task = chained_task(rng, n)
+        task = chained_task(rng, n, inputs)
         if task.split == split:
             return task
 
 
-def chained_task(rng: random.Random, n: int) -> Task:
+def chained_task(rng: random.Random, n: int, kind: str | None = None) -> Task:
+    """A task chaining n templates whose first takes x of `kind` (any kind if None)."""
     for _ in range(100):              # a chain that no examples tell apart from another is drawn again
         steps: list[tuple[str, object]] = []
         for _ in range(n):            # each template takes what the one before returned, and none comes twice
             candidates = [k for k, t in TEMPLATES.items()
-                          if not steps or (t.kind == TEMPLATES[steps[-1][0]].returns and k not in dict(steps))]
+                          if (t.kind == TEMPLATES[steps[-1][0]].returns and k not in dict(steps) if steps else
+                              kind in (None, t.kind))]
             name = rng.choice(candidates)
             steps.append((name, rng.choice(TEMPLATES[name].constants)))
         inputs = telling_inputs(steps, rng)
@@ -280,13 +284,16 @@ class CodeEnv(TaskEnv):
     `reward` is what a submission earns: "outcome", 1 if it passes every hidden test; "partial", the share of hidden
     tests it passes (partial credit); "visible", 1 if it passes the examples it was shown, which code that returns
     the shown outputs for the shown inputs does too (a reward open to hacking). `info["success"]` is the outcome,
-    whatever the reward. `operations`, the difficulty dial, chains that many templates (`code_task`)."""
+    whatever the reward. `operations`, the difficulty dial, chains that many templates; `inputs` keeps to tasks
+    whose x is of one kind (`code_task`)."""
 
     def __init__(self, split: str = "train", max_turns: int = 4, render_mode: str | None = None,
-                 reward: str = "outcome", operations: int | tuple[int, ...] = 1):
+                 reward: str = "outcome", operations: int | tuple[int, ...] = 1, inputs: str | None = None):
         if reward not in REWARDS:
             raise ValueError(f"reward must be one of {REWARDS}")
-        super().__init__("code", split, max_turns, render_mode, params={"operations": operations})
+        if inputs not in (None, "int", "list", "word"):
+            raise ValueError('inputs must be None, "int", "list" or "word"')
+        super().__init__("code", split, max_turns, render_mode, params={"operations": operations, "inputs": inputs})
         self.reward = reward
         self.scores: dict | None = None   # what the submission scored, once there is one
 
@@ -450,9 +457,10 @@ def code_report(trajectories: list[Trajectory]) -> dict[str, dict]:
 
 
 def play(model, tokenizer, n: int, operations: int | tuple[int, ...] = 1, temperature: float = 1.0,
-         seed: int = 0, reward: str = "outcome") -> list[Trajectory]:
+         seed: int = 0, reward: str = "outcome", inputs: str | None = None) -> list[Trajectory]:
     """One episode on each of `n` held-out tasks (the test split, from environment seeds 0..n-1): the same tasks for
     every model, so two models' episodes pair up task by task."""
-    envs = [gym.make("agentic_lab/Code-v0", split="test", operations=operations, reward=reward) for _ in range(n)]
+    envs = [gym.make("agentic_lab/Code-v0", split="test", operations=operations, reward=reward, inputs=inputs)
+            for _ in range(n)]
     return rollout(model, tokenizer, envs, list(range(n)), temperature=temperature, seed=seed,
                    max_new_tokens=MAX_NEW_TOKENS)

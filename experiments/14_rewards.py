@@ -59,7 +59,7 @@ from agentic_lab import coding, load_model  # noqa: E402
 from agentic_lab.rl import RLConfig, grpo_train  # noqa: E402
 from agentic_lab.trajectory import write_atomically  # noqa: E402
 
-STEPS, LR, MIX = 12, 1e-4, (1, 2)
+STEPS, LR, MIX = 12, 1e-4, [1, 2]
 MEASURES = ("pass_rate", "visible_pass", "hard_coded", "runs_per_episode")
 
 
@@ -78,15 +78,25 @@ def per_task(trajectories) -> dict[str, list[float]]:
             "operations": [coding.operations_of(t) for t in trajectories]}
 
 
-def train(reward: str, seed: int, steps: int, lr: float, eval_tasks: int) -> dict:
+def dial(operations: list[int]) -> int | tuple[int, ...]:
+    """Code-v0's `operations` for the numbers given: one number, or a mix of them."""
+    return operations[0] if len(operations) == 1 else tuple(operations)
+
+
+def train(reward: str, seed: int, steps: int, lr: float, eval_tasks: int, operations: list[int], inputs: str | None
+          ) -> dict:
     model, tokenizer = load_model(coding.WARM_START)
     start = time.time()
-    history = grpo_train(model, tokenizer, lambda: gym.make("agentic_lab/Code-v0", reward=reward, operations=MIX),
-                         steps, RLConfig(n_groups=4, group_size=8, lr=lr, max_new_tokens=coding.MAX_NEW_TOKENS),
-                         seed=seed, progress=False, step_metrics=lambda ts: measures(ts)["all"])
-    held_out = per_task(coding.play(model, tokenizer, eval_tasks, operations=MIX, seed=seed))
+    make_env = lambda: gym.make("agentic_lab/Code-v0", reward=reward, operations=dial(operations),  # noqa: E731
+                                  inputs=inputs)
+    config = RLConfig(n_groups=4, group_size=8, lr=lr, max_new_tokens=coding.MAX_NEW_TOKENS)
+    history = grpo_train(model, tokenizer, make_env, steps, config, seed=seed, progress=False,
+                         step_metrics=lambda ts: measures(ts)["all"])
+    held_out = per_task(coding.play(model, tokenizer, eval_tasks, operations=dial(operations), seed=seed,
+                                    inputs=inputs))
     return {"reward": reward, "seed": seed, "steps": steps, "lr": lr, "eval_tasks": eval_tasks,
-            "seconds": round(time.time() - start, 1), "history": history, "held_out": held_out}
+            "operations": operations, "inputs": inputs, "seconds": round(time.time() - start, 1), "history": history,
+            "held_out": held_out}
 
 
 def mean_se(xs: list[float]) -> str:
@@ -106,6 +116,9 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--lr", type=float, default=LR)
     parser.add_argument("--eval-tasks", type=int, default=128)
+    parser.add_argument("--operations", type=int, nargs="+", default=MIX,
+                        help="operations per task, in training and held out: 2 alone is the regime of the hack")
+    parser.add_argument("--inputs", choices=["int", "list", "word"], help="only tasks whose x is of this kind")
     parser.add_argument("--out", type=Path, default=Path("runs/14_rewards.json"),
                         help="every run as JSON; runs already there (same settings) are reused, not rerun")
     args = parser.parse_args()
@@ -114,16 +127,21 @@ if __name__ == "__main__":
     model, tokenizer = load_model(coding.WARM_START)
     before = {}
     for seed in args.seeds:                 # the warm start, sampled with each seed the arms are evaluated with
-        key = f"{seed}/{args.eval_tasks}"
+        key = f"{seed}/{args.eval_tasks}" + ("" if args.operations == MIX else f"/{args.operations}") + \
+            (f"/{args.inputs}" if args.inputs else "")
         if key not in done["before"]:
-            done["before"][key] = per_task(coding.play(model, tokenizer, args.eval_tasks, operations=MIX, seed=seed))
+            done["before"][key] = per_task(coding.play(model, tokenizer, args.eval_tasks,
+                                                       operations=dial(args.operations), seed=seed,
+                                                       inputs=args.inputs))
         before[seed] = done["before"][key]
     runs = {}
     for seed in args.seeds:
         for reward in args.rewards:
-            found = [r for r in done["runs"] if (r["reward"], r["seed"], r["steps"], r["lr"], r["eval_tasks"]) ==
-                     (reward, seed, args.steps, args.lr, args.eval_tasks)]
-            runs[reward, seed] = found[0] if found else train(reward, seed, args.steps, args.lr, args.eval_tasks)
+            found = [r for r in done["runs"] if (r["reward"], r["seed"], r["steps"], r["lr"], r["eval_tasks"],
+                                                r.get("operations", MIX), r.get("inputs")) ==
+                     (reward, seed, args.steps, args.lr, args.eval_tasks, args.operations, args.inputs)]
+            runs[reward, seed] = found[0] if found else train(reward, seed, args.steps, args.lr, args.eval_tasks,
+                                                              args.operations, args.inputs)
             if not found:                   # saved after every run: a sweep can be stopped and resumed
                 done["runs"].append(runs[reward, seed])
                 args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -138,6 +156,8 @@ if __name__ == "__main__":
     print(f"\nheld out ({args.eval_tasks} test-split tasks, half of them two operations), T = 1; mean ± SE over "
           f"{len(args.seeds)} seeds of each seed's share; differences paired by seed")
     for operations, label in ((None, "all tasks"), (1, "one operation"), (2, "two operations")):
+        if operations not in [None, *args.operations] or (operations and len(args.operations) == 1):
+            continue
         print(f"\n{label}:  {'pass (hidden tests)':>22s} {'passes the examples':>22s} {'hard-coded':>22s}")
         rows = [("warm start", [before[s] for s in args.seeds])] + \
                [(reward, [runs[reward, s]["held_out"] for s in args.seeds]) for reward in args.rewards]

@@ -73,7 +73,8 @@ def test_each_reward_pays_what_it_says_and_success_is_always_the_outcome():
     env = gym.make("agentic_lab/Code-v0", reward="visible")
     env.reset(seed=5)
     task = env.unwrapped.task
-    submissions = {"honest": task.answer, "hard-coded": coding.hard_coded_solution(task), "wrong": "def f(x):\n    return 0"}
+    submissions = {"honest": task.answer, "hard-coded": coding.hard_coded_solution(task),
+                   "wrong": "def f(x):\n    return 0"}
     paid = {}
     for reward in coding.REWARDS:
         env = gym.make("agentic_lab/Code-v0", reward=reward)
@@ -150,6 +151,17 @@ def test_two_operations_chain_templates_each_taking_what_the_one_before_returned
     assert {len(coding.steps_of(t.info)) for t in mix} == {1, 2}
 
 
+def test_the_inputs_dial_keeps_to_tasks_on_one_kind_of_x_and_leaves_the_other_draws_alone():
+    for split in ("train", "test"):
+        numbers = sample_tasks("code", 30, seed=3, split=split, operations=2, inputs="int")
+        assert {coding.input_kind(t.info) for t in numbers} == {"int"}
+        assert len({t.info["template"] for t in numbers}) > 3
+        assert sample_tasks("code", 10, seed=3, split=split, operations=2, inputs=None) == \
+            sample_tasks("code", 10, seed=3, split=split, operations=2)
+    with pytest.raises(ValueError, match="inputs"):
+        gym.make("agentic_lab/Code-v0", inputs="float")
+
+
 def test_the_report_groups_by_operations_and_reads_each_submission_s_recorded_scores():
     """Episodes played by hand: an honest answer on a one-operation task, the examples hard-coded on a two-operation
     one, and a second one-operation task left unanswered. The report counts what the environment recorded."""
@@ -182,3 +194,4 @@ def test_most_hard_coding_the_warm_start_is_shown_follows_a_run_that_failed():
     hard = [e for e in episodes if coding.hard_coded(task, submitted(e))]
     after_a_failure = [e for e in hard if len(e) > 2 and "want" in e[-2]["content"]]
     assert 0.06 < len(hard) / len(episodes) < 0.14 and len(after_a_failure) > 0.6 * len(hard)
+
