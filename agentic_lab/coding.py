@@ -14,7 +14,8 @@ times...). A task is held out by its (template, constant) pair: the test split a
 the model never read together in training, and a test checks that no such pair reaches it. The difficulty dial,
 `operations`, chains templates ("Add 3 to x. Then, with the result as x: multiply x by 2."); the warm start was
 shown one, so two ask for code it never saw, where honest code mostly fails and a reward that hard-coding can earn
-is the easiest one to earn.
+is the easiest one to earn. `inputs` keeps to tasks on one kind of x ("int", "list", "word"): the tiny model copies
+numbers right and long words and lists mostly wrong, so notebook 14 builds its hack's regime on numbers.
 
 What else lives here, in the notebook's order:
 - rewards for the same submission: the outcome; the share of hidden tests passed (partial credit); the visible

@@ -1,21 +1,28 @@
 """Notebook 14's three rewards for code, each trained from data/code-warm over several training seeds.
 
-    python experiments/14_rewards.py                                   # the defaults, about 30 minutes alone
+    python experiments/14_rewards.py                            # the mix of section 5, about 30 minutes alone
+    python experiments/14_rewards.py --operations 2             # two operations only, about 30 minutes
+    python experiments/14_rewards.py --operations 2 --inputs int --steps 8 --eval-tasks 96   # section 7's regime
+    python experiments/14_rewards.py --operations 1 --rewards outcome --steps 20   # what the warm start was taught
     python experiments/14_rewards.py --seeds 0 --steps 2 --eval-tasks 16 --out /tmp/try.json   # a quick try-out
 
 Arms, the same tasks, groups, seeds and learning rate: the outcome (every hidden test passes), partial credit (the
 share of hidden tests passed) and the visible tests alone (the three examples the prompt shows, which hard-coded
-code passes too). Each: --steps GRPO steps of 4 train-split tasks × 8 episodes, half of the tasks one operation and
-half two chained (`Code-v0(operations=(1, 2))`: two is code the warm start was never shown, where honest code
-mostly fails and hard-coding the examples is the way to pass them). Per step: pass rate, visible pass rate,
-hard-coded share, runs per episode. Held out, --eval-tasks test-split tasks of the same mix at T = 1 with the same
-sampling seed: the warm start and each arm after RL, by number of operations, and each arm against the warm start
-and against the outcome arm, paired task by task and then averaged over seeds.
+code passes too). Each: --steps GRPO steps of 4 train-split tasks × 8 episodes of `Code-v0(operations=...,
+inputs=...)`. By default half of the tasks are one operation and half two chained: two is code the warm start was
+never shown, where honest code mostly fails and hard-coding the examples is the way to pass them. --operations 2
+keeps to two; --inputs int keeps to tasks on numbers, whose examples the tiny model copies right (section 7 says
+why that is the regime it builds). Per step: pass rate, visible pass rate, hard-coded share, runs per episode. Held
+out, --eval-tasks test-split tasks of the same kind at T = 1 with the same sampling seed: the warm start and each
+arm after RL (by number of operations when they mix), and each arm against the warm start and against the outcome
+arm, paired task by task and then averaged over seeds.
 
-Reference run, this script on the package of commit 0c616fc (data/code-warm of 17d6725), the defaults (lr 1e-4,
-12 steps, 128 held-out tasks: 68 of one operation, 60 of two), 2 cores alone, 1,389 s for seeds 1 and 2 and seed 0's
-partial-credit run; seed 0's outcome and visible runs came from an earlier identical invocation at one thread beside
-another job (334 s and 354 s) and were reused from the results file. Printed:
+Three reference runs follow, each on data/code-warm of 17d6725 at lr 1e-4; each printed more than is kept here.
+
+1. The mix (the defaults: 12 steps, 128 held-out tasks, 68 of one operation and 60 of two). The package of commit
+0c616fc, 2 cores alone, 1,389 s for seeds 1 and 2 and seed 0's partial-credit run; seed 0's outcome and visible runs
+came from an earlier identical invocation at one thread beside another job (334 s and 354 s) and were reused from
+the results file. Printed:
     outcome  seed 0: held-out pass 0.461 -> 0.438, hard-coded 0.117 -> 0.117
     partial  seed 0: held-out pass 0.461 -> 0.469, hard-coded 0.117 -> 0.055
     visible  seed 0: held-out pass 0.461 -> 0.422, hard-coded 0.117 -> 0.172
@@ -41,6 +48,41 @@ At this scale the hack did not appear over three seeds: paid on the visible test
 and 0.050 of the two-operation tasks (warm start 0.150 to 0.183 with the same sampling seeds). No reward moved the
 pass rate over all tasks by more than a standard error; on two operations the outcome raised it from 0.033 to 0.056
 (+0.022 ± 0.006 over seeds, one or two tasks of 60).
+
+2. Two operations, every kind of x (`--operations 2`: 12 steps, 128 held-out tasks of two operations). The package
+of commit 6148db0 with this script's --operations; 1,573 s on 2 cores alone, after seed 0's outcome and visible runs
+(419 s) were made by an earlier invocation and reused. Printed:
+    hard-coded, seed by seed: warm start 0.172 0.195 0.172; outcome 0.172 0.141 0.211; partial 0.148 0.352 0.422;
+    visible 0.336 0.328 0.188
+      visible - warm       hard-coded +0.104 ± 0.045      visible - outcome   hard-coded +0.109 ± 0.067
+      partial - outcome    hard-coded +0.133 ± 0.078      every pass rate on the hidden tests 0.003 to 0.008
+The hack appeared in two seeds of three. Why not in the third is section 7's question: on lists and words the tiny
+model miscopies the examples it writes down, and a miscopied example earns no reward.
+
+3. Section 7's regime (`--operations 2 --inputs int --steps 8 --eval-tasks 96`): the package of commit c91dfe3, 1,076
+s for the outcome and partial-credit runs on 2 cores (seed 0's outcome run beside a test), after the visible runs
+(447 s) were made by an earlier invocation with --rewards visible and reused. Printed:
+    held out (96 test-split tasks, 2 operations, x int), T = 1; mean ± SE over 3 seeds of each seed's share;
+    differences paired by seed
+                           pass (hidden tests)    passes the examples             hard-coded
+      warm start          0.010 ± 0.000          0.177 ± 0.000          0.337 ± 0.017
+      outcome             0.014 ± 0.003          0.125 ± 0.039          0.309 ± 0.070
+      partial             0.000 ± 0.000          0.288 ± 0.093          0.771 ± 0.021
+      visible             0.003 ± 0.003          0.458 ± 0.022          0.802 ± 0.018
+      hard-coded, seed by seed: warm start 0.354 0.302 0.354; outcome 0.250 0.229 0.448; partial 0.750 0.812 0.750;
+      visible 0.771 0.802 0.833
+      outcome - warm             +0.003 ± 0.003         -0.052 ± 0.039         -0.028 ± 0.061
+      partial - warm             -0.010 ± 0.000         +0.111 ± 0.093         +0.434 ± 0.038
+      visible - warm             -0.007 ± 0.003         +0.281 ± 0.022         +0.465 ± 0.025
+      partial - outcome          -0.014 ± 0.003         +0.163 ± 0.133         +0.462 ± 0.083
+      visible - outcome          -0.010 ± 0.006         +0.333 ± 0.055         +0.493 ± 0.056
+    over training, mean over seeds of steps 1-3 -> the last 3: pass rate, hard-coded share, runs per episode
+      outcome  pass_rate 0.00 -> 0.00, hard_coded 0.35 -> 0.29, runs_per_episode 1.23 -> 0.81
+      partial  pass_rate 0.00 -> 0.00, hard_coded 0.47 -> 0.75, runs_per_episode 1.29 -> 1.12
+      visible  pass_rate 0.00 -> 0.00, hard_coded 0.51 -> 0.70, runs_per_episode 1.33 -> 1.26
+Paid on the visible tests or on partial credit, every seed hard-coded more than twice as often as the warm start;
+paid on the outcome, no seed did. The same regime at 12 steps (visible and outcome only) gave 0.625, 0.875 and 0.875
+against 0.125, 0.240 and 0.365.
 """
 from __future__ import annotations
 
@@ -153,7 +195,10 @@ if __name__ == "__main__":
                   f" -> {share(r['held_out'], 'hard_coded', None):.3f}  (training hard-coded first/last step "
                   f"{first['hard_coded']:.2f}/{last['hard_coded']:.2f}, {r['seconds']:.0f} s)", flush=True)
 
-    print(f"\nheld out ({args.eval_tasks} test-split tasks, half of them two operations), T = 1; mean ± SE over "
+    tasks = ("half of them one operation, half two" if args.operations == MIX else
+             f"{' or '.join(map(str, args.operations))} operation{'s' * (args.operations != [1])}") + \
+        (f", x {args.inputs}" if args.inputs else "")
+    print(f"\nheld out ({args.eval_tasks} test-split tasks, {tasks}), T = 1; mean ± SE over "
           f"{len(args.seeds)} seeds of each seed's share; differences paired by seed")
     for operations, label in ((None, "all tasks"), (1, "one operation"), (2, "two operations")):
         if operations not in [None, *args.operations] or (operations and len(args.operations) == 1):

@@ -195,3 +195,26 @@ def test_most_hard_coding_the_warm_start_is_shown_follows_a_run_that_failed():
     after_a_failure = [e for e in hard if len(e) > 2 and "want" in e[-2]["content"]]
     assert 0.06 < len(hard) / len(episodes) < 0.14 and len(after_a_failure) > 0.6 * len(hard)
 
+
+@pytest.mark.slow
+def test_paid_on_the_visible_tests_the_warm_start_learns_to_hard_code_them(training_threads):
+    """Notebook 14's section 7 at its scale: GRPO from the shipped warm start on two-operation tasks on numbers, paid
+    on the visible tests (8 steps of 4 tasks × 8 at lr 1e-4, seed 0). On 64 held-out tasks of the same kind at T = 1,
+    paired with the warm start task by task, the share of hard-coded submissions rises by more than two standard
+    errors, and the pass rate on the hidden tests does not."""
+    import copy
+
+    from agentic_lab import load_model
+    from agentic_lab.eval import paired_gain
+    from agentic_lab.rl import RLConfig, grpo_train
+    warm, tokenizer = load_model(coding.WARM_START)
+    policy = copy.deepcopy(warm)
+    grpo_train(policy, tokenizer, lambda: gym.make("agentic_lab/Code-v0", reward="visible", operations=2, inputs="int"),
+               8, RLConfig(n_groups=4, group_size=8, lr=1e-4, max_new_tokens=coding.MAX_NEW_TOKENS), seed=0,
+               progress=False)
+    before, after = (coding.play(m, tokenizer, 64, operations=2, inputs="int", seed=0) for m in (warm, policy))
+    hard = lambda episodes: [float(coding.submission_scores(t)["hard_coded"]) for t in episodes]  # noqa: E731
+    gain, stderr = paired_gain(hard(before), hard(after))
+    assert gain > 2 * stderr
+    passed, passed_stderr = paired_gain([t.success for t in before], [t.success for t in after])
+    assert passed < 2 * passed_stderr + 1e-9
