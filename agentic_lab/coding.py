@@ -80,6 +80,7 @@ TEMPLATES = {
     "suffix": Template("The word x followed by '{c}'.", "x + '{c}'", "word", ("s", "ed", "ing", "er", "ly", "!")),
     "head": Template("The first {c} letters of the word x.", "x[:{c}]", "word", tuple(range(2, 5))),
 }
+KINDS = tuple(sorted({t.kind for t in TEMPLATES.values()}))   # what x can be: "int", "list", "word"
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
@@ -231,7 +232,7 @@ def chained_task(rng: random.Random, n: int, kind: str | None = None) -> Task:
         steps: list[tuple[str, object]] = []
         for _ in range(n):            # each template takes what the one before returned, and none comes twice
             candidates = [k for k, t in TEMPLATES.items()
-                          if (t.kind == TEMPLATES[steps[-1][0]].returns and k not in dict(steps) if steps else
+                          if ((t.kind == TEMPLATES[steps[-1][0]].returns and k not in dict(steps)) if steps else
                               kind in (None, t.kind))]
             name = rng.choice(candidates)
             steps.append((name, rng.choice(TEMPLATES[name].constants)))
@@ -292,8 +293,8 @@ class CodeEnv(TaskEnv):
                  reward: str = "outcome", operations: int | tuple[int, ...] = 1, inputs: str | None = None):
         if reward not in REWARDS:
             raise ValueError(f"reward must be one of {REWARDS}")
-        if inputs not in (None, "int", "list", "word"):
-            raise ValueError('inputs must be None, "int", "list" or "word"')
+        if inputs not in (None, *KINDS):
+            raise ValueError(f"inputs must be None or one of {KINDS}")
         super().__init__("code", split, max_turns, render_mode, params={"operations": operations, "inputs": inputs})
         self.reward = reward
         self.scores: dict | None = None   # what the submission scored, once there is one
