@@ -18,10 +18,11 @@ One module per concept, read in this order:
     perception a scene seen first as a glance, crop and erase as tools, the rewards that teach looking (13)
     sandbox    running model-written Python where it cannot hurt anything: namespaces, limits, a timeout (14)
     coding     small functions from one line and three examples, hidden tests, hard-coding caught, Code-v0 (14)
+    support    expressions in forms the calculator family never shows: outside what the model samples (18)
     trajectory what an agent did, token by token; saved and loaded atomically
     rollout    the batched multi-turn engine: N environments in lock-step, token in and token out
     sft        supervised fine-tuning from scratch
-    eval       held-out success per task family, pass@k, copying an unseen string
+    eval       held-out success per task family, pass@k, distinct@k, copying an unseen string
     policy_gradient  the log-derivative trick, REINFORCE and a baseline; log-probs, clipped ratio, KL estimators,
                batching trajectories: what PPO, the GRPO family and DPO share (02-06)
     reward_model  a hidden gold preference, noisy pairs, Bradley–Terry reward models (notebook 01)

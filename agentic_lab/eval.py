@@ -56,6 +56,21 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
 
 
+def distinct_at_k(answers: list, k: int) -> float:
+    """The expected number of different answers among k of the n sampled `answers`, drawn without replacement; a
+    sample with no answer (None) is not an answer. By linearity of expectation it is a sum of pass@k's: answer a,
+    given by m_a of the n samples, is among the k with probability 1 - C(n - m_a, k) / C(n, k):
+
+        distinct@k = Σ_a pass@k(n, m_a, k)
+
+    1 when every sample gives the same answer, k when all n differ, the number of different answers when k = n."""
+    counts: dict = {}
+    for a in answers:
+        if a is not None:
+            counts[a] = counts.get(a, 0) + 1
+    return sum(pass_at_k(len(answers), m, k) for m in counts.values())
+
+
 def play_tasks(model, tokenizer, tasks: list[Task], temperature: float = 0.0, seed: int = 0, max_turns: int = 4,
                progress: bool = False, max_new_tokens: int = 96) -> list[Trajectory]:
     """Play the given tasks (of any families), each in its own `TaskEnv`. The environments draw no task, so the

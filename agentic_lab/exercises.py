@@ -212,6 +212,14 @@ def _pass_at_k_counts(g):
     return {"n": n, "c": _int(g, 0, n), "k": _int(g, 1, n)}
 
 
+def _answers_and_k(g):
+    """n answers from a few values, one of them likely (a model that has sharpened), no None; and a k."""
+    n, values = _int(g, 1, 64), _int(g, 1, 12)
+    favourite = float(torch.rand(1, generator=g))
+    answers = [0 if torch.rand(1, generator=g) < favourite else _int(g, 1, values) for _ in range(n)]
+    return {"answers": answers, "k": _int(g, 1, n)}
+
+
 def _grouped_rewards(g):
     group_size = _int(g, 2, 8)
     rewards = (torch.rand(_int(g, 1, 4) * group_size, generator=g) < 0.5).to(torch.float64)
@@ -325,6 +333,12 @@ def _register_all() -> None:
     exercise("pass_at_k", "unbiased pass@k = 1 - C(n-c, k) / C(n, k) from n samples with c correct",
              _pass_at_k_counts, hard_cases=({"n": 8, "c": 5, "k": 4}, {"n": 2000, "c": 3, "k": 1000}))(
         evaluation.pass_at_k)
+    # every sample alike, every sample different, k = n, and samples with no answer (None), which are not answers
+    exercise("distinct_at_k", "expected number of different answers among k of the n samples, drawn without "
+             "replacement; None is not an answer", _answers_and_k,
+             hard_cases=({"answers": [7] * 20, "k": 5}, {"answers": list(range(12)), "k": 4},
+                         {"answers": [1, 2, 2, 3, 3, 3], "k": 6}, {"answers": [None, 5, None, 5, 6, None], "k": 3}))(
+        evaluation.distinct_at_k)
     exercise("format_reward", "1.0 if the text is exactly <think>…</think><answer>…</answer>, both non-empty",
              _response_text)(rewards.format_reward)
     # answers of different lengths, log-probs left on the padding: log π(y) is the masked sum, not a mean

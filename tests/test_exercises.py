@@ -56,6 +56,16 @@ def _pass_at_k_with_replacement(n, c, k):
     return 1 - (1 - c / n) ** k
 
 
+def _distinct_in_the_first_k(answers, k):
+    return len(set(answers[:k]))
+
+
+def _distinct_counting_none(answers, k):
+    """Right but for the samples with no answer: None counted as one more answer."""
+    from agentic_lab.eval import pass_at_k
+    return sum(pass_at_k(len(answers), answers.count(a), k) for a in set(answers))
+
+
 def _kto_beta_twice(pi_logps, ref_logps, desirable, kl_pi_logps, kl_ref_logps, beta):
     """Takes r as the implicit reward β log π/π_ref, then multiplies by β again inside σ."""
     r, z0 = beta * (pi_logps - ref_logps), (kl_pi_logps - kl_ref_logps).mean().clamp(min=0)
@@ -318,6 +328,7 @@ PLAUSIBLE_WRONG = {
                                                       .std(1, keepdim=True)).reshape(-1)],                # no ε: NaN
     "rloo_advantages": _rloo_including_self,
     "pass_at_k": _pass_at_k_with_replacement,
+    "distinct_at_k": [_distinct_in_the_first_k, lambda answers, k: min(k, len(set(answers))), _distinct_counting_none],
     "format_reward": lambda text: float(bool(re.search(r"<think>.+</think><answer>.+</answer>", text))),  # search
     "reinforce_surrogate": [
         lambda token_logprobs, mask, rewards, baseline:                      # a mean over tokens, not log π(y)
@@ -370,7 +381,8 @@ def test_checker_rejects_a_plausible_wrong_answer(name):
         assert not check(name, wrong, verbose=False)
 
 
-@pytest.mark.parametrize("name", ["bradley_terry_loss", "gae", "dpo_loss", "kto_loss", "aggregate_loss"])
+@pytest.mark.parametrize("name", ["bradley_terry_loss", "gae", "dpo_loss", "kto_loss", "aggregate_loss",
+                                  "distinct_at_k"])
 def test_hard_cases_catch_what_random_inputs_miss(name):
     """log(sigmoid(x)) is right on moderate inputs and GAE that stops at every 0 of the mask is right on single-turn
     masks: only the hard cases (huge margins in float32, a two-turn mask) reject them."""
