@@ -11,6 +11,19 @@ pass@n, the problems no sample solved, and, against the base model, the problems
 from the base, at least one after RL) and the problems lost. A problem the base never solved in n samples may still
 have a chance below about 3/n (the rule of three, 95%): newly solved is a statement about n samples, not about
 infinitely many.
+
+Reference run: `python experiments/18_outside_support.py` at f610532, one thread beside another one-thread job,
+1,886 s:
+    (a+b)*(c+d)  base       pass@1 0.0000  pass@16 0.000  pass@256 0.000  never solved 32 of 32
+    a*b+c*d      base       pass@1 0.0000  pass@16 0.000  pass@256 0.000  never solved 32 of 32
+    (a+b)*(c+d)  RL seed 0  pass@1 0.0006  pass@16 0.009  pass@256 0.031  never solved 31 of 32  newly solved 1 (right samples [5]), lost 0
+    a*b+c*d      RL seed 0  pass@1 0.0000  pass@16 0.000  pass@256 0.000  never solved 32 of 32  newly solved 0 (right samples []), lost 0
+    (a+b)*(c+d)  RL seed 1  pass@1 0.0000  pass@16 0.000  pass@256 0.000  never solved 32 of 32  newly solved 0 (right samples []), lost 0
+    a*b+c*d      RL seed 1  pass@1 0.0000  pass@16 0.000  pass@256 0.000  never solved 32 of 32  newly solved 0 (right samples []), lost 0
+    (a+b)*(c+d)  RL seed 2  pass@1 0.0004  pass@16 0.006  pass@256 0.094  never solved 29 of 32  newly solved 3 (right samples [1, 1, 1]), lost 0
+    a*b+c*d      RL seed 2  pass@1 0.0000  pass@16 0.000  pass@256 0.000  never solved 32 of 32  newly solved 0 (right samples []), lost 0
+    newly solved, over templates and seeds: 4 of 192 problems the base never solved (0.021 ± 0.010); 1886 s
+(Notebook 18's first four problems of each form are these problems' first four; its RL run is seed 0's.)
 """
 from __future__ import annotations
 
