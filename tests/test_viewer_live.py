@@ -131,10 +131,13 @@ def test_live_viewer_in_jupyterlab(episodes, lab, tmp_path):
         episode, show = control("episode").locator("select"), control("show").locator("select")
         readout = page.locator(".widget-slider .widget-readout")
 
-        def settled(expected_panes=1):
-            """Wait for the kernel's answer to a click: the panes on screen are the selected episode's."""
+        def settled(expected_panes=1, verdict=None):
+            """Wait for the kernel's answer to a click: the panes on screen are the selected episode's (and, after a
+            filter, the selection is one the filter allows: until the kernel answers, the old selection and its pane
+            still match each other)."""
             deadline = time.time() + 30
-            while len(shown(page)) != expected_panes or selected(episode)[0] not in {s for s, _ in shown(page)}:
+            while (len(shown(page)) != expected_panes or selected(episode)[0] not in {s for s, _ in shown(page)}
+                   or verdict not in (None, selected(episode)[1])):
                 assert time.time() < deadline, f"panes {shown(page)} never matched selection {selected(episode)}"
                 time.sleep(0.2)
 
@@ -171,7 +174,7 @@ def test_live_viewer_in_jupyterlab(episodes, lab, tmp_path):
         # The filter: the selection is always one it allows, and the pane shows it.
         for choice, verdict in [("success", "✓"), ("failure", "✗")]:
             show.select_option(choice)
-            settled()
+            settled(verdict=verdict)
             assert shown(page) == [selected(episode)] and selected(episode)[1] == verdict
             assert all(verdict in label for label in episode.evaluate("s => [...s.options].map(o => o.text)"))
         show.select_option("all")
