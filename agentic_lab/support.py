@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import random
 
-from agentic_lab.tasks import Task, answer, assistant, family, observation
+from agentic_lab.tasks import Task, answer, assistant, family, number_with_digits, observation
 
 
-def _digits(rng: random.Random, n: int) -> int:
-    return rng.randint(10 ** (n - 1), 10**n - 1)
+def _two(rng: random.Random) -> int:
+    return number_with_digits(rng, 2)
 
 
 TEMPLATES = {
-    "a*b*c": lambda rng: f"{_digits(rng, 2)}*{_digits(rng, 2)}*{_digits(rng, 2)}",
-    "(a+b)*(c+d)": lambda rng: f"({_digits(rng, 2)}+{_digits(rng, 2)})*({_digits(rng, 2)}+{_digits(rng, 2)})",
-    "a*b+c*d": lambda rng: f"{_digits(rng, 2)}*{_digits(rng, 2)}+{_digits(rng, 2)}*{_digits(rng, 2)}",
-    "abc*def": lambda rng: f"{_digits(rng, 3)}*{_digits(rng, 3)}",
+    "a*b*c": lambda rng: f"{_two(rng)}*{_two(rng)}*{_two(rng)}",
+    "(a+b)*(c+d)": lambda rng: f"({_two(rng)}+{_two(rng)})*({_two(rng)}+{_two(rng)})",
+    "a*b+c*d": lambda rng: f"{_two(rng)}*{_two(rng)}+{_two(rng)}*{_two(rng)}",
+    "abc*def": lambda rng: f"{number_with_digits(rng, 3)}*{number_with_digits(rng, 3)}",
 }
 
 

@@ -146,13 +146,14 @@ def sample_mixture(weights: dict[str, float], n: int, seed: int = 0, split: str 
 
 
 # --- the families ---------------------------------------------------------------------------------
-def _number(rng: random.Random, digits: int) -> int:
+def number_with_digits(rng: random.Random, digits: int) -> int:
+    """A number of exactly `digits` digits (0 to 9 for one)."""
     return rng.randint(0 if digits == 1 else 10 ** (digits - 1), 10**digits - 1)
 
 
 @family("arithmetic", "Add or subtract two numbers of 1-3 digits, answering directly (no tools).")
 def arithmetic(rng: random.Random) -> Task:
-    a, b = (_number(rng, rng.choice([1, 1, 2, 2, 2, 3])) for _ in range(2))
+    a, b = (number_with_digits(rng, rng.choice([1, 1, 2, 2, 2, 3])) for _ in range(2))
     op = rng.choice("+-")
     if op == "-" and b > a:
         a, b = b, a  # keep results non-negative
@@ -169,7 +170,7 @@ CALL_SHARE_2_DIGIT = 0.3
 @family("calculator", "Evaluate a product of 2- or 3-digit numbers; calling the calc tool gets it right.",
         tools=("calc",))
 def calculator(rng: random.Random) -> Task:
-    a, b, c = _number(rng, rng.choice([2, 3])), rng.randint(12, 99), rng.randint(2, 99)
+    a, b, c = number_with_digits(rng, rng.choice([2, 3])), rng.randint(12, 99), rng.randint(2, 99)
     expr = rng.choice(["{a}*{b}", "{a}*{b}+{c}", "{a}*{b}-{c}", "({a}+{c})*{b}"]).format(a=a, b=b, c=c)
     result = str(eval(expr))  # our own fixed template of integers, never model text
     if a >= 100 or rng.random() < CALL_SHARE_2_DIGIT:

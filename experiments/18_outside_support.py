@@ -36,15 +36,14 @@ import numpy as np
 import agentic_lab.support  # noqa: F401 - registers the new_expressions family
 from agentic_lab import load_model
 from agentic_lab.envs import TaskEnv
-from agentic_lab.eval import pass_at_k, play_tasks
+from agentic_lab.eval import correct_per_task, pass_at_k
 from agentic_lab.rl import RLConfig, grpo_train
 from agentic_lab.tasks import sample_tasks
 
 
 def right_per_problem(policy, tokenizer, tasks, n: int) -> list[int]:
     """How many of n samples (T = 1, the same sampling seed for every model) solved each task."""
-    played = play_tasks(policy, tokenizer, [t for t in tasks for _ in range(n)], temperature=1.0, seed=0, max_turns=3)
-    return [sum(e.success for e in played[i * n:(i + 1) * n]) for i in range(len(tasks))]
+    return correct_per_task(policy, tokenizer, tasks, n, temperature=1.0, seed=0, max_turns=3)
 
 
 def summary(counts: list[int], n: int) -> str:

@@ -78,7 +78,7 @@ import torch
 from agentic_lab import load_model
 from agentic_lab.distributed import Latency, start_local_cluster
 from agentic_lab.envs import TaskEnv
-from agentic_lab.eval import paired_gain, play_tasks
+from agentic_lab.eval import correct_per_task, paired_gain
 from agentic_lab.rl import RLConfig, grpo_train
 from agentic_lab.tasks import sample_tasks
 
@@ -90,9 +90,9 @@ ARMS = {"one process": RLConfig(**COMMON),
         "2 workers, one step stale, uncorrected": RLConfig(**COMMON, rollout_workers=2, async_rollouts=True)}
 
 
-def held_out(model, tokenizer, tasks) -> list[float]:
+def held_out(model, tokenizer, tasks) -> list[int]:
     """1 or 0 per task: one sampled episode each, the same sampling seed for every model."""
-    return [float(t.success) for t in play_tasks(model, tokenizer, tasks, temperature=1.0, seed=1, max_turns=3)]
+    return correct_per_task(model, tokenizer, tasks, temperature=1.0, seed=1, max_turns=3)
 
 
 def first_step_at(history: list[dict], level: float = 0.9) -> tuple[int, float] | None:

@@ -145,13 +145,13 @@ def test_two_workers_one_step_stale_learn_as_much_per_step_as_one_process():
     with a 50 ms wait, in one process and with two workers playing one update behind under the capped importance
     weights. On 128 held-out tasks played once at T = 1, paired by task with the untrained model, the stale run gains
     more than two standard errors, and it ends no more than two standard errors below the one-process run."""
-    from agentic_lab.eval import paired_gain, play_tasks
+    from agentic_lab.eval import correct_per_task, paired_gain
     from agentic_lab.tasks import sample_tasks
     base, tokenizer = load_model()
     tasks = sample_tasks("calculator", 128, seed=0, split="test")
 
     def held_out(policy):
-        return [t.success for t in play_tasks(policy, tokenizer, tasks, temperature=1.0, seed=1, max_turns=3)]
+        return correct_per_task(policy, tokenizer, tasks, temperature=1.0, seed=1, max_turns=3)
 
     def trained(**options):
         policy = copy.deepcopy(base)
