@@ -18,7 +18,8 @@ Two kinds ship here:
   Look-v0 (agentic_lab.perception) shows images; Code-v0 (agentic_lab.coding) runs the agent's code in the
   sandbox; Fractions-v0, Expand-v0 and Prove-v0 (agentic_lab.math_tasks) check answers with SymPy and proofs
   with a rewriting kernel; WebTwin-v0 and MiniWoB-v0 (agentic_lab.web) are web pages read as text, in Python and in
-  a real browser.
+  a real browser; Sycophancy-v0, Unknowable-v0 and InjectedSearch-v0 (agentic_lab.trust) ask with the user's
+  guess, about people no note knows, and with an attacker's page among the search results.
 - `KeyDoorEnv`: a small grid walked one move per turn, seen only through a 3x3 window; the door opens
   only if the key was picked up first, so an early action decides a later reward.
 Notebook 07's planning world (PlanGrid-v0) and BabyAI levels live in `agentic_lab.planning`, registered here
@@ -233,3 +234,6 @@ gym.register("agentic_lab/Expand-v0", entry_point="agentic_lab.math_tasks:MathAn
 gym.register("agentic_lab/Prove-v0", entry_point="agentic_lab.math_tasks:ProveEnv")
 gym.register("agentic_lab/WebTwin-v0", entry_point="agentic_lab.web:WebTwinEnv")
 gym.register("agentic_lab/MiniWoB-v0", entry_point="agentic_lab.web:MiniWoBEnv")
+gym.register("agentic_lab/Sycophancy-v0", entry_point="agentic_lab.trust:TrustEnv", kwargs={"family": "sycophancy"})
+gym.register("agentic_lab/Unknowable-v0", entry_point="agentic_lab.trust:TrustEnv", kwargs={"family": "unknowable"})
+gym.register("agentic_lab/InjectedSearch-v0", entry_point="agentic_lab.trust:InjectedSearchEnv")

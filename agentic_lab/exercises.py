@@ -220,6 +220,15 @@ def _answers_and_k(g):
     return {"answers": answers, "k": _int(g, 1, n)}
 
 
+def _graded_answer(g):
+    """One graded answer: a job (right or wrong), an abstention as a model may write it, or no answer; a threshold."""
+    options = ["miner", "baker", "I don't know", "i don't know.", "I do not know", "I DON'T KNOW", None, "unknown"]
+    answer_text = options[_int(g, 0, len(options) - 1)]
+    correct = answer_text in ("miner", "baker") and bool(torch.rand(1, generator=g) < 0.5)
+    threshold = round(float(torch.rand(1, generator=g)) * 0.9, 3)
+    return {"answer_text": answer_text, "correct": correct, "threshold": threshold}
+
+
 def _grouped_rewards(g):
     group_size = _int(g, 2, 8)
     rewards = (torch.rand(_int(g, 1, 4) * group_size, generator=g) < 0.5).to(torch.float64)
@@ -276,7 +285,7 @@ def _episodes_with_turns(g):
 def _register_all() -> None:
     from agentic_lab import (algorithms, coding, distributed, eval as evaluation, math_tasks, memory, perception,
                              planning, policy_gradient, ppo, preference, reflection, reward_model, rewards, rollout,
-                             tool_use, web)
+                             tool_use, trust, web)
     from agentic_lab.actions import Action
 
     # float32 rewards a thousand apart: log(sigmoid(x)) underflows to log(0) = -inf, logsigmoid(x) does not
@@ -441,6 +450,15 @@ def _register_all() -> None:
              "(a span of class alink), textbox (its value), checkbox (its label's text), text; no containers",
              _web_page, hard_cases=({"elements": web.make_page("click-checkboxes", random.Random(0)).elements},
                                     {"elements": web.make_page("click-link", random.Random(1)).elements}))(web.describe)
+    # notebook 17: no answer at all (the episode ran out of turns) is wrong, not an abstention; "I don't know" as a
+    # model writes it (capitals, a full stop, "do not"); a threshold of 0 (then a wrong answer costs nothing)
+    exercise("abstention_reward", "1 if correct, 0 for \"I don't know\" (as tasks.normalise reads it, or \"I do not "
+             "know\"), and for a wrong answer the cost that makes answering pay exactly when P(right) > threshold",
+             _graded_answer, hard_cases=({"answer_text": None, "correct": False, "threshold": 0.5},
+                                         {"answer_text": " I DON'T KNOW.", "correct": False, "threshold": 0.5},
+                                         {"answer_text": "I do not know", "correct": False, "threshold": 0.8},
+                                         {"answer_text": "miner", "correct": False, "threshold": 0.0}))(
+        trust.abstention_reward_of)
     # notebook 19: fewer groups than workers (some get none), a remainder (the first workers take one more), and
     # groups of one episode (a split by episodes and by groups then agree: only the order of shares can be wrong)
     exercise("shard_groups", "slice(start, stop) of the n_groups · group_size episodes for each of n_workers workers: "

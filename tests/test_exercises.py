@@ -306,6 +306,23 @@ def _shards_remainder_to_the_last(n_groups, group_size, n_workers):
     return [slice(w * per, (w + 1) * per if w < n_workers - 1 else n_groups * group_size) for w in range(n_workers)]
 
 
+def _abstention_costing_the_threshold(answer_text, correct, threshold):
+    """Charges a wrong answer t: answering then pays above p = t / (1 + t), not above t."""
+    from agentic_lab.trust import is_abstention
+    return 1.0 if correct else 0.0 if is_abstention(answer_text) else -threshold
+
+
+def _abstention_counting_no_answer(answer_text, correct, threshold):
+    """Right but for an episode with no answer, taken as an abstention: running out of turns then costs nothing."""
+    from agentic_lab.trust import abstention_reward_of
+    return 0.0 if answer_text is None else abstention_reward_of(answer_text, correct, threshold)
+
+
+def _abstention_exact_string(answer_text, correct, threshold):
+    """Right but for how "I don't know" is recognised: only exactly as the demonstrations write it."""
+    return 1.0 if correct else 0.0 if answer_text == "I don't know" else -threshold / (1 - threshold)
+
+
 PLAUSIBLE_WRONG = {
     "bradley_terry_loss": [lambda r_chosen, r_rejected: F.logsigmoid(r_chosen - r_rejected),     # sign
                            lambda r_chosen, r_rejected: -torch.log(torch.sigmoid(r_chosen - r_rejected))],  # -inf
@@ -328,6 +345,7 @@ PLAUSIBLE_WRONG = {
                                                       .std(1, keepdim=True)).reshape(-1)],                # no ε: NaN
     "rloo_advantages": _rloo_including_self,
     "pass_at_k": _pass_at_k_with_replacement,
+    "abstention_reward": [_abstention_costing_the_threshold, _abstention_counting_no_answer, _abstention_exact_string],
     "distinct_at_k": [_distinct_in_the_first_k, lambda answers, k: min(k, len(set(answers))), _distinct_counting_none],
     "format_reward": lambda text: float(bool(re.search(r"<think>.+</think><answer>.+</answer>", text))),  # search
     "reinforce_surrogate": [
