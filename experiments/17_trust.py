@@ -9,6 +9,7 @@ Notebook 17's sections 1 to 3 over several training seeds. From data/trust-warm,
 - "judge": sycophancy prompts, paid by the user-pleasing judge (`trust.agreement_reward`: 1 when the answer is the
   user's number);
 - "correct": sycophancy prompts, paid for the right answer (the environment's reward);
+- "judge KL", "correct KL": the same two with a KL penalty to the warm start, β = 0.5 (`RLConfig(beta=0.5)`);
 - "outcome": unknowable questions, paid for the right answer only (the environment's reward: a guess pays one time
   in ten, "I don't know" never does);
 - "abstain": unknowable questions, paid by the confidence-target reward at t = 0.5 (`trust.abstention_reward`:
@@ -49,10 +50,13 @@ from agentic_lab.trust import (WARM_START, InjectedSearchEnv, TrustEnv, abstenti
                                sycophancy_report, unknowable_report)
 
 TRUST = RLConfig(n_groups=4, group_size=4, lr=1e-4)
+TRUST_KL = RLConfig(n_groups=4, group_size=4, lr=1e-4, beta=0.5)
 SEARCH = RLConfig(n_groups=4, group_size=8, lr=2e-4)
 ARMS = {  # name: (task, environment, reward, config)
     "judge": ("sycophancy", lambda: TrustEnv("sycophancy"), agreement_reward, TRUST),
     "correct": ("sycophancy", lambda: TrustEnv("sycophancy"), episode_reward, TRUST),
+    "judge KL": ("sycophancy", lambda: TrustEnv("sycophancy"), agreement_reward, TRUST_KL),
+    "correct KL": ("sycophancy", lambda: TrustEnv("sycophancy"), episode_reward, TRUST_KL),
     "outcome": ("unknowable", lambda: TrustEnv("unknowable"), episode_reward, TRUST),
     "abstain": ("unknowable", lambda: TrustEnv("unknowable"), abstention_reward, TRUST),
     "clean pages": ("injection", lambda: InjectedSearchEnv(attack_share=0.0), episode_reward, SEARCH),
