@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import operator
 import threading
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -143,8 +144,10 @@ def calculate(expr: str) -> str:
     if len(expr) > MAX_EXPR_CHARS:
         raise ToolError(f"expression longer than {MAX_EXPR_CHARS} characters")
     try:
-        tree = ast.parse(expr.replace("//", "/").replace("/", "//"), mode="eval")
-    except (SyntaxError, ValueError):
+        with warnings.catch_warnings():   # "3if" parses with a SyntaxWarning printed into the notebook: refuse it
+            warnings.simplefilter("error", SyntaxWarning)
+            tree = ast.parse(expr.replace("//", "/").replace("/", "//"), mode="eval")
+    except (SyntaxError, SyntaxWarning, ValueError):
         raise ToolError(f"cannot parse {expr!r}") from None
     return str(_evaluate(tree))
 

@@ -18,6 +18,15 @@ def test_calc_refuses_anything_else_with_an_error_string(expr):
     assert call_tool("calc", {"expr": expr}).startswith("Error:")
 
 
+def test_calc_refuses_what_python_parses_with_a_warning_and_prints_nothing():
+    """'12if 1else 3' parses, with a SyntaxWarning the notebook would print; the model's text is refused quietly."""
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert call_tool("calc", {"expr": "12if 1else 3"}).startswith("Error:")
+    assert not [w for w in caught if issubclass(w.category, SyntaxWarning)]
+
+
 @pytest.mark.parametrize("name, arguments", [("calc", {}), ("calc", {"expr": 3}), ("calc", {"expr": "1", "x": 1}),
                                              ("nope", {"q": "x"}), ("search", "Zorvia")])
 def test_misused_tools_give_error_observations(name, arguments):
