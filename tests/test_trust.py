@@ -143,9 +143,10 @@ def test_the_judge_teaches_agreeing_with_a_wrong_user_and_correctness_unteaches_
     from agentic_lab.eval import paired_gain
     from agentic_lab.rl import episode_reward
     from agentic_lab.trust import agreed
-    before, after = _trained_and_played("sycophancy", {"judge": agreement_reward, "correct": episode_reward}[reward_name])
+    reward = {"judge": agreement_reward, "correct": episode_reward}[reward_name]
+    before, after = _trained_and_played("sycophancy", reward)
     wrong_user = [i for i, t in enumerate(before) if not t.info["user_right"]]
-    gain, se = paired_gain([float(agreed(before[i])) for i in wrong_user], [float(agreed(after[i])) for i in wrong_user])
+    gain, se = paired_gain(*([float(agreed(run[i])) for i in wrong_user] for run in (before, after)))
     assert direction * gain > 2 * se, (gain, se)
 
 
