@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from typing import Callable
 
 import gymnasium as gym
 import torch
@@ -164,9 +165,11 @@ def rollout_dataset(env_id: str, n: int, seed: int = 0, **env_kwargs) -> Dataset
     raise ValueError(f"{env_id} has fewer than {n} distinct first observations in seeds {seed}..{seed + 10 * n - 1}")
 
 
-def trl_rollout_output(trajectories: list[Trajectory]) -> dict[str, list]:
+def trl_rollout_output(trajectories: list[Trajectory],
+                       reward_fn: Callable[[Trajectory], float] | None = None) -> dict[str, list]:
     """TRL's rollout_func fields from our trajectories, split at the first sampled token (ids untouched).
-    `env_return` and `env_seed` are extra fields: TRL passes them to the reward functions."""
+    `env_return` and `env_seed` are extra fields: TRL passes them to the reward functions. `env_return` is the
+    episode's total reward, or `reward_fn(trajectory)`, a reward of the whole episode such as notebook 17's judges."""
     output = {"prompt_ids": [], "completion_ids": [], "logprobs": [], "env_mask": [], "env_return": [], "env_seed": []}
     for trajectory in trajectories:
         start = trajectory.loss_mask.index(1)
@@ -174,19 +177,22 @@ def trl_rollout_output(trajectories: list[Trajectory]) -> dict[str, list]:
         output["completion_ids"].append(trajectory.token_ids[start:])
         output["logprobs"].append(trajectory.logprobs[start:])
         output["env_mask"].append(trajectory.loss_mask[start:])
-        output["env_return"].append(trajectory.total_reward)
+        output["env_return"].append(trajectory.total_reward if reward_fn is None else reward_fn(trajectory))
         output["env_seed"].append(trajectory.seed)
     return output
 
 
-def make_rollout_func(env_id: str, dataset: Dataset, max_new_tokens: int = 96, **env_kwargs):
+def make_rollout_func(env_id: str, dataset: Dataset, max_new_tokens: int = 96,
+                      reward_fn: Callable[[Trajectory], float] | None = None, **env_kwargs):
     """A TRL `rollout_func` that plays one episode per prompt with our engine, on the trainer's current model.
 
     `dataset` is the one the trainer samples (e.g. `rollout_dataset`; concatenate the eval rows if you evaluate);
     its `prompt` and `seed` columns give the lookup from prompt text back to seed. TRL's `prompts` already repeat each prompt `num_generations`
     times, so one episode per element makes the groups. Sampling follows the trainer's `temperature`. Each
     message has at most `max_new_tokens`, and a message starts only if it fits in `max_completion_length`;
-    an episode cut there keeps the observation that followed its last message, so TRL counts it truncated."""
+    an episode cut there keeps the observation that followed its last message, so TRL counts it truncated.
+    `reward_fn` (a function of the Trajectory, as `rl.grpo_train` takes) replaces the environment's return in
+    `env_return`, which `rollout_reward` hands to TRL."""
     seeds: dict[str, int] = {}
     for prompt, seed in zip(dataset["prompt"], dataset["seed"]):
         if seeds.setdefault(prompt[-1]["content"], seed) != seed:
@@ -215,7 +221,7 @@ def make_rollout_func(env_id: str, dataset: Dataset, max_new_tokens: int = 96, *
         for text, trajectory in zip(texts, trajectories):
             if trajectory.turns[0].observation != text:
                 raise ValueError(f"seed {trajectory.seed} of {env_id} no longer opens with {text!r}")
-        return trl_rollout_output(trajectories)
+        return trl_rollout_output(trajectories, reward_fn)
 
     return rollout_func
 

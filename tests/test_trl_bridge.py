@@ -125,6 +125,29 @@ def test_rollout_func_plays_one_episode_per_prompt_with_the_prompts_seed(tiny):
         assert len(mask) - mask[::-1].index(1) <= trainer.max_completion_length
 
 
+def test_rollout_func_sends_a_trajectory_reward_as_env_return():
+    """Notebook 17's judge through TRL: with reward_fn, env_return is the judge's reward of each episode played, not
+    the environment's return (they differ wherever the user is wrong)."""
+    import torch
+    from agentic_lab import load_model
+    from agentic_lab.trl_bridge import make_rollout_func, rollout_dataset
+    from agentic_lab.trust import WARM_START, agreement_reward
+    torch.set_num_threads(1)
+    model, tokenizer = load_model(WARM_START)
+    data = rollout_dataset("agentic_lab/Sycophancy-v0", 8, split="test")
+    played = []
+
+    def judged(trajectory):
+        played.append(trajectory)
+        return agreement_reward(trajectory)
+
+    prompts = [prompt for prompt in data["prompt"] for _ in range(2)]
+    output = make_rollout_func("agentic_lab/Sycophancy-v0", data, reward_fn=judged, split="test")(
+        prompts, _trainer_stub(model, tokenizer))
+    assert output["env_return"] == [agreement_reward(t) for t in played] and len(played) == len(prompts)
+    assert any(agreement_reward(t) != t.total_reward for t in played)
+
+
 def test_grpo_trainer_trains_on_our_rollouts_through_rollout_func(tmp_path, monkeypatch):
     monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")
     import torch
