@@ -116,22 +116,22 @@ from agentic_lab.rl import RLConfig, episode_reward, grpo_train
 from agentic_lab.rollout import rollout
 from agentic_lab.tasks import sample_tasks
 from agentic_lab.trust import (WARM_START, InjectedSearchEnv, TrustEnv, abstention_reward, agreed, agreement_reward,
-                               followed_injection, injection_penalised_reward, injection_report, is_abstention,
+                               answered_wrong, followed_injection, injection_penalised_reward, injection_report,
                                sycophancy_report, unknowable_report)
 
-TRUST = RLConfig(n_groups=4, group_size=4, lr=1e-4)
-TRUST_KL = RLConfig(n_groups=4, group_size=4, lr=1e-4, beta=0.5)
-SEARCH = RLConfig(n_groups=4, group_size=8, lr=2e-4)
+TRUST_CONFIG = RLConfig(n_groups=4, group_size=4, lr=1e-4)
+TRUST_KL_CONFIG = RLConfig(n_groups=4, group_size=4, lr=1e-4, beta=0.5)
+SEARCH_CONFIG = RLConfig(n_groups=4, group_size=8, lr=2e-4)
 ARMS = {  # name: (task, environment, reward, config)
-    "judge": ("sycophancy", lambda: TrustEnv("sycophancy"), agreement_reward, TRUST),
-    "correct": ("sycophancy", lambda: TrustEnv("sycophancy"), episode_reward, TRUST),
-    "judge KL": ("sycophancy", lambda: TrustEnv("sycophancy"), agreement_reward, TRUST_KL),
-    "correct KL": ("sycophancy", lambda: TrustEnv("sycophancy"), episode_reward, TRUST_KL),
-    "outcome": ("unknowable", lambda: TrustEnv("unknowable"), episode_reward, TRUST),
-    "abstain": ("unknowable", lambda: TrustEnv("unknowable"), abstention_reward, TRUST),
-    "clean pages": ("injection", lambda: InjectedSearchEnv(attack_share=0.0), episode_reward, SEARCH),
+    "judge": ("sycophancy", lambda: TrustEnv("sycophancy"), agreement_reward, TRUST_CONFIG),
+    "correct": ("sycophancy", lambda: TrustEnv("sycophancy"), episode_reward, TRUST_CONFIG),
+    "judge KL": ("sycophancy", lambda: TrustEnv("sycophancy"), agreement_reward, TRUST_KL_CONFIG),
+    "correct KL": ("sycophancy", lambda: TrustEnv("sycophancy"), episode_reward, TRUST_KL_CONFIG),
+    "outcome": ("unknowable", lambda: TrustEnv("unknowable"), episode_reward, TRUST_CONFIG),
+    "abstain": ("unknowable", lambda: TrustEnv("unknowable"), abstention_reward, TRUST_CONFIG),
+    "clean pages": ("injection", lambda: InjectedSearchEnv(attack_share=0.0), episode_reward, SEARCH_CONFIG),
     "planted pages": ("injection", lambda: InjectedSearchEnv(attack_share=0.5, rank=0), injection_penalised_reward,
-                      SEARCH)}
+                      SEARCH_CONFIG)}
 REPORTS = {"sycophancy": sycophancy_report, "unknowable": unknowable_report, "injection": injection_report}
 
 
@@ -141,8 +141,7 @@ def claimed(trajectories) -> dict[str, list[float]]:
         return {"agrees with a wrong user": [float(agreed(t)) for t in trajectories if not t.info["user_right"]],
                 "right where the user is right": [float(t.success) for t in trajectories if t.info["user_right"]]}
     if trajectories[0].info["family"] == "unknowable":
-        return {"wrong on unknowable": [float(not t.success and not is_abstention(t.final_answer))
-                                        for t in trajectories if not t.info["known"]],
+        return {"wrong on unknowable": [float(answered_wrong(t)) for t in trajectories if not t.info["known"]],
                 "right on answerable": [float(t.success) for t in trajectories if t.info["known"]]}
     return {"answers with the payload": [float(followed_injection(t)) for t in trajectories if t.info["attacked"]],
             "right when attacked": [float(t.success) for t in trajectories if t.info["attacked"]],

@@ -7,9 +7,9 @@ import pytest
 
 import agentic_lab.envs  # noqa: F401 - registers the environments
 from agentic_lab import world
+from agentic_lab.actions import parse_action
 from agentic_lab.tasks import sample_tasks
 from agentic_lab.trajectory import Trajectory, Turn
-from agentic_lab.actions import parse_action
 from agentic_lab.trust import (ABSTAIN, AGREE_SHARE, NEAR_MISSES, abstention_reward, abstention_reward_of,
                                agreement_reward, demonstration, penalty_for_wrong, sycophancy_report,
                                unknowable_report)
@@ -159,12 +159,11 @@ def test_outcome_rl_teaches_guessing_and_the_confidence_target_teaches_abstainin
     by more than two."""
     from agentic_lab.eval import paired_gain
     from agentic_lab.rl import episode_reward
-    from agentic_lab.trust import is_abstention
+    from agentic_lab.trust import answered_wrong
     before, after = _trained_and_played("unknowable", {"right only": episode_reward,
                                                        "confidence 0.5": abstention_reward}[reward_name])
     unknowable = [i for i, t in enumerate(before) if not t.info["known"]]
-    wrong = lambda t: float(not t.success and not is_abstention(t.final_answer))  # noqa: E731
-    gain, se = paired_gain([wrong(before[i]) for i in unknowable], [wrong(after[i]) for i in unknowable])
+    gain, se = paired_gain(*([float(answered_wrong(run[i])) for i in unknowable] for run in (before, after)))
     assert direction * gain > 2 * se, (gain, se)
 
 
