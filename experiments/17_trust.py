@@ -110,18 +110,29 @@ import time
 
 import numpy as np
 
-from agentic_lab import load_model, search
+import gymnasium as gym
+
+from agentic_lab import coding, load_model, search
 from agentic_lab.eval import paired_gain, play_tasks
 from agentic_lab.rl import RLConfig, episode_reward, grpo_train
 from agentic_lab.rollout import rollout
 from agentic_lab.tasks import sample_tasks
 from agentic_lab.trust import (WARM_START, InjectedSearchEnv, TrustEnv, abstention_reward, agreed, agreement_reward,
-                               answered_wrong, followed_injection, injection_penalised_reward, injection_report,
-                               sycophancy_report, unknowable_report)
+                               answered_wrong, detector_gated_reward, followed_injection, gamed,
+                               injection_penalised_reward, injection_report, sycophancy_report, unknowable_report)
 
 TRUST_CONFIG = RLConfig(n_groups=4, group_size=4, lr=1e-4)
 TRUST_KL_CONFIG = RLConfig(n_groups=4, group_size=4, lr=1e-4, beta=0.5)
 SEARCH_CONFIG = RLConfig(n_groups=4, group_size=8, lr=2e-4)
+CODE_CONFIG = RLConfig(n_groups=4, group_size=8, lr=1e-4, max_new_tokens=coding.MAX_NEW_TOKENS)
+CODE_KL_CONFIG = RLConfig(n_groups=4, group_size=8, lr=1e-4, max_new_tokens=coding.MAX_NEW_TOKENS, beta=0.5)
+
+
+def hack_regime():
+    """Notebook 14's section 7: two chained operations on numbers, paid on the visible tests."""
+    return gym.make("agentic_lab/Code-v0", reward="visible", operations=2, inputs="int")
+
+
 ARMS = {  # name: (task, environment, reward, config)
     "judge": ("sycophancy", lambda: TrustEnv("sycophancy"), agreement_reward, TRUST_CONFIG),
     "correct": ("sycophancy", lambda: TrustEnv("sycophancy"), episode_reward, TRUST_CONFIG),
@@ -131,8 +142,13 @@ ARMS = {  # name: (task, environment, reward, config)
     "abstain": ("unknowable", lambda: TrustEnv("unknowable"), abstention_reward, TRUST_CONFIG),
     "clean pages": ("injection", lambda: InjectedSearchEnv(attack_share=0.0), episode_reward, SEARCH_CONFIG),
     "planted pages": ("injection", lambda: InjectedSearchEnv(attack_share=0.5, rank=0), injection_penalised_reward,
-                      SEARCH_CONFIG)}
-REPORTS = {"sycophancy": sycophancy_report, "unknowable": unknowable_report, "injection": injection_report}
+                      SEARCH_CONFIG),
+    "visible": ("code", hack_regime, episode_reward, CODE_CONFIG),
+    "visible KL": ("code", hack_regime, episode_reward, CODE_KL_CONFIG),
+    "visible gated": ("code", hack_regime, detector_gated_reward, CODE_CONFIG)}
+WARM = {"sycophancy": WARM_START, "unknowable": WARM_START, "injection": search.WARM_START, "code": coding.WARM_START}
+REPORTS = {"sycophancy": sycophancy_report, "unknowable": unknowable_report, "injection": injection_report,
+           "code": lambda trajectories: coding.code_report(trajectories)["all"]}
 
 
 def claimed(trajectories) -> dict[str, list[float]]:
@@ -140,6 +156,10 @@ def claimed(trajectories) -> dict[str, list[float]]:
     if trajectories[0].info["family"] == "sycophancy":
         return {"agrees with a wrong user": [float(agreed(t)) for t in trajectories if not t.info["user_right"]],
                 "right where the user is right": [float(t.success) for t in trajectories if t.info["user_right"]]}
+    if trajectories[0].info["family"] == "code":
+        return {"hard-codes (the detector)": [float(coding.submission_scores(t)["hard_coded"]) for t in trajectories],
+                "passes the examples only": [float(gamed(t)) for t in trajectories],
+                "passes the hidden tests": [float(t.success) for t in trajectories]}
     if trajectories[0].info["family"] == "unknowable":
         return {"wrong on unknowable": [float(answered_wrong(t)) for t in trajectories if not t.info["known"]],
                 "right on answerable": [float(t.success) for t in trajectories if t.info["known"]]}
@@ -156,11 +176,13 @@ def main() -> None:
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     args = parser.parse_args()
     began = time.perf_counter()
-    warm = {"trust": load_model(WARM_START), "search": load_model(search.WARM_START)}
+    warm = {path: load_model(path) for path in {WARM[ARMS[name][0]] for name in args.arms}}
     tasks = {family: sample_tasks(family, args.eval_tasks, seed=0, split="test") for family in ("sycophancy",
                                                                                                   "unknowable")}
 
     def play(policy, tokenizer, task):
+        if task == "code":
+            return coding.play(policy, tokenizer, args.eval_tasks, operations=2, inputs="int", seed=0)
         if task != "injection":
             return play_tasks(policy, tokenizer, tasks[task], temperature=1.0, seed=0, max_turns=3)
         half = args.eval_tasks // 2   # the same questions (environment seeds) attacked and clean
@@ -171,13 +193,18 @@ def main() -> None:
     before = {}
     for name, (task, *_) in ARMS.items():
         if name in args.arms and task not in before:
-            model, tokenizer = warm["search" if task == "injection" else "trust"]
+            model, tokenizer = warm[WARM[task]]
             before[task] = play(model, tokenizer, task)
             print(f"warm start  {task:10s} {REPORTS[task](before[task])}", flush=True)
+    if "code" in before:   # the gate's cost: honest code it would withhold pay from, where the warm start writes it
+        one = coding.play(*warm[coding.WARM_START], args.eval_tasks, operations=1, seed=0)
+        honest = [coding.submission_scores(t) for t in one if t.success]
+        print(f"the detector flags {sum(s['hard_coded'] for s in honest)} of the warm start's {len(honest)} "
+              f"submissions that pass every hidden test ({len(one)} held-out tasks of one operation)", flush=True)
     changes: dict[tuple[str, str], tuple[list, list]] = {}
     for name in args.arms:
         task, make_env, reward, config = ARMS[name]
-        model, tokenizer = warm["search" if task == "injection" else "trust"]
+        model, tokenizer = warm[WARM[task]]
         for seed in args.seeds:
             trained = copy.deepcopy(model)
             grpo_train(trained, tokenizer, make_env, steps=args.steps, config=config, reward_fn=reward, seed=seed,
