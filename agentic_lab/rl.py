@@ -26,9 +26,9 @@ group's episodes are compared by their discounted returns (`algorithms.gigpo_adv
 a value V(s_t) of the state before each turn (a linear head on the policy's last hidden state, detached, as in
 `ppo.PolicyWithValue`) and takes GAE over turns, δ_t = r_t + γ V(s_{t+1}) - V(s_t), the episode's end being where
 the environment ended it, not where the loss mask does. `credit="turn"` credits each turn with its own reward
-alone, against the same turn of the group's other episodes (notebook 12: SCoRe's two attempts, each answered for
-itself, so a bonus on the second attempt does not reach back into the first). Either way a turn's advantage is
-shared by its tokens.
+alone, against the turns of the same attempt in the group's other episodes (notebook 12: SCoRe's two attempts, each
+answered for itself, so a bonus on the second attempt does not reach back into the first). Either way a turn's
+advantage is shared by its tokens.
 
 Each step also records the diagnostics that tell the variants apart: policy entropy (on the first rollout of the
 step, the same footing for every variant), the mean length of right and of wrong answers, the fraction of
@@ -85,8 +85,9 @@ class RLConfig:
     epsilon_high: float = 0.2           # DAPO's clip-higher raises this, e.g. 0.28
     num_iterations: int = 1             # μ: gradient steps per batch of episodes; the clip only binds when > 1
     beta: float = 0.0                   # KL to the initial policy: k3 in the loss, or for RLOO β Σ_t k1 off the reward
-    turn_beta: tuple[float, ...] | None = None   # instead of beta, β for each turn's message (the last value for any
-                                        # later turn): SCoRe's stage I holds the first attempt near the initial policy
+    turn_beta: tuple[float, ...] | None = None   # instead of beta, β for each attempt's messages (the last value for
+                                        # any later one; `attempt_indices`): SCoRe's stage I holds the first attempt
+                                        # near the initial policy
     dynamic_sampling: bool = False      # DAPO: train only on groups whose rewards differ, refilling the batch
     max_sampling_rounds: int = 3        # DAPO: at most this many rollouts of n_groups groups to fill one batch
     keep_top_spread: float = 1.0        # RAGEN's variance filter: train on this fraction of the step's groups, those
@@ -280,7 +281,7 @@ def update(model, reference, optimizer, tokenizer, trajectories: list[Trajectory
     beta = cfg.beta
     if cfg.turn_beta:                            # one β per turn's message, (B, T-1) like the loss mask
         beta = spread_over_tokens(trajectories, [[cfg.turn_beta[min(k, len(cfg.turn_beta) - 1)] for k in
-                                                  range(len(t.turns))] for t in trajectories], written.shape[1])
+                                                  attempt_indices(t)] for t in trajectories], written.shape[1])
     # Episodes a stale copy of the policy played (async_rollouts): π_old above is the learner's current policy (the
     # proximal policy the clip is taken around), and each token is reweighted from the sampler's distribution to it.
     sampler_weights = (truncated_importance_weights(old_logprobs, batch["sampler_logprobs"], written,
@@ -327,16 +328,27 @@ def turn_advantages(trajectories: list[Trajectory], rewards: torch.Tensor, cfg: 
     episode-level term the episode's reward (`rewards`, reward_fn's)."""
     turn_rewards = [[turn.reward for turn in t.turns] for t in trajectories]
     scale = "none" if cfg.scale_rewards == "none" else "group"
-    if cfg.credit == "turn":                     # GiGPO's step groups with the turn's index as the anchor, γ = 0
+    if cfg.credit == "turn":                     # GiGPO's step groups with the attempt as the anchor, γ = 0
+        attempts = [attempt_indices(t) for t in trajectories]
         return [a for g in range(0, len(trajectories), cfg.group_size) for a in step_group_advantages(
-            turn_rewards[g:g + cfg.group_size], [list(range(len(r))) for r in turn_rewards[g:g + cfg.group_size]],
-            scale)], {}
+            turn_rewards[g:g + cfg.group_size], attempts[g:g + cfg.group_size], scale)], {}
     if cfg.credit == "gigpo":
         anchors = [[turn.observation if turn.state is None else turn.state for turn in t.turns] for t in trajectories]
         # F_norm of the paper is the group's std or 1; it has no batch-wide scale, so "batch" scales by the group's
         return gigpo_advantages(rewards.tolist(), turn_rewards, anchors, cfg.group_size, cfg.gamma, cfg.step_weight,
                                 scale), {}
     return critic.advantages(trajectories, turn_rewards, batch, cfg)
+
+
+def attempt_indices(trajectory: Trajectory) -> list[int]:
+    """Each turn's attempt, counted from 0: how many answers the episode gave before it. A refused message or a tool
+    call belongs to the attempt it leads up to, so an invalid first message does not make the first answer count as
+    the second (what `turn_beta` and `credit="turn"` weigh and compare are attempts, not messages)."""
+    indices, answers = [], 0
+    for turn in trajectory.turns:
+        indices.append(answers)
+        answers += turn.action.kind == "answer"
+    return indices
 
 
 def spread_over_tokens(trajectories: list[Trajectory], per_turn: list[list[float]], width: int) -> torch.Tensor:

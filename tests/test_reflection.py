@@ -93,6 +93,25 @@ def test_turn_credit_compares_each_attempt_with_the_same_attempt_of_the_group():
     assert scaled[0][0] == pytest.approx(-0.5 / (1 / 3) ** 0.5, rel=1e-5)
 
 
+def test_a_refused_message_does_not_shift_the_attempts_credit_and_kl_weight_compare():
+    """Episode 0 opens with a message the environment refused: its first answer is still attempt 1, compared with
+    the other episodes' first answers and weighed by β₁ (by message index it was attempt 2)."""
+    from agentic_lab.actions import parse_action
+    from agentic_lab.rl import RLConfig, attempt_indices, turn_advantages
+    from agentic_lab.trajectory import Trajectory, Turn
+    answer, refused = parse_action("<answer>R</answer>"), parse_action("no tags at all")
+    episodes = [[(refused, -0.1), (answer, 1), (answer, 1)], [(answer, 0), (answer, 0)], [(answer, 0), (answer, 1)]]
+    trajectories = [Trajectory("two", None, turns=[Turn("o", "", action, None, r, False) for action, r in turns])
+                    for turns in episodes]
+    assert [attempt_indices(t) for t in trajectories] == [[0, 0, 1], [0, 1], [0, 1]]
+    got, _ = turn_advantages(trajectories, torch.zeros(3), RLConfig(group_size=3, credit="turn", scale_rewards="none"))
+    first = [-0.1, 1, 0, 0]   # every message of attempt 1 in the group, the refused one among them
+    second = [1, 0, 1]
+    mean1, mean2 = sum(first) / 4, sum(second) / 3
+    want = [[-0.1 - mean1, 1 - mean1, 1 - mean2], [-mean1, -mean2], [-mean1, 1 - mean2]]
+    assert [a for row in got for a in row] == pytest.approx([a for row in want for a in row])
+
+
 def test_grpo_loss_takes_one_kl_weight_per_token():
     from agentic_lab.algorithms import grpo_loss
     torch.manual_seed(0)
@@ -107,15 +126,18 @@ def test_grpo_loss_takes_one_kl_weight_per_token():
     assert torch.allclose(grpo_loss(logprobs, old, advantages, mask, beta=halves, ref_logprobs=ref)[0], sum(rows) / 2)
 
 
-def test_a_kl_weight_per_turn_is_beta_when_the_turns_agree(tiny):
-    """Two steps (on the first π_θ = π_ref, where the KL term and its gradient are 0): one β for every turn trains
-    exactly as beta does, and a β on the first attempt only trains differently."""
+def test_a_kl_weight_per_turn_is_beta_when_the_turns_agree():
+    """Two steps from the warm start, which answers twice (on the first π_θ = π_ref, where the KL term and its
+    gradient are 0): one β for every attempt trains exactly as beta does, and a β on the first attempt only trains
+    differently."""
+    from agentic_lab import load_model
+    from agentic_lab.reflection import MAX_NEW_TOKENS, WARM_START
     from agentic_lab.rl import RLConfig, grpo_train
-    model, tokenizer = tiny
+    model, tokenizer = load_model(WARM_START)
     def train(**kl):
         trained = type(model)(model.config)
         trained.load_state_dict(model.state_dict())
-        config = RLConfig(n_groups=2, group_size=3, max_new_tokens=16, lr=1e-2, **kl)
+        config = RLConfig(n_groups=2, group_size=3, max_new_tokens=MAX_NEW_TOKENS, lr=1e-2, **kl)
         history = grpo_train(trained, tokenizer, lambda: gym.make("agentic_lab/TwoAttempts-v0"), steps=2,
                              config=config, progress=False)
         return history[-1]["kl"], list(trained.parameters())
