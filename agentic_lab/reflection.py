@@ -26,7 +26,8 @@ Notebook 12 also takes from here its warm start's demonstrations (`demonstration
 own, data/build_reflection_model.py builds data/reflect-warm from them), what two attempts measure
 (`attempts_report`: accuracy at each, Δ, wrong -> right, right -> wrong, edit distance) and STaR's round
 (`self_training_round`). SCoRe's two stages are options of the one loop: `RLConfig(turn_beta=...)` (stage I, a KL
-weight per attempt) and `credit="turn"` with `alpha` here (stage II, each attempt credited by its own reward).
+weight per attempt) and `credit="turn"` with `alpha` here (stage II, each attempt credited by its own reward, with
+a smaller `beta` on both).
 """
 from __future__ import annotations
 

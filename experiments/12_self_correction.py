@@ -7,7 +7,7 @@ Both arms start from the warm start and get the same number of GRPO steps (8 gro
 feedback between the attempts, learning rate 5e-5): naive RL rewards the second attempt only, every token of the
 episode sharing its advantage; SCoRe spends half the steps in stage I (the second attempt's reward, a KL weight of 1
 on the first attempt's tokens and 0 on the second's) and half in stage II (each attempt credited by its own reward,
-the second's with the bonus α (r2 - r1), α = 10). Held out: 300 test-split tasks, each played 4 times at T = 1;
+the second's with the bonus α (r2 - r1), α = 10, and a KL weight of 0.1 on both attempts' tokens). Held out: 300 test-split tasks, each played 4 times at T = 1;
 accuracy at each attempt, Δ, the transition rates and the edit distance, and the gains paired by task.
 
 Reference run, commit bf99df4 (data/reflect-warm as rebuilt from issue 34's base), one thread beside two other jobs,
@@ -43,7 +43,7 @@ from agentic_lab.reflection import MAX_NEW_TOKENS, WARM_START, TwoAttemptsEnv, a
 from agentic_lab.rl import RLConfig, grpo_train  # noqa: E402
 from agentic_lab.rollout import rollout  # noqa: E402
 
-TASKS, SAMPLES, LR, ALPHA, FIRST_ATTEMPT_BETA = 300, 4, 5e-5, 10.0, 1.0
+TASKS, SAMPLES, LR, ALPHA, FIRST_ATTEMPT_BETA, STAGE_2_BETA = 300, 4, 5e-5, 10.0, 1.0, 0.1
 
 
 def held_out(model, tokenizer):
@@ -62,7 +62,8 @@ def main(steps: int) -> None:
     common = dict(n_groups=8, group_size=8, lr=LR, max_new_tokens=MAX_NEW_TOKENS)
     arms = {"naive": [(TwoAttemptsEnv, {}, RLConfig(**common), steps)],
             "score": [(TwoAttemptsEnv, {}, RLConfig(**common, turn_beta=(FIRST_ATTEMPT_BETA, 0.0)), steps // 2),
-                      (TwoAttemptsEnv, {"alpha": ALPHA}, RLConfig(**common, credit="turn"), steps - steps // 2)]}
+                      (TwoAttemptsEnv, {"alpha": ALPHA}, RLConfig(**common, credit="turn", beta=STAGE_2_BETA),
+                       steps - steps // 2)]}
     results = {"warm start": held_out(base, tokenizer)}
     for name, stages in arms.items():
         model, start = copy.deepcopy(base), time.time()
