@@ -32,16 +32,21 @@ def call_rate(trajectories: list[Trajectory]) -> float:
     return sum(map(called_tool, trajectories)) / len(trajectories)
 
 
+def standard_error(values: list[float]) -> float:
+    """The standard error of the mean of independent values, sd/sqrt(n) (sd with n - 1): for samples that come in
+    clusters (several episodes of one task), pass the clusters' means."""
+    n = len(values)
+    m = sum(values) / n
+    return math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1) / n)
+
+
 def paired_gain(before: list[float], after: list[float]) -> tuple[float, float]:
     """Mean of after_i - before_i over the same held-out tasks, and its standard error sd(d)/sqrt(n).
 
     Pairing removes what the two measurements share, each task's own difficulty: a task both models
     solve (or both miss) adds no noise, so the error bar is the one the change itself deserves."""
     diffs = [a - b for b, a in zip(before, after, strict=True)]
-    n = len(diffs)
-    mean = sum(diffs) / n
-    var = sum((d - mean) ** 2 for d in diffs) / (n - 1)
-    return mean, math.sqrt(var / n)
+    return sum(diffs) / len(diffs), standard_error(diffs)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

@@ -38,7 +38,7 @@ from typing import Literal
 
 from agentic_lab.actions import Action
 from agentic_lab.envs import TaskEnv
-from agentic_lab.eval import paired_gain, play_tasks
+from agentic_lab.eval import paired_gain, play_tasks, standard_error
 from agentic_lab.tasks import MOVES, Task, answer, observation, sample_tasks, walk
 
 Feedback = Literal["none", "wrong", "check"]
@@ -180,19 +180,27 @@ def attempts_of(trajectory) -> list[dict]:
 
 
 def attempts_report(trajectories) -> dict[str, dict]:
-    """By feedback: n, accuracy at attempt 1 and 2, Δ = acc2 - acc1 (paired, ± standard error), the rates of
-    wrong -> right and right -> wrong, and the mean edit distance between the two answers."""
+    """By feedback: n, accuracy at attempt 1 and 2, Δ = acc2 - acc1 (paired), each ± its standard error, the rates
+    of wrong -> right and right -> wrong, and the mean edit distance between the two answers. Episodes of the same
+    task (the same prompt) are one cluster: the standard errors are over the tasks' means, since several samples of
+    one task share its difficulty and are not independent draws."""
     rows = {}
     for feedback in FEEDBACKS:
-        group = [attempts_of(t) for t in trajectories if any(turn.show.get("feedback") == feedback for turn in t.turns)]
-        if not group:
+        episodes = [t for t in trajectories if any(turn.show.get("feedback") == feedback for turn in t.turns)]
+        if not episodes:
             continue
+        group = [attempts_of(t) for t in episodes]
         first, second = [float(a[0]["correct"]) for a in group], [float(a[1]["correct"]) for a in group]
-        delta, delta_se = paired_gain(first, second)
-        n = len(group)
+        tasks: dict[str, list[int]] = {}
+        for i, t in enumerate(episodes):
+            tasks.setdefault(t.turns[0].observation, []).append(i)
+        first_by_task, second_by_task = ([mean(values[i] for i in members) for members in tasks.values()]
+                                         for values in (first, second))
+        delta, delta_se = paired_gain(first_by_task, second_by_task)
         rows[feedback] = {
-            "n": n, "accuracy_1": mean(first), "accuracy_1_se": (mean(first) * (1 - mean(first)) / n) ** 0.5,
-            "accuracy_2": mean(second), "accuracy_2_se": (mean(second) * (1 - mean(second)) / n) ** 0.5,
+            "n": len(group), "tasks": len(tasks),
+            "accuracy_1": mean(first), "accuracy_1_se": standard_error(first_by_task),
+            "accuracy_2": mean(second), "accuracy_2_se": standard_error(second_by_task),
             "delta": delta, "delta_se": delta_se,
             "wrong_to_right": mean(f < s for f, s in zip(first, second)),
             "right_to_wrong": mean(f > s for f, s in zip(first, second)),

@@ -165,14 +165,31 @@ def test_the_report_counts_each_transition_and_a_missing_attempt_as_wrong():
     from agentic_lab.actions import parse_action
     from agentic_lab.reflection import attempts_report
     from agentic_lab.trajectory import Trajectory, Turn
-    def episode(*attempts):
+    def episode(task, *attempts):
         show = {"feedback": "none", "attempts": [{"answer": a, "correct": c} for a, c in attempts]}
-        return Trajectory("two", None, turns=[Turn("o", "", parse_action("<answer>R</answer>"), None, 0.0, True, show)])
-    row = attempts_report([episode(("RR", False), ("RD", True)), episode(("DD", True), ("DD", True)),
-                           episode(("UU", True), ("L", False)), episode(("LL", False))])["none"]
+        turn = Turn(task, "", parse_action("<answer>R</answer>"), None, 0.0, True, show)
+        return Trajectory("two", None, turns=[turn])
+    row = attempts_report([episode("a", ("RR", False), ("RD", True)), episode("b", ("DD", True), ("DD", True)),
+                           episode("c", ("UU", True), ("L", False)), episode("d", ("LL", False))])["none"]
     assert (row["n"], row["accuracy_1"], row["accuracy_2"], row["delta"]) == (4, 0.5, 0.5, 0.0)
     assert (row["wrong_to_right"], row["right_to_wrong"]) == (0.25, 0.25)
     assert row["edit_distance"] == (1 + 0 + 2 + 2) / 4
+
+
+def test_the_reports_standard_errors_count_tasks_not_samples():
+    """Four samples of each of two tasks, one always right and one always wrong at attempt 1: two tasks' worth of
+    evidence, SE = sd(1, 0)/sqrt(2) = 0.5, not the sqrt(p(1 - p)/8) = 0.177 of eight independent draws."""
+    from agentic_lab.actions import parse_action
+    from agentic_lab.reflection import attempts_report
+    from agentic_lab.trajectory import Trajectory, Turn
+    def episode(task, first, second):
+        show = {"feedback": "none", "attempts": [{"answer": "R", "correct": first}, {"answer": "R", "correct": second}]}
+        turn = Turn(task, "", parse_action("<answer>R</answer>"), None, 0.0, True, show)
+        return Trajectory("two", None, turns=[turn])
+    row = attempts_report([episode("easy", True, True)] * 4 + [episode("hard", False, k < 2) for k in range(4)])["none"]
+    assert (row["n"], row["tasks"], row["accuracy_1"], row["accuracy_2"]) == (8, 2, 0.5, 0.75)
+    assert row["accuracy_1_se"] == pytest.approx(0.5)
+    assert row["delta"] == 0.25 and row["delta_se"] == pytest.approx(0.25)   # task deltas 0 and 0.5
 
 
 # --- notebook 12's headline claims, at its own scale ------------------------------------------------------------
