@@ -196,12 +196,11 @@ def attempts_report(trajectories) -> dict[str, dict]:
             tasks.setdefault(t.turns[0].observation, []).append(i)
         first_by_task, second_by_task = ([mean(values[i] for i in members) for members in tasks.values()]
                                          for values in (first, second))
-        delta, delta_se = paired_gain(first_by_task, second_by_task)
         rows[feedback] = {
             "n": len(group), "tasks": len(tasks),
             "accuracy_1": mean(first), "accuracy_1_se": standard_error(first_by_task),
             "accuracy_2": mean(second), "accuracy_2_se": standard_error(second_by_task),
-            "delta": delta, "delta_se": delta_se,
+            "delta": mean(second) - mean(first), "delta_se": paired_gain(first_by_task, second_by_task)[1],
             "wrong_to_right": mean(f < s for f, s in zip(first, second)),
             "right_to_wrong": mean(f > s for f, s in zip(first, second)),
             "edit_distance": mean(edit_distance(a[0]["answer"], a[1]["answer"]) for a in group)}

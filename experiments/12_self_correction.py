@@ -1,30 +1,33 @@
 """Notebook 12's RL runs, longer: naive RL on the second attempt against SCoRe's two stages, from data/reflect-warm.
 
-    python experiments/12_self_correction.py              # about 8 minutes on 2 cores
+    python experiments/12_self_correction.py              # about 5 minutes on 2 cores
     python experiments/12_self_correction.py --steps 6    # a quick try-out
 
 Both arms start from the warm start and get the same number of GRPO steps (8 groups of 8 two-attempt episodes, no
 feedback between the attempts, learning rate 5e-5): naive RL rewards the second attempt only, every token of the
 episode sharing its advantage; SCoRe spends half the steps in stage I (the second attempt's reward, a KL weight of 1
 on the first attempt's tokens and 0 on the second's) and half in stage II (each attempt credited by its own reward,
-the second's with the bonus α (r2 - r1), α = 10, and a KL weight of 0.1 on both attempts' tokens). Held out: 300 test-split tasks, each played 4 times at T = 1;
-accuracy at each attempt, Δ, the transition rates and the edit distance, and the gains paired by task.
+the second's with the bonus α (r2 - r1), α = 10, and a KL weight of 0.1 on both attempts' tokens). Held out: 300
+test-split tasks, each played 4 times at T = 1; accuracy at each attempt, Δ, the transition rates and the edit
+distance, and the gains paired by task.
 
-Reference run, commit bf99df4 (data/reflect-warm as rebuilt from issue 34's base), one thread beside two other jobs,
-869 s for naive RL and 840 s for SCoRe (columns: attempt 1, attempt 2, Δ, wrong -> right, right -> wrong, edit
-distance):
+Reference run, commit af21626 (SCoRe's attempts counted as answers, not messages; stage II's KL term; standard
+errors over tasks), alone on 2 cores, 309 s (naive RL's training 139 s, SCoRe's 156 s) (columns: attempt 1,
+attempt 2, Δ, wrong -> right, right -> wrong, edit distance):
     300 held-out tasks × 4 samples at T = 1
-    warm start   0.438 ±0.014  0.378 ±0.014  -0.059 ±0.014  0.085  0.144   1.51
-    naive        0.497 ±0.014  0.497 ±0.014  +0.000 ±0.012  0.092  0.092   0.92
-    score        0.514 ±0.014  0.502 ±0.014  -0.012 ±0.012  0.077  0.089   0.98
+    warm start   0.438 ±0.022  0.378 ±0.021  -0.059 ±0.014  0.085  0.144   1.51
+    naive        0.497 ±0.024  0.497 ±0.024  -0.000 ±0.015  0.092  0.092   0.92
+    score        0.497 ±0.024  0.485 ±0.024  -0.014 ±0.014  0.087  0.099   0.99
     paired by task (gain ± standard error over the 300 tasks):
     naive  attempt 1: +0.059 ± 0.015
     naive  attempt 2: +0.118 ± 0.018
-    score  attempt 1: +0.077 ± 0.015
-    score  attempt 2: +0.124 ± 0.016
-    Δ of SCoRe minus Δ of naive RL: -0.012 ± 0.016
+    score  attempt 1: +0.060 ± 0.015
+    score  attempt 2: +0.107 ± 0.016
+    Δ of SCoRe minus Δ of naive RL: -0.013 ± 0.018
 Neither arm learned to correct: both stopped the second attempt doing harm (Δ about 0), mostly by copying the first
-(edit distance 1.51 -> 0.92 and 0.98).
+(edit distance 1.51 -> 0.92 and 0.99). The earlier reference run (commit bf99df4: attempts counted by message, no KL
+in stage II, standard errors over episodes) printed the same for naive RL and, for SCoRe, Δ -0.012, edit distance
+0.98, Δ minus naive RL's -0.012 ± 0.016.
 """
 from __future__ import annotations
 
