@@ -11,13 +11,13 @@ the second's with the bonus α (r2 - r1), α = 10, and a KL weight of 0.1 on bot
 test-split tasks, each played 4 times at T = 1; accuracy at each attempt, Δ, the transition rates and the edit
 distance, and the gains paired by task.
 
-Reference run, commit af21626 (SCoRe's attempts counted as answers, not messages; stage II's KL term; standard
-errors over tasks), alone on 2 cores, 309 s (naive RL's training 139 s, SCoRe's 156 s) (columns: attempt 1,
+Reference run, commit 2f44a0b (SCoRe's attempts counted as answers, not messages; stage II's KL term; standard
+errors over tasks), alone on 2 cores, 296 s (naive RL's training 128 s, SCoRe's 152 s) (columns: attempt 1,
 attempt 2, Δ, wrong -> right, right -> wrong, edit distance):
     300 held-out tasks × 4 samples at T = 1
     warm start   0.438 ±0.022  0.378 ±0.021  -0.059 ±0.014  0.085  0.144   1.51
-    naive        0.497 ±0.024  0.497 ±0.024  -0.000 ±0.015  0.092  0.092   0.92
-    score        0.497 ±0.024  0.485 ±0.024  -0.014 ±0.014  0.087  0.099   0.99
+    naive        0.497 ±0.024  0.497 ±0.024  +0.000 ±0.015  0.092  0.092   0.92
+    score        0.497 ±0.024  0.485 ±0.024  -0.013 ±0.014  0.087  0.099   0.99
     paired by task (gain ± standard error over the 300 tasks):
     naive  attempt 1: +0.059 ± 0.015
     naive  attempt 2: +0.118 ± 0.018
@@ -26,8 +26,8 @@ attempt 2, Δ, wrong -> right, right -> wrong, edit distance):
     Δ of SCoRe minus Δ of naive RL: -0.013 ± 0.018
 Neither arm learned to correct: both stopped the second attempt doing harm (Δ about 0), mostly by copying the first
 (edit distance 1.51 -> 0.92 and 0.99). The earlier reference run (commit bf99df4: attempts counted by message, no KL
-in stage II, standard errors over episodes) printed the same for naive RL and, for SCoRe, Δ -0.012, edit distance
-0.98, Δ minus naive RL's -0.012 ± 0.016.
+in stage II, standard errors over episodes) printed the same accuracies for naive RL, and for SCoRe attempt 1
+0.514, attempt 2 0.502, Δ -0.012, edit distance 0.98, Δ minus naive RL's -0.012 ± 0.016.
 """
 from __future__ import annotations
 
