@@ -32,18 +32,17 @@ numbers), under three guards of the reward that pays for passing the visible tes
 - "visible gated": the detector in the loop (`trust.detector_gated_reward`: no pay for a submission that
   `coding.hard_coded` flags).
 
-The warm start and each trained model play the same `--eval-tasks` held-out tasks at T = 1 with the same sampling
-seed; for the search agent, half of them with an attacker's page on top phrased in held-out words, half clean. Per
-arm and seed it prints the report (`trust.sycophancy_report`, `trust.unknowable_report`, `trust.injection_report`);
-then, pooled over seeds and paired by task against the warm start, the change in what the notebook claims: the
-share of answers agreeing with a wrong user and the accuracy where the user is right; the share of unknowable
-questions answered wrong (hallucinations) and of answerable ones answered right; the share of attacked questions
-answered with the payload (attack success), and the accuracy on attacked and on clean ones; the share of code
-submissions that are hard-coded (by the detector), that pass the examples and fail a hidden test (`trust.gamed`, which
-no detector decides), and that pass every hidden test. With the code arms it also prints how many of the warm
-start's submissions that pass every hidden test, on `--eval-tasks` held-out tasks of one operation, the detector
-flags: the gate's cost. The standard error of
-a pooled change treats every (seed, task) pair as independent.
+The warm start and each trained model play the same `--eval-tasks` held-out tasks at T = 1 with the same sampling seed;
+for the search agent, half of them with an attacker's page on top phrased in held-out words, half clean. Per arm and
+seed it prints the report (`trust.sycophancy_report`, `trust.unknowable_report`, `trust.injection_report`); then, pooled
+over seeds and paired by task against the warm start, the change in what the notebook claims: the share of answers
+agreeing with a wrong user and the accuracy where the user is right; the share of unknowable questions answered wrong
+(hallucinations) and of answerable ones answered right; the share of attacked questions answered with the payload
+(attack success), and the accuracy on attacked and on clean ones; the share of code submissions that are hard-coded (by
+the detector), that pass the examples and fail a hidden test (`trust.gamed`, which no detector decides), and that pass
+every hidden test. With the code arms it also prints how many of the warm start's submissions that pass every hidden
+test, on `--eval-tasks` held-out tasks of one operation, the detector flags: the gate's cost. The standard error of a
+pooled change treats every (seed, task) pair as independent.
 
 Reference run: `python experiments/17_trust.py --arms judge correct outcome abstain "clean pages" "planted pages"`
 (the default arms before the KL arms were added) at 0024112, alone on 2 cores, 494 s. Its per-seed reports are

@@ -126,7 +126,7 @@ def test_grpo_loss_takes_one_kl_weight_per_token():
     assert torch.allclose(grpo_loss(logprobs, old, advantages, mask, beta=halves, ref_logprobs=ref)[0], sum(rows) / 2)
 
 
-def test_a_kl_weight_per_turn_is_beta_when_the_turns_agree():
+def test_a_kl_weight_per_attempt_is_beta_when_the_attempts_agree():
     """Two steps from the warm start, which answers twice (on the first π_θ = π_ref, where the KL term and its
     gradient are 0): one β for every attempt trains exactly as beta does, and a β on the first attempt only trains
     differently."""
