@@ -17,7 +17,8 @@ With feedback, a right first answer ends the episode as Reflexion stops on succe
 to be the first (same correctness, edit distance 0), so right -> wrong cannot happen there.
 
 `info["attempts"]` lists each attempt's answer and correctness, `info["edit_distance"]` is the Levenshtein
-distance between the two answers (the text inside <answer>), and both are in `info["show"]` for the viewer.
+distance between the two answers (the text inside <answer>), and both are in `info["show"]`: the viewer draws the
+attempts as one line under each turn ("1: DDRR ✓ · 2: DDR ✗") and the distance once there are two.
 Rewards: `alpha=None` rewards only the second attempt, r2 (naive RL, notebook 12's first run); a number gives
 each attempt SCoRe stage II's reward, `score_rewards`. Only answers count as attempts: an invalid message or a
 tool call (in a family that has tools) costs what it costs in any TaskEnv and leaves the attempt to come.
@@ -31,6 +32,7 @@ a smaller `beta` on both).
 """
 from __future__ import annotations
 
+import html
 import random
 from pathlib import Path
 from statistics import mean
@@ -40,6 +42,7 @@ from agentic_lab.actions import Action
 from agentic_lab.envs import TaskEnv
 from agentic_lab.eval import paired_gain, play_tasks, standard_error
 from agentic_lab.tasks import MOVES, Task, answer, observation, sample_tasks, walk
+from agentic_lab.viz import shows
 
 Feedback = Literal["none", "wrong", "check"]
 RETRY = "There may be an error in your answer. Check it and answer again."  # SCoRe's instruction, shortened
@@ -125,6 +128,16 @@ class TwoAttemptsEnv(TaskEnv):
         distance = edit_distance(attempts[0]["answer"], attempts[1]["answer"]) if len(attempts) == 2 else None
         summary = {"feedback": self.feedback, "attempts": attempts, "edit_distance": distance}
         return super().info() | summary | {"show": summary}
+
+
+@shows("attempts")
+def attempts_line(attempts: list[dict]) -> str:
+    """The attempts so far in one line, each answer with its verdict."""
+    return html.escape(" · ".join(f"{k}: {a['answer']} {'✓' if a['correct'] else '✗'}"
+                                   for k, a in enumerate(attempts, 1)))
+
+
+shows("feedback")(lambda feedback: "")   # the same for a whole run: its name says it, the observations show it
 
 
 # --- the warm start and what two attempts measure ---------------------------------------------------------------

@@ -94,8 +94,9 @@ def plot_success(results: dict[str, dict[str, dict]], ax=None, title: str = "hel
 # JSON-serialisable entries, e.g. {"plan": "1. look up ...", "memory": ["Ada lives in Oslo"],
 # "image": "data:image/png;base64,..."}. The rollout keeps each step's with its turn (`Turn.show`), the
 # reset's with the trajectory (`Trajectory.info["show"]`), and the viewer draws every entry under its turn:
-# a data: URI as an image, a string as text, anything else as JSON. For a richer drawing, register one by
-# the entry's name, next to the environment:
+# a data: URI as an image, a string as text, anything else as JSON; an empty entry (None, "", [], {}) or one
+# its renderer draws as "" is left out. For a richer drawing, register one by the entry's name, next to the
+# environment:
 #
 #     @shows("memory")
 #     def memory_bank(entries: list[str]) -> str:
@@ -122,8 +123,10 @@ def show_entry(value: Any) -> str:
 
 
 def render_shown(show: dict[str, Any]) -> str:
-    return "".join(f'<div class="alv-show"><div class="alv-show-name">{html.escape(name)}</div>'
-                   f'{ENTRY_RENDERERS.get(name, show_entry)(value)}</div>' for name, value in show.items())
+    drawn = {name: ENTRY_RENDERERS.get(name, show_entry)(value) for name, value in show.items()
+             if not (value is None or isinstance(value, (str, list, dict)) and not value)}
+    return "".join(f'<div class="alv-show"><div class="alv-show-name">{html.escape(name)}</div>{drawing}</div>'
+                   for name, drawing in drawn.items() if drawing)
 
 
 # --- the interactive trajectory viewer ----------------------------------------------------------
@@ -223,6 +226,14 @@ class Pane:
         return self.head + (self.prompt if prompt else "") + "".join(shown)
 
 
+def outcome(trajectory: Trajectory) -> str:
+    """"success", "partial" (no success, but a positive return: half the questions right) or "failure"."""
+    return "success" if trajectory.success else "partial" if trajectory.total_reward > 0 else "failure"
+
+
+MARKS = {"success": "✓", "partial": "◐", "failure": "✗"}
+
+
 def render_trajectory(trajectory: Trajectory, tokenizer, advantage: float | list[float] | None = None,
                       label: str = "") -> Pane:
     """One trajectory as a pane: its header, the prompt, then each turn: the message, what came back, its
@@ -257,7 +268,8 @@ def render_trajectory(trajectory: Trajectory, tokenizer, advantage: float | list
                      f'{credit}</div><div class="alv-body"><div class="alv-toks">{"".join(spans[a:b])}</div>'
                      f'{render_shown(show)}</div></div>')
     seed = "" if trajectory.seed is None else f" · seed {trajectory.seed}"
-    verdict = '<span class="ok">✓ success</span>' if trajectory.success else '<span class="no">✗ failure</span>'
+    result = outcome(trajectory)
+    verdict = f'<span class="{"ok" if result == "success" else "no"}">{MARKS[result]} {result}</span>'
     shaded = "" if advantage is None or per_turn is not None else f" · advantage {advantage:+.2f}"
     head = (f'<div class="alv-head">{html.escape(label)} {html.escape(trajectory.env_id.split("/")[-1])}{seed}'
             f' · {verdict} · return {trajectory.total_reward:+g}{shaded}</div>')
@@ -266,7 +278,8 @@ def render_trajectory(trajectory: Trajectory, tokenizer, advantage: float | list
 
 class TrajectoryViewer:
     """Step through episodes turn by turn, colour tokens by loss mask, log-prob or advantage, see a GRPO
-    group (one row per member) or two runs (before / after training) side by side; filter by success.
+    group (one row per member) or runs that played the same tasks (before / after training) side by side; filter by
+    outcome (success, partial: a positive return short of success, failure) in the run shown.
 
         viewer = TrajectoryViewer({"before": before, "after": after}, tokenizer)
         viewer                                          # in a notebook: the interactive widget
@@ -280,7 +293,7 @@ class TrajectoryViewer:
 
     MODES = ("mask", "logprob", "advantage")
     VIEWS = ("episode", "group", "compare")
-    FILTERS = ("all", "success", "failure")
+    FILTERS = ("all", "success", "partial", "failure")
 
     def __init__(self, runs: dict[str, list[Trajectory]] | list[Trajectory], tokenizer,
                  advantages: dict[str, list[float] | list[list[float]]] | None = None):
@@ -294,11 +307,15 @@ class TrajectoryViewer:
         self.size = self.group_size(self.first)
         self.advantages = advantages or {name: self.group_advantages(ts) for name, ts in self.runs.items()}
         self.modes = self.MODES if any(a is not None for a in self.advantages.values()) else self.MODES[:2]
-        offered = {"episode": True, "group": self.size > 1, "compare": len(self.runs) > 1}
+        # side by side only what can be compared: at each index every run played the same seed (the same task)
+        paired = all(len({ts[i].seed for ts in self.runs.values()}) == 1 for i in range(self.n))
+        offered = {"episode": True, "group": self.size > 1, "compare": len(self.runs) > 1 and paired}
         self.views = tuple(v for v in self.VIEWS if offered[v])
+        found = {outcome(t) for ts in self.runs.values() for t in ts}
+        self.filters = tuple(f for f in self.FILTERS if f != "partial" or "partial" in found)
         self.panes = {(name, i): render_trajectory(t, tokenizer, self._advantage(name, i), self._pane_label(name, i))
                       for name, ts in self.runs.items() for i, t in enumerate(ts)}
-        self.max_turns = max(1, max(len(p.turns) for p in self.panes.values()))
+        self.max_turns = max(1, max(len(p.turns) for p in self.panes.values()))   # the slider's longest reach
         self.start = self.opening()
         self.static_copy: Path | None = None  # where `to_html` last wrote the viewer
 
@@ -328,15 +345,21 @@ class TrajectoryViewer:
     def _pane_label(self, name: str, i: int) -> str:
         return f"{name} #{i}" if len(self.runs) > 1 else f"#{i}"
 
-    def label(self, i: int) -> str:
-        """What the episode dropdown says: number, environment, seed, outcome (of the first run)."""
-        t = self.first[i]
+    def label(self, i: int, run: str | None = None) -> str:
+        """What the episode dropdown says: number, environment, seed, outcome (in `run`, default the first)."""
+        t = self.runs[run or self.names[0]][i]
         seed = "" if t.seed is None else f" seed {t.seed}"
-        return f"{i}: {t.env_id.split('/')[-1]}{seed} {'✓' if t.success else '✗'}"
+        result = outcome(t)
+        return f"{i}: {t.env_id.split('/')[-1]}{seed} {MARKS[result]}" + \
+            (f" {t.total_reward:+.2f}" if result == "partial" else "")
 
-    def allowed(self, show: str) -> list[int]:
-        """The episodes a filter lets through: "all", "success" or "failure" (of the first run)."""
-        return [i for i, t in enumerate(self.first) if show == "all" or t.success == (show == "success")]
+    def allowed(self, show: str, run: str | None = None) -> list[int]:
+        """The episodes a filter ("all" or an outcome) lets through in `run` (default the first)."""
+        return [i for i, t in enumerate(self.runs[run or self.names[0]]) if show == "all" or outcome(t) == show]
+
+    def turns_shown(self, view: str, run: str, index: int) -> int:
+        """The most turns among the panes a view shows: how far the turn control reaches for them."""
+        return max(1, max(len(self.panes[k].turns) for k in self.visible(view, run, index)))
 
     def opening(self) -> int:
         """The best member of the group whose returns are most spread (the first such group); 0 without groups."""
@@ -386,15 +409,17 @@ class TrajectoryViewer:
         w = ipywidgets
         if view not in self.views or mode not in self.modes:
             raise ValueError(f"this viewer has views {self.views} and colourings {self.modes}")
-        options = lambda indices: [(self.label(i), i) for i in indices]
-        show = w.Dropdown(options=self.FILTERS, value="all", description="show")
+        options = lambda indices: [(self.label(i, run.value), i) for i in indices]
+        show = w.Dropdown(options=self.filters, value="all", description="show")
+        run = w.Dropdown(options=self.names, value=self.names[0], description="run")
         episode = w.Dropdown(options=options(range(self.n)), value=self.start if index is None else index,
                              description="episode", layout=w.Layout(width="auto"))
-        run = w.Dropdown(options=self.names, value=self.names[0], description="run")
         compact = {"button_width": "7.5em"}
         views = w.ToggleButtons(options=self.views, value=view, description="view", style=compact)
         modes = w.ToggleButtons(options=self.modes, value=mode, description="colour", style=compact)
-        turn = w.IntSlider(min=1, max=self.max_turns, value=self.max_turns, description="turn")
+        opened = self.start if index is None else index
+        reach = self.turns_shown(view, self.names[0], opened)
+        turn = w.IntSlider(min=1, max=reach, value=reach, description="turn")
         out = w.HTML()
         refilling = []  # non-empty while the filter swaps the episode list: one redraw at the end, not one per change
 
@@ -402,12 +427,20 @@ class TrajectoryViewer:
             if refilling:
                 return
             if episode.value is None:
-                out.value = f'<div class="alv">No episode here is a {show.value}.</div>'
-            else:
-                out.value = self.html(views.value, run.value, episode.value, turn.value, modes.value)
+                out.value = f'<div class="alv">No episode of {run.value} here is a {show.value}.</div>'
+                return
+            reach = self.turns_shown(views.value, run.value, episode.value)
+            if turn.max != reach:   # the slider ends at the last turn on screen: every step shows something new
+                refilling.append(True)
+                try:
+                    at_end, turn.max = turn.value == turn.max, reach    # a lower max pulls the value down with it
+                    turn.value = reach if at_end else turn.value
+                finally:
+                    refilling.clear()
+            out.value = self.html(views.value, run.value, episode.value, turn.value, modes.value)
 
         def refill(*_):
-            allowed = self.allowed(show.value)
+            allowed = self.allowed(show.value, run.value)
             keep = episode.value if episode.value in allowed else (allowed[0] if allowed else None)
             refilling.append(True)
             try:
@@ -418,7 +451,8 @@ class TrajectoryViewer:
             redraw()
 
         show.observe(refill, "value")
-        for control in (episode, run, views, modes, turn):
+        run.observe(refill, "value")        # the labels and the filter read the run shown
+        for control in (episode, views, modes, turn):
             control.observe(redraw, "value")
         redraw()
         rows = [w.HBox([show, episode] + ([run] if len(self.runs) > 1 else [])), w.HBox([views, modes])]
@@ -443,17 +477,18 @@ class TrajectoryViewer:
         """The whole viewer as one HTML fragment: every pane, and a script for the controls, opened on `view`,
         coloured by `mode`, at episode `index`. What `to_html` writes, and what the course site shows."""
         uid = "alv" + uuid.uuid4().hex[:8]
-        panes = "".join(f'<div class="alv-ep" data-run="{html.escape(name)}" data-i="{i}" data-key="{pane.prompt_key}">'
-                        f'{pane.html()}</div>' for (name, i), pane in self.panes.items())
+        panes = "".join(f'<div class="alv-ep" data-run="{html.escape(name)}" data-i="{i}" data-key="{pane.prompt_key}" '
+                        f'data-turns="{len(pane.turns)}">{pane.html()}</div>' for (name, i), pane in self.panes.items())
         meta = {"n": self.n, "size": self.size, "start": self.start if index is None else index,
                 "maxTurns": self.max_turns, "view": view, "mode": mode,
-                "success": [t.success for t in self.first], "labels": [self.label(i) for i in range(self.n)]}
+                "outcomes": {name: [outcome(t) for t in ts] for name, ts in self.runs.items()},
+                "labels": {name: [self.label(i, name) for i in range(self.n)] for name in self.names}}
         options = lambda values: "".join(f'<option value="{html.escape(v)}">{html.escape(v)}</option>' for v in values)
         hidden = ' style="display:none"'
         return f"""<style>{VIEWER_CSS}</style>
 <div class="alv mode-{mode} view-{view}" id="{uid}">
 <div class="alv-controls">
-<label>show <select class="c-filter">{options(self.FILTERS)}</select></label>
+<label>show <select class="c-filter">{options(self.filters)}</select></label>
 <label>episode <select class="c-episode"></select></label>
 <label{"" if len(self.runs) > 1 else hidden}>run <select class="c-run">{options(self.names)}</select></label>
 <label>view <select class="c-view">{options(self.views)}</select></label>
@@ -467,14 +502,14 @@ class TrajectoryViewer:
 (function() {{
   const root = document.getElementById("{uid}"), meta = {json.dumps(meta)};
   const $ = s => root.querySelector(s), episode = $(".c-episode");
-  let step = meta.maxTurns, selected = meta.start;
+  let step = null, reach = null, selected = meta.start;
   function refill() {{
-    const f = $(".c-filter").value;
-    const allowed = meta.labels.map((_, i) => i).filter(i => f === "all" || meta.success[i] === (f === "success"));
+    const f = $(".c-filter").value, run = $(".c-run").value, labels = meta.labels[run];
+    const allowed = labels.map((_, i) => i).filter(i => f === "all" || meta.outcomes[run][i] === f);
     if (!allowed.includes(selected)) selected = allowed.length ? allowed[0] : null;
     episode.innerHTML = "";
     allowed.forEach(i => {{
-      const o = document.createElement("option"); o.value = i; o.textContent = meta.labels[i]; episode.appendChild(o);
+      const o = document.createElement("option"); o.value = i; o.textContent = labels[i]; episode.appendChild(o);
     }});
     if (selected !== null) episode.value = String(selected);
   }}
@@ -488,21 +523,27 @@ class TrajectoryViewer:
                                   : view === "compare" ? j === i : r === run && j === i);
       el.classList.toggle("on", show);
       if (show) on.push(el);
-      el.querySelectorAll(".alv-turn").forEach(t => t.classList.toggle("off", Number(t.dataset.turn) > step));
     }});
+    // the step control ends at the last turn on screen; at its end it stays at the end
+    const last = Math.max(1, ...on.map(el => Number(el.dataset.turns)));
+    step = step === null || step === reach ? last : Math.min(step, last);
+    reach = last;
+    root.querySelectorAll(".alv-ep").forEach(el =>
+      el.querySelectorAll(".alv-turn").forEach(t => t.classList.toggle("off", Number(t.dataset.turn) > step)));
     const shared = on.length > 1 && on.every(el => el.dataset.key === on[0].dataset.key);
     root.className = "alv mode-" + $(".c-mode").value + " view-" + view + (shared ? " shared" : "");
     $(".alv-shared").innerHTML = shared ? '<div class="alv-caption">the same prompt for each of the ' + on.length +
       ' episodes below</div>' + on[0].querySelector(".alv-prompt").outerHTML : "";
     $(".alv-none").style.display = i === null ? "" : "none";
-    $(".alv-none").textContent = "No episode here is a " + $(".c-filter").value + ".";
-    $(".c-step").textContent = " turn " + step + " of " + meta.maxTurns + " ";
+    $(".alv-none").textContent = "No episode of " + run + " here is a " + $(".c-filter").value + ".";
+    $(".c-step").textContent = " turn " + step + " of " + reach + " ";
   }}
   $(".c-filter").addEventListener("change", () => {{ refill(); draw(); }});
   episode.addEventListener("change", () => {{ selected = Number(episode.value); draw(); }});
-  ["c-run", "c-view", "c-mode"].forEach(c => $("." + c).addEventListener("change", draw));
+  $(".c-run").addEventListener("change", () => {{ refill(); draw(); }});
+  ["c-view", "c-mode"].forEach(c => $("." + c).addEventListener("change", draw));
   $(".c-prev").addEventListener("click", () => {{ step = Math.max(1, step - 1); draw(); }});
-  $(".c-next").addEventListener("click", () => {{ step = Math.min(meta.maxTurns, step + 1); draw(); }});
+  $(".c-next").addEventListener("click", () => {{ step = Math.min(reach, step + 1); draw(); }});
   $(".c-view").value = meta.view; $(".c-mode").value = meta.mode;
   refill(); draw();
 }})();

@@ -236,3 +236,15 @@ def test_self_training_rounds_raise_first_attempt_accuracy(training_threads):
                             steps=30, lr=3e-4, seed=k)
     gain, stderr = paired_gain(accuracy(warm), accuracy(model))
     assert gain > 2 * stderr
+
+
+def test_the_viewer_shows_the_attempts_as_one_line_and_nothing_where_there_is_nothing_yet():
+    """The viewer drew raw `feedback none / attempts [] / edit_distance null` blocks under the prompt and every turn."""
+    from agentic_lab.viz import render_shown
+    env = gym.make("agentic_lab/TwoAttempts-v0", feedback="none").unwrapped
+    _, info = env.reset(options={"task": TASK})
+    assert render_shown(info["show"]) == ""
+    first = env.step("<answer>DDRRRU</answer>")[-1]["show"]
+    assert "1: DDRRRU ✓" in render_shown(first) and "edit_distance" not in render_shown(first)
+    second = render_shown(env.step("<answer>D<R</answer>")[-1]["show"])
+    assert "1: DDRRRU ✓ · 2: D&lt;R ✗" in second and "edit_distance" in second and "feedback" not in second

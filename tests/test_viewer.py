@@ -1,5 +1,6 @@
 """The trajectory viewer: its views and colourings, what environments add to their turns, `show_source`, and the
 exported page in a real headless Chromium (the live widget in JupyterLab: test_viewer_live.py)."""
+import copy
 import html
 import re
 from pathlib import Path
@@ -94,6 +95,62 @@ def test_the_filter_never_leaves_a_filtered_out_episode_on_screen(runs, tiny):
             assert f"#{episode.value} " in out.value
         else:
             assert episode.value is None and "No episode" in out.value
+
+
+def with_outcome(trajectory, success: bool, reward: float):
+    """A copy of an episode whose verdict and return are set (its last turn carries the reward)."""
+    changed = copy.deepcopy(trajectory)
+    changed.info["success"] = success
+    for turn in changed.turns:
+        turn.reward = 0.0
+    changed.turns[-1].reward = reward
+    return changed
+
+
+def test_labels_and_the_filter_follow_the_run_shown_and_a_partial_return_is_no_failure(runs, tiny):
+    """Notebook 11: with a second run selected the dropdown still read the first run's verdicts, and a half-right
+    episode (+0.5) was a failure, so "success" showed nothing and "failure" hid half-right banks."""
+    before = [with_outcome(t, False, -1.0) for t in runs["before"]]
+    after = [with_outcome(t, i % 3 == 0, 1.0 if i % 3 == 0 else 0.5 if i % 3 == 1 else 0.0)
+             for i, t in enumerate(runs["after"])]
+    viewer = TrajectoryViewer({"before": before, "after": after}, tiny[1])
+    assert viewer.filters == ("all", "success", "partial", "failure")
+    assert viewer.allowed("success") == [] and viewer.allowed("success", "after") == [0, 3, 6, 9]
+    assert viewer.allowed("partial", "after") == [1, 4, 7, 10]
+    assert viewer.label(1, "after").endswith("◐ +0.50") and viewer.label(1).endswith("✗")
+    assert "◐ partial" in viewer.html("episode", "after", 1)
+    box = viewer.widget()
+    show, episode, run = box.children[0].children
+    run.value = "after"
+    show.value = "partial"
+    assert [i for _, i in episode.options] == [1, 4, 7, 10] and episode.value in (1, 4, 7, 10)
+    assert all(label.endswith("◐ +0.50") for label, _ in episode.options)
+    run.value = "before"
+    assert episode.value is None and "No episode of before here is a partial" in box.children[-1].value
+    assert TrajectoryViewer(runs, tiny[1]).filters == ("all", "success", "failure")   # offered only when there is one
+
+
+def test_compare_is_offered_only_for_runs_that_played_the_same_tasks(runs, tiny):
+    """Notebook 11 compared memory-bank streams with MEM1 episodes, different tasks, side by side."""
+    assert "compare" in TrajectoryViewer(runs, tiny[1]).views
+    shifted = {"before": runs["before"], "after": runs["after"][4:] + runs["after"][:4]}   # other seeds at each index
+    assert "compare" not in TrajectoryViewer(shifted, tiny[1]).views
+
+
+def test_the_turn_control_ends_at_the_last_turn_on_screen(runs, tiny):
+    """Notebook 11: the slider reached turn 12 on a one-turn episode, and steps 12 to 2 changed nothing."""
+    episodes = runs["before"][:1] + play_tasks(*tiny, sample_tasks("arithmetic", 1, seed=5, split="test"), max_turns=1)
+    viewer = TrajectoryViewer(episodes, tiny[1])
+    turns = [len(viewer.panes["run", i].turns) for i in range(viewer.n)]
+    long, short = 0, 1
+    assert turns[short] < turns[long]
+    box = viewer.widget(index=long)
+    episode, turn = box.children[0].children[1], box.children[2]
+    assert turn.max == turn.value == turns[long]
+    episode.value = short
+    assert turn.max == turn.value == turns[short]
+    episode.value = long
+    assert turn.max == turn.value == turns[long]      # at its end it stays at the end
 
 
 def test_episodes_given_their_task_are_not_labelled_with_a_seed(tiny):
