@@ -410,26 +410,32 @@ def _register_all() -> None:
              hard_cases=({"bank": hole, "action": Action("memory", operation="ADD", entry="Moda job  baker"), "time": 3},
                          {"bank": hole, "action": Action("memory", operation="DELETE", slot=2), "time": 3}))(
         memory.apply)
-    # notebook 12: a right first answer the second attempt breaks (r1 = 1, r2 = 0) costs more than the first earned
-    exercise("score_rewards", "SCoRe stage II: (r1, r2 + α (r2 - r1)), the rewards of attempt 1 and attempt 2",
-             lambda g: {"r1": torch.randint(0, 2, (8,), generator=g).double(),
-                        "r2": torch.randint(0, 2, (8,), generator=g).double(),
-                        "alpha": float(torch.rand(1, generator=g)) * 20},
-             hard_cases=({"r1": torch.tensor([1.0, 0.0]), "r2": torch.tensor([0.0, 1.0]), "alpha": 10.0},))(
-        reflection.score_rewards)
+    # notebook 12: a right first answer the second attempt breaks beside its mirror image, and a group whose first
+    # attempts all agree (that attempt has no spread: its advantages are 0, not 0/0)
+    exercise("stage_two_advantages", "(G, 2): each attempt's SCoRe stage II reward (r1, r2 + α (r2 - r1)) against "
+             "the same attempt of the group: minus its mean, over its unbiased std + 1e-6", _two_attempt_group,
+             hard_cases=({"r1": torch.tensor([1.0, 0.0, 0.0, 0.0]), "r2": torch.tensor([0.0, 1.0, 0.0, 0.0]),
+                          "alpha": 10.0},
+                         {"r1": torch.tensor([1.0, 1.0, 1.0, 1.0]), "r2": torch.tensor([1.0, 0.0, 1.0, 1.0]),
+                          "alpha": 10.0}))(reflection.stage_two_advantages)
     # two plans that differ at every position but one insertion and one deletion apart; an empty answer
     exercise("edit_distance", "the fewest insertions, deletions and substitutions that turn a into b",
              lambda g: {"a": "".join("UDLR"[int(i)] for i in torch.randint(0, 4, (_int(g, 0, 8),), generator=g)),
                         "b": "".join("UDLR"[int(i)] for i in torch.randint(0, 4, (_int(g, 0, 8),), generator=g))},
              hard_cases=({"a": "RDRD", "b": "DRDR"}, {"a": "", "b": "UUL"}))(reflection.edit_distance)
-    # notebook 13: a group that looks exactly at the target rate (no bonus), one where nobody looks, and one member
-    # with three calls among many without (RaPR counts episodes that looked, not calls)
-    exercise("curiosity_rewards", "r'_i = r_i + α max(H - RaPR, 0) 1[n_i > 0] + β min(N - n_i, 0), RaPR = the "
-             "group's share of episodes with a visual operation", _visual_operation_group,
-             hard_cases=({"calls": [1, 1, 1, 0, 0, 0, 0, 0, 0, 0], "correct": [True] * 10},
-                         {"calls": [0, 0, 0, 0], "correct": [True, False, True, False]},
-                         {"calls": [3, 0, 0, 0, 0, 0, 0, 0], "correct": [False] + [True] * 7}))(
-        perception.curiosity_group_rewards)
+    # notebook 13: a group that looks exactly at the target rate (no bonus), one where nobody looks, one member with
+    # three calls among many without (RaPR counts episodes that looked, not calls), and members whose only calls were
+    # refused (a refused crop is no visual operation: it neither counts as looking nor costs a call)
+    exercise("curiosity_rewards", "r'_i = r_i + α max(H - RaPR, 0) 1[n_i > 0] + β min(N - n_i, 0) from each member's "
+             "calls (True: carried out, False: refused), n_i its visual operations, RaPR the group's share of "
+             "episodes with one", _visual_call_group,
+             hard_cases=({"calls": [[True]] * 3 + [[]] * 7, "correct": [True] * 10},
+                         {"calls": [[], [], [], []], "correct": [True, False, True, False]},
+                         {"calls": [[True] * 3] + [[]] * 7, "correct": [False] + [True] * 7},
+                         {"calls": [[False, False], [False], [True], [], [], [], [], []], "correct": [True] * 8}),
+             solution=perception.curiosity_group_rewards)(
+        lambda calls, correct, **settings: perception.curiosity_group_rewards([sum(c) for c in calls], correct,
+                                                                              **settings))
     # notebook 14: the honest code of "multiply x by 5" when f(5) is an example (its 5 is the task's, no sign of
     # cheating), and the examples of a list task hard-coded, with no number in the code that is itself a shown value
     times_five = _code_task(lambda t: t.info["template"] == "times" and any(v == t.info["constant"] for v in _shown(t)))
@@ -569,12 +575,19 @@ def _tool_call_group(g):
     return {"calls": [_int(g, 0, 4) for _ in range(size)], "correct": [bool(_int(g, 0, 1)) for _ in range(size)]}
 
 
-def _visual_operation_group(g):
-    """One GRPO group of 2 to 8 episodes: each one's visual operations (0 to 3, none half of the time) and whether it
-    was right."""
+def _visual_call_group(g):
+    """One GRPO group of 2 to 8 episodes: each one's visual tool calls (none half of the time, else 1 to 3, each
+    refused a third of the time) and whether it was right."""
     size = _int(g, 2, 8)
-    return {"calls": [_int(g, 0, 3) * _int(g, 0, 1) for _ in range(size)],
+    return {"calls": [[_int(g, 0, 2) > 0 for _ in range(_int(g, 1, 3) * _int(g, 0, 1))] for _ in range(size)],
             "correct": [bool(_int(g, 0, 1)) for _ in range(size)]}
+
+
+def _two_attempt_group(g):
+    """One stage II group of 2 to 8 episodes: each attempt right or wrong, and α from 1 to 20."""
+    size = _int(g, 2, 8)
+    return {"r1": torch.randint(0, 2, (size,), generator=g).double(),
+            "r2": torch.randint(0, 2, (size,), generator=g).double(), "alpha": 1 + float(torch.rand(1, generator=g)) * 19}
 
 
 def _plan_grid(g):

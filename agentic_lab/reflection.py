@@ -38,6 +38,8 @@ from pathlib import Path
 from statistics import mean
 from typing import Literal
 
+import torch
+
 from agentic_lab.actions import Action
 from agentic_lab.envs import TaskEnv
 from agentic_lab.eval import paired_gain, play_tasks, standard_error
@@ -60,6 +62,16 @@ def score_rewards(r1: float, r2: float, alpha: float) -> tuple[float, float]:
     bonus α · (r2 − r1), with α > 1, pays for going from wrong to right and charges for right to wrong more than
     keeping a first answer can earn: copying the first attempt, the collapse of naive RL, is worth no bonus."""
     return r1, r2 + alpha * (r2 - r1)
+
+
+def stage_two_advantages(r1: torch.Tensor, r2: torch.Tensor, alpha: float) -> torch.Tensor:
+    """SCoRe's stage II as the loop trains it (`RLConfig(credit="turn")`, `rl.turn_advantages`): each attempt credited
+    by its own reward against the same attempt of the group's other episodes. Credited with the episode's return
+    instead, r1' + r2' = (1 - α) r1 + (1 + α) r2, the first attempt would be paid to be wrong.
+    r1, r2: (G,) the two attempts' rewards. Returns (G, 2): column k is attempt k+1's advantage."""
+    rewards = torch.stack(score_rewards(r1, r2, alpha), dim=1)               # (G, 2): r1', r2'
+    centred = rewards - rewards.mean(dim=0)                                   # each attempt against its own mean
+    return centred / (rewards.std(dim=0) + 1e-6)                              # unbiased std; no spread gives 0
 
 
 def edit_distance(a: str, b: str) -> int:

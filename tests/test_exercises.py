@@ -157,21 +157,55 @@ def _otc_paying_wrong_answers(calls, correct):
 
 def _curiosity_rate_over_calls(calls, correct, alpha=0.5, beta=0.05, target=0.3, free_calls=1):
     """RaPR as calls per episode, not the share of episodes that looked: one member's three calls read as a habit."""
-    rate = sum(calls) / len(calls)
+    done = [sum(c) for c in calls]
+    rate = sum(done) / len(done)
     return [float(r) + alpha * max(target - rate, 0.0) * (n > 0) + beta * min(free_calls - n, 0)
-            for n, r in zip(calls, correct)]
+            for n, r in zip(done, correct)]
 
 
 def _curiosity_paid_to_every_member(calls, correct, alpha=0.5, beta=0.05, target=0.3, free_calls=1):
     """The bonus without 1[n_i > 0]: members that never looked are paid for the group's curiosity."""
-    rate = sum(n > 0 for n in calls) / len(calls)
-    return [float(r) + alpha * max(target - rate, 0.0) + beta * min(free_calls - n, 0) for n, r in zip(calls, correct)]
+    done = [sum(c) for c in calls]
+    rate = sum(n > 0 for n in done) / len(done)
+    return [float(r) + alpha * max(target - rate, 0.0) + beta * min(free_calls - n, 0) for n, r in zip(done, correct)]
 
 
 def _curiosity_penalising_every_call(calls, correct, alpha=0.5, beta=0.05, target=0.3, free_calls=1):
     """N = 0: the first call is penalised too, so a single look earns less than the bonus says."""
-    rate = sum(n > 0 for n in calls) / len(calls)
-    return [float(r) + alpha * max(target - rate, 0.0) * (n > 0) - beta * n for n, r in zip(calls, correct)]
+    done = [sum(c) for c in calls]
+    rate = sum(n > 0 for n in done) / len(done)
+    return [float(r) + alpha * max(target - rate, 0.0) * (n > 0) - beta * n for n, r in zip(done, correct)]
+
+
+def _curiosity_counting_refused_calls(calls, correct, alpha=0.5, beta=0.05, target=0.3, free_calls=1):
+    """The formula right, but a refused crop counted as a visual operation (notebook 13's own defect, since fixed)."""
+    from agentic_lab.perception import curiosity_group_rewards
+    return curiosity_group_rewards([len(c) for c in calls], correct, alpha, beta, target, free_calls)
+
+
+def _stage_two_bonus_on_both(r1, r2, alpha):
+    """The bonus α (r2 - r1) added to the first attempt's reward too."""
+    rewards = torch.stack([r1 + alpha * (r2 - r1), r2 + alpha * (r2 - r1)], dim=1)
+    return (rewards - rewards.mean(0)) / (rewards.std(0) + 1e-6)
+
+
+def _stage_two_one_baseline_for_both(r1, r2, alpha):
+    """Both attempts' rewards pooled into one group: the second attempt's bonus is measured against first attempts."""
+    rewards = torch.stack([r1, r2 + alpha * (r2 - r1)], dim=1)
+    return (rewards - rewards.mean()) / (rewards.std() + 1e-6)
+
+
+def _stage_two_episode_credit(r1, r2, alpha):
+    """The episode's return r1' + r2' normalised over the group and given to both attempts (credit="episode")."""
+    returns = r1 + r2 + alpha * (r2 - r1)
+    advantage = (returns - returns.mean()) / (returns.std() + 1e-6)
+    return torch.stack([advantage, advantage], dim=1)
+
+
+def _stage_two_without_eps(r1, r2, alpha):
+    """No ε: an attempt every member got right (or wrong) divides 0 by 0."""
+    rewards = torch.stack([r1, r2 + alpha * (r2 - r1)], dim=1)
+    return (rewards - rewards.mean(0)) / rewards.std(0)
 
 
 def _retrieved_if_any_character_is(offsets, spans):
@@ -363,12 +397,13 @@ PLAUSIBLE_WRONG = {
     "optimal_length": [lambda rows, start: _bfs_over_cells(rows, start, door_opens=True),
                        lambda rows, start: _bfs_over_cells(rows, start, door_opens=False)],
     "otc_group_rewards": [_otc_with_n_over_every_member, _otc_paying_wrong_answers],
-    "curiosity_rewards": [_curiosity_rate_over_calls, _curiosity_paid_to_every_member, _curiosity_penalising_every_call],
+    "curiosity_rewards": [_curiosity_rate_over_calls, _curiosity_paid_to_every_member, _curiosity_penalising_every_call,
+                          _curiosity_counting_refused_calls],
     "retrieved_tokens": [_retrieved_if_any_character_is, _retrieved_with_the_end_included],
     "step_group_advantages": [_step_groups_by_turn_index, _step_groups_first_visit_only],
     "apply_memory_operation": [_apply_keeping_the_time_on_delete, _apply_adding_after_the_last_filled_slot],
-    "score_rewards": [lambda r1, r2, alpha: (r1 + alpha * (r2 - r1), r2 + alpha * (r2 - r1)),   # bonus on both
-                      lambda r1, r2, alpha: (r1, r2 + alpha * r2)],                              # no baseline r1
+    "stage_two_advantages": [_stage_two_bonus_on_both, _stage_two_one_baseline_for_both, _stage_two_episode_credit,
+                             _stage_two_without_eps],
     "edit_distance": [lambda a, b: sum(x != y for x, y in zip(a, b)) + abs(len(a) - len(b)),   # Hamming, no shifts
                       lambda a, b: max(len(a), len(b)) - sum(x == y for x, y in zip(a, b))],
     "aggregate_loss": [_aggregate_every_type_as_token_mean, _aggregate_without_mask, _aggregate_grpo_dividing_by_zero],
@@ -448,6 +483,19 @@ def test_the_revealed_solutions_pass_their_own_checkers():
     assert check("grpo_token_weights", grpo_token_weights, verbose=False)
     assert check("success_rate", lambda successes: (successes.mean(), (successes.mean() * (1 - successes.mean())
                                                                        / len(successes)).sqrt()), verbose=False)
+
+
+def test_stage_two_advantages_are_what_the_loop_credits_each_attempt_with():
+    """The readable reference is the engine's path: `credit="turn"` takes GiGPO's step groups with the attempt as the
+    anchor (rl.turn_advantages), each attempt's reward its SCoRe stage II reward."""
+    from agentic_lab.algorithms import step_group_advantages
+    from agentic_lab.reflection import score_rewards, stage_two_advantages
+    g = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        r1, r2 = (torch.randint(0, 2, (6,), generator=g).double() for _ in range(2))
+        rewards = [[float(a), float(b)] for a, b in zip(*score_rewards(r1, r2, 10.0))]
+        engine = torch.tensor(step_group_advantages(rewards, [[0, 1]] * 6, "group"), dtype=torch.float64)
+        assert torch.allclose(stage_two_advantages(r1, r2, 10.0), engine, atol=1e-5)
 
 
 def test_a_cell_ending_in_check_displays_nothing_but_the_message():
