@@ -3,14 +3,18 @@
     python experiments/13_look_rewards.py              # about 6 minutes alone on 2 cores
     python experiments/13_look_rewards.py --steps 3 --scenes 16    # a quick try-out
     python experiments/13_look_rewards.py --arms outcome --train-vision    # RL moves the eyes too
+    python experiments/13_look_rewards.py --arms deepeyes --seeds 0 1 2    # does a collapse recur, and why
 
 Arms, same groups, seeds and learning rate (the notebook's settings): the outcome only; Pixel Reasoner's curiosity
 reward (a group reward: a bonus for looking while the group's look rate is under H = 0.3, a penalty per visual
 operation beyond one); DeepEyes' conditional bonus (0.8 acc + 0.2 format + 1.2 [acc and a tool]); the control, +0.2
 per visual operation right or wrong. The patch projector and positions stay frozen (`vision.freeze_patch_projector`).
 Each: --steps GRPO steps of 4 train-split scenes × 8 episodes. Per step (5-step means): accuracy, look rate, visual
-operations per episode. Held out, --scenes test-split scenes at T = 1 with the same sampling seed: the warm start
-with its tools and in the one-glance game (no tool offered), each arm after RL, and the gains paired by scene.
+operations per episode, and what a collapse would show first: the policy's entropy on its own tokens, its KL to
+the warm start (k3, `track_kl`) and the share of broken messages (refused: malformed, or a tool call the scene
+refuses). Held out, --scenes test-split scenes at T = 1 with the same sampling seed: the warm start with its tools
+and in the one-glance game (no tool offered), each arm after RL, and the gains paired by scene. With several
+--seeds, each arm trains once per seed (the seed of its tasks and samples) and prints each run.
 
 Reference run, commit 5555add (data/look-warm rebuilt by issue 34 from the rebuilt base, held-out scenes with a worn
 stroke pixel), the defaults, one thread beside another job, 863 s: one glance 0.307 ± 0.027, warm start 0.693 ±
@@ -40,7 +44,6 @@ import time
 from pathlib import Path
 
 import gymnasium as gym
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import agentic_lab.envs  # noqa: E402,F401 - registers the environments
@@ -72,6 +75,13 @@ def line(name: str, episodes) -> str:
             f"calls {r['calls']:.2f}, accuracy when it looked {looked}")
 
 
+def broken_share(episodes) -> float:
+    """The share of a step's messages the environment refused (malformed text, or a tool call it could not carry
+    out): what a policy losing its format writes."""
+    turns = [turn for t in episodes for turn in t.turns]
+    return sum(turn.action.kind == "invalid" or (turn.result or "").startswith("Error") for turn in turns) / len(turns)
+
+
 def every_5(values: list[float]) -> str:
     return " ".join(f"{sum(values[i:i + 5]) / len(values[i:i + 5]):.2f}" for i in range(0, len(values), 5))
 
@@ -83,29 +93,29 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=300, help="held-out scenes")
     parser.add_argument("--arms", default=",".join(REWARDS), help="comma-separated, of: " + ", ".join(REWARDS))
     parser.add_argument("--train-vision", action="store_true", help="RL trains the patch projector and positions too")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="one training run per seed and arm")
     args = parser.parse_args()
-    torch.set_num_threads(2)
     start = time.time()
     warm, tokenizer = load_model(perception.LOOK_WARM_START)
     glance, before = play(warm, tokenizer, args.scenes, look=False), play(warm, tokenizer, args.scenes)
     print(line("one glance", glance))
     print(line("warm start", before), flush=True)
-    config, after = RLConfig(n_groups=4, group_size=8, lr=args.lr), {}
-    for name in args.arms.split(","):
-        policy = copy.deepcopy(warm) if args.train_vision else freeze_patch_projector(copy.deepcopy(warm))
-        history = grpo_train(policy, tokenizer, lambda: gym.make("agentic_lab/Look-v0"), args.steps,
-                             config, seed=0, progress=False,
-                             step_metrics=lambda episodes: perception.look_metrics(episodes, config.group_size),
-                             **REWARDS[name])
-        after[name] = play(policy, tokenizer, args.scenes)
-        print(line(name, after[name]))
-        for baseline, base in (("warm start", before), ("one glance", glance), ("outcome", after.get("outcome"))):
-            if base is not None and name != baseline:
-                gain, se = paired_gain([t.success for t in base], [t.success for t in after[name]])
-                print(f"    over {baseline}: {gain:+.3f} ± {se:.3f}")
-        for key in ("success", "look_rate", "calls"):
-            print(f"    {key} by step (5-step means): {every_5([h[key] for h in history])}", flush=True)
-        print("    its messages in the first held-out scene:", [turn.text[:80] for turn in after[name][0].turns])
+    config, after = RLConfig(n_groups=4, group_size=8, lr=args.lr, track_kl=True), {}
+    measures = lambda episodes: perception.look_metrics(episodes, config.group_size) | {"broken": broken_share(episodes)}
+    for seed in args.seeds:
+        for name in args.arms.split(","):
+            policy = copy.deepcopy(warm) if args.train_vision else freeze_patch_projector(copy.deepcopy(warm))
+            history = grpo_train(policy, tokenizer, lambda: gym.make("agentic_lab/Look-v0"), args.steps,
+                                 config, seed=seed, progress=False, step_metrics=measures, **REWARDS[name])
+            after[name] = play(policy, tokenizer, args.scenes)
+            print(line(name if len(args.seeds) == 1 else f"{name} {seed}", after[name]))
+            for baseline, base in (("warm start", before), ("one glance", glance), ("outcome", after.get("outcome"))):
+                if base is not None and name != baseline:
+                    gain, se = paired_gain([t.success for t in base], [t.success for t in after[name]])
+                    print(f"    over {baseline}: {gain:+.3f} ± {se:.3f}")
+            for key in ("success", "look_rate", "calls", "entropy", "kl_ref", "broken"):
+                print(f"    {key} by step (5-step means): {every_5([h[key] for h in history])}", flush=True)
+            print("    its messages in the first held-out scene:", [turn.text[:80] for turn in after[name][0].turns])
     print(f"{time.time() - start:.0f} s")
 
 
