@@ -232,14 +232,24 @@ def attempts_report(trajectories) -> dict[str, dict]:
     return rows
 
 
+def hinted_answer(trajectory) -> str | None:
+    """What rationalisation keeps from a "check" episode: its second answer when the hint made it right (the first
+    wrong, the second right), else None. A right first answer ends such an episode unhinted: it is one more sample,
+    not a rationalisation, and keeping it would mix extra sampling into the hint's gain."""
+    first, second = attempts_of(trajectory)
+    return second["answer"] if not first["correct"] and second["correct"] else None
+
+
 def self_training_round(model, tokenizer, tasks: list[Task], samples: int, steps: int, lr: float, seed: int = 0,
                         rationalise: bool = False) -> dict[str, int]:
     """One round of STaR / expert iteration (Zelikman et al. 2022; ReST's grow and improve steps): answer each task
     `samples` times (one attempt, T = 1), keep the right answers (each distinct one once), fine-tune on them
     (`steps` batches of 32, peak learning rate `lr`), in place. rationalise=True also plays, for each task none of
     whose answers was right, one episode with the check's message after the first attempt ("check" feedback) and
-    keeps its second answer if right: the correction becomes a first-attempt demonstration, STaR's rationalisation
-    with the checker as the hint. Returns how many tasks were solved, rationalised and kept examples."""
+    keeps its second answer when the hint made it right (`hinted_answer`): the correction becomes a first-attempt
+    demonstration, STaR's rationalisation with the checker's message as the hint (STaR's own hint is the gold
+    answer). Returns how many tasks were solved, rationalised, right at once in the hinted episode (`resampled`:
+    counted, not kept), and the examples kept."""
     from agentic_lab.rollout import rollout  # the engine and the trainer import torch
     from agentic_lab.sft import encode_messages, train_sft
     played = play_tasks(model, tokenizer, [t for t in tasks for _ in range(samples)], temperature=1.0, seed=seed,
@@ -249,17 +259,17 @@ def self_training_round(model, tokenizer, tasks: list[Task], samples: int, steps
         answers = [t.turns[-1].action.answer for t in played[i * samples:(i + 1) * samples] if t.success]
         if answers:
             kept[i] = sorted(set(answers))
-    solved, rationalised = len(kept), 0
+    solved, rationalised, resampled = len(kept), 0, 0
     if rationalise:
         unsolved = [i for i in range(len(tasks)) if i not in kept]
         corrected = rollout(model, tokenizer, [TwoAttemptsEnv(feedback="check") for _ in unsolved], [None] * len(unsolved),
                             options=[{"task": tasks[i]} for i in unsolved], temperature=1.0,
                             max_new_tokens=MAX_NEW_TOKENS, seed=seed + 1)
         for i, t in zip(unsolved, corrected):
-            second = attempts_of(t)[1]
-            if t.success and second["correct"]:
-                kept[i], rationalised = [second["answer"]], rationalised + 1
+            resampled += attempts_of(t)[0]["correct"]
+            if hinted_answer(t) is not None:
+                kept[i], rationalised = [hinted_answer(t)], rationalised + 1
     examples = [encode_messages(tokenizer, tasks[i].messages() + [answer(a)]) for i in sorted(kept) for a in kept[i]]
     train_sft(model, examples, steps=steps, batch_size=32, lr=lr, warmup=0, seed=seed, pad_id=tokenizer.pad_token_id,
               progress=False)
-    return {"solved": solved, "rationalised": rationalised, "examples": len(examples)}
+    return {"solved": solved, "rationalised": rationalised, "resampled": resampled, "examples": len(examples)}

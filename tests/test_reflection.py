@@ -248,3 +248,18 @@ def test_the_viewer_shows_the_attempts_as_one_line_and_nothing_where_there_is_no
     assert "1: DDRRRU ✓" in render_shown(first) and "edit_distance" not in render_shown(first)
     second = render_shown(env.step("<answer>D<R</answer>")[-1]["show"])
     assert "1: DDRRRU ✓ · 2: D&lt;R ✗" in second and "edit_distance" in second and "feedback" not in second
+
+
+def test_rationalisation_keeps_only_what_the_hint_corrected():
+    """STaR's rationalisation counted a right first answer of the hinted episode (a fifth unhinted sample) as
+    rationalised and kept it, mixing extra sampling into the hint's gain."""
+    from agentic_lab.actions import parse_action
+    from agentic_lab.reflection import hinted_answer
+    from agentic_lab.trajectory import Trajectory, Turn
+    def episode(*attempts):
+        show = {"feedback": "check", "attempts": [{"answer": a, "correct": c} for a, c in attempts]}
+        return Trajectory("two", None, turns=[Turn("t", "", parse_action("<answer>R</answer>"), None, 0.0, True, show)])
+    assert hinted_answer(episode(("RR", False), ("RD", True))) == "RD"
+    assert hinted_answer(episode(("DD", True), ("DD", True))) is None      # right at once: a sample, not a hint's work
+    assert hinted_answer(episode(("RR", False), ("RU", False))) is None
+    assert hinted_answer(episode(("RR", False))) is None                    # no second attempt
