@@ -71,8 +71,9 @@ def play(model, tokenizer, n: int, look: bool = True):
 def line(name: str, episodes) -> str:
     r = perception.look_report(episodes)
     looked = "-" if r["accuracy_looked"] is None else f"{r['accuracy_looked']:.2f}"
+    on_cell = "-" if r["right_cell"] is None else f"{r['right_cell']:.2f}"
     return (f"{name:>12s}: accuracy {r['accuracy']:.3f} ± {r['accuracy_se']:.3f}, looks {r['look_rate']:.2f}, "
-            f"calls {r['calls']:.2f}, accuracy when it looked {looked}")
+            f"calls {r['calls']:.2f}, accuracy when it looked {looked}, first crop on the digit's cell {on_cell}")
 
 
 def broken_share(episodes) -> float:
