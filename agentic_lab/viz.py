@@ -315,7 +315,7 @@ class TrajectoryViewer:
         self.filters = tuple(f for f in self.FILTERS if f != "partial" or "partial" in found)
         self.panes = {(name, i): render_trajectory(t, tokenizer, self._advantage(name, i), self._pane_label(name, i))
                       for name, ts in self.runs.items() for i, t in enumerate(ts)}
-        self.max_turns = max(1, max(len(p.turns) for p in self.panes.values()))   # the slider's longest reach
+        self.max_turns = max(1, max(len(p.turns) for p in self.panes.values()))   # > 1: the viewer has a turn control
         self.start = self.opening()
         self.static_copy: Path | None = None  # where `to_html` last wrote the viewer
 
@@ -480,7 +480,7 @@ class TrajectoryViewer:
         panes = "".join(f'<div class="alv-ep" data-run="{html.escape(name)}" data-i="{i}" data-key="{pane.prompt_key}" '
                         f'data-turns="{len(pane.turns)}">{pane.html()}</div>' for (name, i), pane in self.panes.items())
         meta = {"n": self.n, "size": self.size, "start": self.start if index is None else index,
-                "maxTurns": self.max_turns, "view": view, "mode": mode,
+                "view": view, "mode": mode,
                 "outcomes": {name: [outcome(t) for t in ts] for name, ts in self.runs.items()},
                 "labels": {name: [self.label(i, name) for i in range(self.n)] for name in self.names}}
         options = lambda values: "".join(f'<option value="{html.escape(v)}">{html.escape(v)}</option>' for v in values)
