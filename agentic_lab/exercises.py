@@ -432,10 +432,8 @@ def _register_all() -> None:
              hard_cases=({"calls": [[True]] * 3 + [[]] * 7, "correct": [True] * 10},
                          {"calls": [[], [], [], []], "correct": [True, False, True, False]},
                          {"calls": [[True] * 3] + [[]] * 7, "correct": [False] + [True] * 7},
-                         {"calls": [[False, False], [False], [True], [], [], [], [], []], "correct": [True] * 8}),
-             solution=perception.curiosity_group_rewards)(
-        lambda calls, correct, **settings: perception.curiosity_group_rewards([sum(c) for c in calls], correct,
-                                                                              **settings))
+                         {"calls": [[False, False], [False], [True], [], [], [], [], []], "correct": [True] * 8}))(
+        perception.curiosity_group_rewards)
     # notebook 14: the honest code of "multiply x by 5" when f(5) is an example (its 5 is the task's, no sign of
     # cheating), and the examples of a list task hard-coded, with no number in the code that is itself a shown value
     times_five = _code_task(lambda t: t.info["template"] == "times" and any(v == t.info["constant"] for v in _shown(t)))

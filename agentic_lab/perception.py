@@ -231,11 +231,17 @@ def demonstration(seed: int, look: bool, split: str = "train", tools: bool = Tru
 
 
 # --- rewards: what makes an agent keep looking (or stop) --------------------------------------------------------
+def visual_calls(trajectory: Trajectory) -> list[bool]:
+    """The episode's crop and erase calls in order: True for one the environment carried out, False for one it
+    refused (a box off the scene, or a tool not on offer), which showed nothing."""
+    return [not (turn.result or "").startswith("Error:") for turn in trajectory.tool_calls
+            if turn.action.tool in ("crop", "erase")]
+
+
 def visual_operations(trajectory: Trajectory) -> int:
-    """n_vo: the episode's crop and erase calls that the environment carried out. A refused call (a box off the
-    scene, or a tool not on offer) showed nothing: it is no visual operation, and earns no bonus for looking."""
-    return sum(turn.action.tool in ("crop", "erase") and not (turn.result or "").startswith("Error:")
-               for turn in trajectory.tool_calls)
+    """n_vo: the episode's visual calls carried out. A refused one is no visual operation, and earns no bonus for
+    looking."""
+    return sum(visual_calls(trajectory))
 
 
 def outcome_reward(trajectory: Trajectory) -> float:
@@ -246,10 +252,11 @@ def outcome_reward(trajectory: Trajectory) -> float:
 CURIOSITY_TARGET = 0.3  # H of Pixel Reasoner's curiosity bonus: it pays while a group looks less often than this
 
 
-def curiosity_group_rewards(calls: list[int], correct: list[bool], alpha: float = 0.5, beta: float = 0.05,
+def curiosity_group_rewards(calls: list[list[bool]], correct: list[bool], alpha: float = 0.5, beta: float = 0.05,
                             target: float = CURIOSITY_TARGET, free_calls: int = 1) -> list[float]:
     """Pixel Reasoner's curiosity-driven reward (Wang et al. 2025, eq. 3-5) for the G members of one group, from each
-    one's visual operations n_vo,i and whether it was right:
+    one's visual calls (`visual_calls`: True carried out, False refused) and whether it was right. n_vo,i counts the
+    calls carried out: a refused one neither looked nor costs a call.
 
         r'_i = r_i + α · max(H - RaPR, 0) · 1[n_vo,i > 0] + β · min(N - n_vo,i, 0)
         RaPR = (1/G) Σ_j 1[n_vo,j > 0]          the group's rate of pixel-space reasoning (episodes, not calls)
@@ -258,14 +265,15 @@ def curiosity_group_rewards(calls: list[int], correct: list[bool], alpha: float 
     wrong, and a penalty β per visual operation beyond N. α = 0.5, β = 0.05, H = 0.3, N = 1 as in the paper's
     appendix C.3. (The released code pays 0.125 · max(H - RaPR, 0) / RaPR instead: twice the paper's bonus at
     RaPR = 1/8, equal at 1/4.)"""
-    rate = sum(n > 0 for n in calls) / len(calls)
+    done = [sum(member) for member in calls]                 # n_vo,i
+    rate = sum(n > 0 for n in done) / len(done)
     return [float(right) + alpha * max(target - rate, 0.0) * (n > 0) + beta * min(free_calls - n, 0)
-            for n, right in zip(calls, correct)]
+            for n, right in zip(done, correct)]
 
 
 def curiosity_rewards(group: list[Trajectory], **kwargs) -> list[float]:
-    """`curiosity_group_rewards` of a group of episodes (n_vo = its crop and erase calls carried out)."""
-    return curiosity_group_rewards([visual_operations(t) for t in group], [t.success for t in group], **kwargs)
+    """`curiosity_group_rewards` of a group of episodes."""
+    return curiosity_group_rewards([visual_calls(t) for t in group], [t.success for t in group], **kwargs)
 
 
 def deepeyes_reward(trajectory: Trajectory) -> float:

@@ -267,8 +267,9 @@ def self_training_round(model, tokenizer, tasks: list[Task], samples: int, steps
                             max_new_tokens=MAX_NEW_TOKENS, seed=seed + 1)
         for i, t in zip(unsolved, corrected):
             resampled += attempts_of(t)[0]["correct"]
-            if hinted_answer(t) is not None:
-                kept[i], rationalised = [hinted_answer(t)], rationalised + 1
+            corrected_answer = hinted_answer(t)
+            if corrected_answer is not None:
+                kept[i], rationalised = [corrected_answer], rationalised + 1
     examples = [encode_messages(tokenizer, tasks[i].messages() + [answer(a)]) for i in sorted(kept) for a in kept[i]]
     train_sft(model, examples, steps=steps, batch_size=32, lr=lr, warmup=0, seed=seed, pad_id=tokenizer.pad_token_id,
               progress=False)

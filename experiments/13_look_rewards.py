@@ -90,7 +90,7 @@ def broken_share(episodes) -> float:
     """The share of a step's messages the environment refused (malformed text, or a tool call it could not carry
     out): what a policy losing its format writes."""
     turns = [turn for t in episodes for turn in t.turns]
-    return sum(turn.action.kind == "invalid" or (turn.result or "").startswith("Error") for turn in turns) / len(turns)
+    return sum(turn.action.kind == "invalid" or (turn.result or "").startswith("Error:") for turn in turns) / len(turns)
 
 
 def every_5(values: list[float]) -> str:

@@ -179,8 +179,10 @@ def _curiosity_penalising_every_call(calls, correct, alpha=0.5, beta=0.05, targe
 
 def _curiosity_counting_refused_calls(calls, correct, alpha=0.5, beta=0.05, target=0.3, free_calls=1):
     """The formula right, but a refused crop counted as a visual operation (notebook 13's own defect, since fixed)."""
-    from agentic_lab.perception import curiosity_group_rewards
-    return curiosity_group_rewards([len(c) for c in calls], correct, alpha, beta, target, free_calls)
+    done = [len(c) for c in calls]
+    rate = sum(n > 0 for n in done) / len(done)
+    return [float(r) + alpha * max(target - rate, 0.0) * (n > 0) + beta * min(free_calls - n, 0)
+            for n, r in zip(done, correct)]
 
 
 def _stage_two_bonus_on_both(r1, r2, alpha):
