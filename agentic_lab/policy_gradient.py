@@ -63,8 +63,7 @@ def batch_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     images = batch.get("images") or [[] for _ in ids]                           # per row: (start, pixels)
     prefix = batch.get("prefix_length")                                         # (B,), or absent
     if prefix is None or int(prefix.min()) == 0:
-        return model(input_ids=ids, attention_mask=attention, **pixel_inputs([images_in(row, 0, ids.shape[1])
-                                                                                for row in images])).logits
+        return logits_by_length(model, ids, attention, images)
     G = batch["group_size"]
     (B, T), K = ids.shape, ids.shape[0] // G
     P = prefix[::G]                                                             # (K,) P_k
@@ -92,6 +91,28 @@ def batch_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     # Row i's tokens sit at columns W - P_i .. W - P_i + n_i - 1 of `joined`: shift each row to start at 0.
     columns = ((W - prefix)[:, None] + torch.arange(T)).clamp(max=W + S - 1)    # (B, T)
     return joined.gather(1, columns[:, :, None].expand(-1, -1, joined.shape[2]))
+
+
+ROWS_PER_FORWARD = 64   # rows of similar length forwarded together by logits_by_length
+
+
+def logits_by_length(model, ids: torch.Tensor, attention: torch.Tensor, images: list) -> torch.Tensor:
+    """Logits (B, T, V) of right-padded rows that share no prefix, with gradient: the rows sorted by length and
+    forwarded ROWS_PER_FORWARD at a time, each forward cut to its longest row. A row's padding is never attended to,
+    so its real tokens get the logits of one forward over the whole batch (the test checks them and their
+    gradients) without the compute spent on padding: rows played with a fresh context each turn (MEM1, notebook
+    11) vary in length from tens to hundreds of tokens, and half of one such batch was padding. Positions past a
+    row's length get logits 0, which every loss masks out."""
+    B, T = ids.shape
+    lengths = attention.sum(1)                                                  # (B,) real tokens per row
+    order = torch.argsort(lengths, stable=True)
+    pieces = []
+    for rows in order.split(ROWS_PER_FORWARD):
+        width = int(lengths[rows].max())
+        logits = model(input_ids=ids[rows, :width], attention_mask=attention[rows, :width],
+                       **pixel_inputs([images_in(images[i], 0, width) for i in rows.tolist()])).logits  # (b, width, V)
+        pieces.append(torch.nn.functional.pad(logits, (0, 0, 0, T - width)))
+    return torch.cat(pieces)[torch.argsort(order)]                             # back to the batch's row order
 
 
 @torch.no_grad()

@@ -135,3 +135,34 @@ def test_a_groups_shared_prefix_forwarded_once_gives_the_logits_and_gradients_of
         for a, b in zip(plain_grads, shared_grads):
             assert (a - b).abs().max() <= 1e-4 * (1 + a.abs().max()), name
     model.zero_grad()
+
+
+@pytest.mark.parametrize("name", ["tiny", "llama", "gpt2"])
+def test_rows_forwarded_by_length_give_the_logits_and_gradients_of_one_forward(models, name, one_thread,
+                                                                              monkeypatch):
+    """`batch_logits` on rows that share no prefix (one row per turn, played with a fresh context each turn) sorts
+    them by length and forwards a few at a time, each forward cut to its longest row: against one plain forward
+    over every row, the same logits on every real token and the same gradients, the rows in the batch's order."""
+    import agentic_lab.policy_gradient as policy_gradient
+    from agentic_lab.rl import collate_rows
+    model, tokenizer = models[name]
+    episodes = rollout(model, tokenizer, [gym.make("agentic_lab/KeyDoor-v0", max_turns=4) for _ in range(4)],
+                       [3, 4, 5, 6], temperature=1.0, max_new_tokens=24, seed=1, keep_history=False)
+    batch, rows_per_episode = collate_rows(episodes, tokenizer.pad_token_id, group_size=4)
+    lengths = batch["attention_mask"].sum(1)
+    assert "prefix_length" not in batch and rows_per_episode.sum() > 4 and len(set(lengths.tolist())) > 2
+    monkeypatch.setattr(policy_gradient, "ROWS_PER_FORWARD", 3)        # several forwards of several widths
+    real = batch["attention_mask"].bool()
+    weights = torch.randn(batch["input_ids"].shape + (VOCAB_SIZE,))           # a loss that reads every logit
+    results = []
+    for logits_of in (lambda: model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
+                      lambda: batch_logits(model, batch)):
+        model.zero_grad()
+        logits = logits_of()[..., :VOCAB_SIZE]
+        (logits * weights * real[..., None]).sum().backward()
+        results.append((logits.detach()[real], [p.grad.clone() for p in model.parameters()]))
+    (plain, plain_grads), (by_length, by_length_grads) = results
+    assert (plain - by_length).abs().max() < 1e-4, name
+    for a, b in zip(plain_grads, by_length_grads):
+        assert (a - b).abs().max() <= 1e-4 * (1 + a.abs().max()), name
+    model.zero_grad()
