@@ -41,9 +41,14 @@ from agentic_lab.rl import RLConfig, grpo_train
 from agentic_lab.tasks import sample_tasks
 
 
-def right_per_problem(policy, tokenizer, tasks, n: int) -> list[int]:
-    """How many of n samples (T = 1, the same sampling seed for every model) solved each task."""
-    return correct_per_task(policy, tokenizer, tasks, n, temperature=1.0, seed=0, max_turns=3)
+def right_per_problem(policy, tokenizer, tasks, n: int, sampling_seed: int = 0) -> list[int]:
+    """How many of n samples (T = 1; sampling seed 0 for every model unless told) solved each task."""
+    return correct_per_task(policy, tokenizer, tasks, n, temperature=1.0, seed=sampling_seed, max_turns=3)
+
+
+def share(count: int, total: int) -> str:
+    p = count / total if total else float("nan")
+    return f"{count} of {total} problems the base never solved ({p:.3f} ± {np.sqrt(p * (1 - p) / total):.3f})"
 
 
 def summary(counts: list[int], n: int) -> str:
@@ -57,7 +62,8 @@ def main() -> None:
     parser.add_argument("--templates", nargs="+", default=["(a+b)*(c+d)", "a*b+c*d"])
     parser.add_argument("--problems", type=int, default=32)
     parser.add_argument("--samples", type=int, default=256)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
+    parser.add_argument("--base-redraws", type=int, nargs="*", default=[])
     parser.add_argument("--steps", type=int, default=10)
     args = parser.parse_args()
     began = time.perf_counter()
@@ -67,23 +73,37 @@ def main() -> None:
     base_counts = {t: right_per_problem(base, tokenizer, tasks, args.samples) for t, tasks in problems.items()}
     for template, counts in base_counts.items():
         print(f"{template:12s} base       {summary(counts, args.samples)}", flush=True)
-    newly, never = 0, 0
+    def against_base(name: str, counts: dict[str, list[int]]) -> tuple[int, int]:
+        """Print each template's row for one model or draw; return (newly solved, never solved by the base)."""
+        newly = never = 0
+        for template, right in counts.items():
+            new = [i for i, (b, a) in enumerate(zip(base_counts[template], right)) if b == 0 and a > 0]
+            lost = sum(b > 0 and a == 0 for b, a in zip(base_counts[template], right))
+            newly, never = newly + len(new), never + sum(b == 0 for b in base_counts[template])
+            print(f"{template:12s} {name}  {summary(right, args.samples)}  newly solved {len(new)} "
+                  f"(right samples {[right[i] for i in new]}), lost {lost}", flush=True)
+        return newly, never
+
+    totals = {"RL": [0, 0], "base drawn again": [0, 0]}
     for seed in args.seeds:
         trained = copy.deepcopy(base)
         grpo_train(trained, tokenizer, lambda: TaskEnv("calculator", max_turns=3), steps=args.steps, seed=seed,
                    config=RLConfig(n_groups=4, group_size=4, lr=1e-4), progress=False)
-        for template, tasks in problems.items():
-            counts = right_per_problem(trained, tokenizer, tasks, args.samples)
-            new = [i for i, (b, a) in enumerate(zip(base_counts[template], counts)) if b == 0 and a > 0]
-            lost = sum(b > 0 and a == 0 for b, a in zip(base_counts[template], counts))
-            newly, never = newly + len(new), never + sum(b == 0 for b in base_counts[template])
-            print(f"{template:12s} RL seed {seed}  {summary(counts, args.samples)}  newly solved {len(new)} "
-                  f"(right samples {[counts[i] for i in new]}), lost {lost}", flush=True)
-    share = newly / never if never else float("nan")
-    print(f"\nnewly solved, over templates and seeds: {newly} of {never} problems the base never solved "
-          f"({share:.3f} ± {np.sqrt(share * (1 - share) / never) if never else float('nan'):.3f}); "
-          f"{time.perf_counter() - began:.0f} s")
-
+        counts = {t: right_per_problem(trained, tokenizer, tasks, args.samples) for t, tasks in problems.items()}
+        totals["RL"] = [a + b for a, b in zip(totals["RL"], against_base(f"RL seed {seed}", counts))]
+    # The luck baseline: the base model itself, sampled again with other seeds. A problem the first n samples never
+    # solved can still be solved by the next n, if its chance is small but not zero.
+    for draw in args.base_redraws:
+        counts = {t: right_per_problem(base, tokenizer, tasks, args.samples, sampling_seed=draw)
+                  for t, tasks in problems.items()}
+        totals["base drawn again"] = [a + b for a, b in zip(totals["base drawn again"],
+                                                            against_base(f"base, draw {draw}", counts))]
+    print()
+    for name, (newly, never) in totals.items():
+        if never:
+            print(f"newly solved by {name}, over templates and {'seeds' if name == 'RL' else 'draws'}: "
+                  f"{share(newly, never)}")
+    print(f"{time.perf_counter() - began:.0f} s")
 
 if __name__ == "__main__":
     main()
