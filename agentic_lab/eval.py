@@ -86,10 +86,10 @@ def play_tasks(model, tokenizer, tasks: list[Task], temperature: float = 0.0, se
 
 
 def correct_per_task(model, tokenizer, tasks: list[Task], n: int = 1, temperature: float = 0.0, seed: int = 0,
-                     max_turns: int = 4) -> list[int]:
+                     max_turns: int = 4, max_new_tokens: int = 96) -> list[int]:
     """How many of n episodes of each task succeeded (n = 1 with temperature 0: greedy, 0 or 1 per task)."""
     played = play_tasks(model, tokenizer, [t for t in tasks for _ in range(n)], temperature=temperature, seed=seed,
-                        max_turns=max_turns)
+                        max_turns=max_turns, max_new_tokens=max_new_tokens)
     return [sum(t.success for t in played[i * n:(i + 1) * n]) for i in range(len(tasks))]
 
 
