@@ -16,7 +16,38 @@ Against the base model it prints the problems **newly solved** (no right sample 
 RL) and lost. The luck baseline, `--base-redraws`: the base model sampled again with other seeds, and the problems
 that second draw newly solves; a chance too small to show in n samples is not a chance of zero.
 
-Reference run: (pending)
+Reference run: `python experiments/18_longer_copies.py` at d124f39, one thread beside another one-thread job,
+2,050 s:
+    L =  64  base          pass@1 0.0364  pass@16 0.294  pass@256 0.625  never solved 12 of 32  right field 0.21, copied whole 0.18
+    L =  72  base          pass@1 0.0103  pass@16 0.083  pass@256 0.156  never solved 27 of 32  right field 0.22, copied whole 0.05
+    L =  80  base          pass@1 0.0006  pass@16 0.009  pass@256 0.031  never solved 31 of 32  right field 0.17, copied whole 0.00
+    L =  88  base          pass@1 0.0000  pass@16 0.000  pass@256 0.000  never solved 32 of 32  right field 0.19, copied whole 0.00
+    RL seed 0: training success, first and last 10 steps 0.058 -> 0.136
+    L =  64  RL seed 0     pass@1 0.1907  pass@16 0.523  pass@256 0.750  never solved 8 of 32  right field 0.34, copied whole 0.57  newly solved 7, lost 3
+    L =  72  RL seed 0     pass@1 0.0841  pass@16 0.223  pass@256 0.469  never solved 17 of 32  right field 0.15, copied whole 0.55  newly solved 11, lost 1
+    L =  80  RL seed 0     pass@1 0.0361  pass@16 0.264  pass@256 0.500  never solved 16 of 32  right field 0.27, copied whole 0.13  newly solved 15, lost 0
+    L =  88  RL seed 0     pass@1 0.0182  pass@16 0.063  pass@256 0.156  never solved 27 of 32  right field 0.20, copied whole 0.09  newly solved 5, lost 0
+    RL seed 1: training success, first and last 10 steps 0.044 -> 0.102
+    L =  64  RL seed 1     pass@1 0.2419  pass@16 0.449  pass@256 0.594  never solved 13 of 32  right field 0.32, copied whole 0.75  newly solved 4, lost 5
+    L =  72  RL seed 1     pass@1 0.1019  pass@16 0.250  pass@256 0.406  never solved 19 of 32  right field 0.23, copied whole 0.45  newly solved 9, lost 1
+    L =  80  RL seed 1     pass@1 0.0455  pass@16 0.201  pass@256 0.469  never solved 17 of 32  right field 0.25, copied whole 0.18  newly solved 14, lost 0
+    L =  88  RL seed 1     pass@1 0.0208  pass@16 0.128  pass@256 0.250  never solved 24 of 32  right field 0.24, copied whole 0.09  newly solved 8, lost 0
+    RL seed 2: training success, first and last 10 steps 0.052 -> 0.058
+    L =  64  RL seed 2     pass@1 0.0885  pass@16 0.347  pass@256 0.500  never solved 16 of 32  right field 0.21, copied whole 0.41  newly solved 4, lost 8
+    L =  72  RL seed 2     pass@1 0.0535  pass@16 0.252  pass@256 0.438  never solved 18 of 32  right field 0.22, copied whole 0.24  newly solved 10, lost 1
+    L =  80  RL seed 2     pass@1 0.0293  pass@16 0.158  pass@256 0.312  never solved 22 of 32  right field 0.21, copied whole 0.14  newly solved 9, lost 0
+    L =  88  RL seed 2     pass@1 0.0179  pass@16 0.093  pass@256 0.219  never solved 25 of 32  right field 0.20, copied whole 0.09  newly solved 7, lost 0
+    L =  64  base, draw 1  pass@1 0.0396  pass@16 0.305  pass@256 0.625  never solved 12 of 32  right field 0.21, copied whole 0.18  newly solved 2, lost 2
+    L =  72  base, draw 1  pass@1 0.0094  pass@16 0.087  pass@256 0.219  never solved 25 of 32  right field 0.21, copied whole 0.04  newly solved 2, lost 0
+    L =  80  base, draw 1  pass@1 0.0006  pass@16 0.009  pass@256 0.031  never solved 31 of 32  right field 0.16, copied whole 0.00  newly solved 0, lost 0
+    L =  88  base, draw 1  pass@1 0.0000  pass@16 0.000  pass@256 0.000  never solved 32 of 32  right field 0.19, copied whole 0.00  newly solved 0, lost 0
+
+    problems at lengths [72, 80, 88] (longer than any trained) that no base sample solved: 90
+    newly solved by RL seed 0: 31 (0.344 ± 0.050)
+    newly solved by RL seed 1: 31 (0.344 ± 0.050)
+    newly solved by RL seed 2: 26 (0.289 ± 0.048)
+    newly solved by base, draw 1: 2 (0.022 ± 0.016)
+    2050 s
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Outside the base model's support: does RL on the calculator family make new forms of expression solvable?
 
     python experiments/18_outside_support.py [--templates "(a+b)*(c+d)" "a*b+c*d"] [--problems 32] [--samples 256]
-                                             [--seeds 0 1 2] [--steps 10]
+                                             [--seeds 0 1 2] [--steps 10] [--base-redraws 1 2 3]
 
 Notebook 18's section 3 at a larger scale. For each template of `agentic_lab.support` (forms the calculator family
 never shows), `--problems` held-out problems are sampled `--samples` times at T = 1 by the base model, and by the
@@ -10,10 +10,11 @@ model GRPO trained on the calculator family for `--steps` steps (notebook 18's r
 pass@n, the problems no sample solved, and, against the base model, the problems **newly solved** (no right sample
 from the base, at least one after RL) and the problems lost. A problem the base never solved in n samples may still
 have a chance below about 3/n (the rule of three, 95%): newly solved is a statement about n samples, not about
-infinitely many.
+infinitely many. So `--base-redraws` gives it a baseline: the base model sampled again with each of these sampling
+seeds, and the problems that draw newly solves, by luck alone.
 
-Reference run: `python experiments/18_outside_support.py` at f610532, one thread beside another one-thread job,
-1,886 s:
+Reference run: `python experiments/18_outside_support.py --base-redraws 1 2 3` at de6de8e, one thread beside another
+one-thread job, 3,018 s (the RL rows are those of the earlier run at f610532, to the digit):
     (a+b)*(c+d)  base       pass@1 0.0000  pass@16 0.000  pass@256 0.000  never solved 32 of 32
     a*b+c*d      base       pass@1 0.0000  pass@16 0.000  pass@256 0.000  never solved 32 of 32
     (a+b)*(c+d)  RL seed 0  pass@1 0.0006  pass@16 0.009  pass@256 0.031  never solved 31 of 32  newly solved 1 (right samples [5]), lost 0
@@ -22,7 +23,16 @@ Reference run: `python experiments/18_outside_support.py` at f610532, one thread
     a*b+c*d      RL seed 1  pass@1 0.0000  pass@16 0.000  pass@256 0.000  never solved 32 of 32  newly solved 0 (right samples []), lost 0
     (a+b)*(c+d)  RL seed 2  pass@1 0.0004  pass@16 0.006  pass@256 0.094  never solved 29 of 32  newly solved 3 (right samples [1, 1, 1]), lost 0
     a*b+c*d      RL seed 2  pass@1 0.0000  pass@16 0.000  pass@256 0.000  never solved 32 of 32  newly solved 0 (right samples []), lost 0
-    newly solved, over templates and seeds: 4 of 192 problems the base never solved (0.021 ± 0.010); 1886 s
+    (a+b)*(c+d)  base, draw 1  pass@1 0.0000  pass@16 0.000  pass@256 0.000  never solved 32 of 32  newly solved 0 (right samples []), lost 0
+    a*b+c*d      base, draw 1  pass@1 0.0000  pass@16 0.000  pass@256 0.000  never solved 32 of 32  newly solved 0 (right samples []), lost 0
+    (a+b)*(c+d)  base, draw 2  pass@1 0.0001  pass@16 0.002  pass@256 0.031  never solved 31 of 32  newly solved 1 (right samples [1]), lost 0
+    a*b+c*d      base, draw 2  pass@1 0.0001  pass@16 0.002  pass@256 0.031  never solved 31 of 32  newly solved 1 (right samples [1]), lost 0
+    (a+b)*(c+d)  base, draw 3  pass@1 0.0001  pass@16 0.002  pass@256 0.031  never solved 31 of 32  newly solved 1 (right samples [1]), lost 0
+    a*b+c*d      base, draw 3  pass@1 0.0000  pass@16 0.000  pass@256 0.000  never solved 32 of 32  newly solved 0 (right samples []), lost 0
+
+    newly solved by RL, over templates and seeds: 4 of 192 problems the base never solved (0.021 ± 0.010)
+    newly solved by base drawn again, over templates and draws: 3 of 192 problems the base never solved (0.016 ± 0.009)
+    3018 s
 (Notebook 18's first four problems of each form are these problems' first four; its RL run is seed 0's.)
 """
 from __future__ import annotations

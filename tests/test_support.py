@@ -81,3 +81,45 @@ def test_inside_its_support_rl_raises_pass_at_1_not_pass_at_256_and_narrows_the_
     assert at_1 > 2 * at_1_se
     assert at_n <= 2 * at_n_se + 1e-9
     assert fewer > 2 * fewer_se
+
+
+def test_long_values_hold_the_asked_value_at_its_length_among_two_short_ones():
+    for length in (56, 80):
+        for task in sample_tasks("long_values", 50, seed=0, split="test", length=length):
+            note = task.prompt.splitlines()[1]
+            values = [part.split(" ", 1)[1] for part in note.split(": ", 1)[1].rstrip(".").split("; ")]
+            assert len(task.answer) == length and task.answer in values and len(values) == 3
+            assert all(len(v) <= 12 for v in values if v != task.answer)
+    lengths = {t.info["length"] for t in sample_tasks("long_values", 100, seed=0, length=(56, 60, 64, 68))}
+    assert lengths == {56, 60, 64, 68}
+
+
+def test_long_values_held_out_keys_are_never_trained_on():
+    def keys(split):
+        return {t.prompt.splitlines()[1].split(":")[0] for t in sample_tasks("long_values", 300, seed=0, split=split,
+                                                                             length=(56, 60, 64, 68))}
+    assert not keys("train") & keys("test")
+
+
+@pytest.mark.slow
+def test_rl_on_copies_it_rarely_gets_right_solves_longer_ones_the_base_never_solved(training_threads):
+    """Notebook 18's section 4 at its scale: 40 GRPO steps (8 groups of 8, lr 1e-4) on values of 56-68 characters;
+    8 held-out values of 80 characters, each sampled 256 times at T = 1 by the base model and by the trained model
+    (the same sampling seed). No base sample copies any of them whole; the trained model copies at least three of
+    them whole at least once, and pass@256 rises by more than two standard errors, paired by problem."""
+    import numpy as np
+
+    from agentic_lab import load_model
+    from agentic_lab.envs import TaskEnv
+    from agentic_lab.eval import correct_per_task
+    from agentic_lab.rl import RLConfig, grpo_train
+    base, tokenizer = load_model()
+    trained = copy.deepcopy(base)
+    grpo_train(trained, tokenizer, lambda: TaskEnv("long_values", max_turns=1, params={"length": (56, 60, 64, 68)}),
+               steps=40, config=RLConfig(n_groups=8, group_size=8, lr=1e-4), progress=False)
+    problems, n = sample_tasks("long_values", 8, seed=0, split="test", length=80), 256
+    before, after = (np.array(correct_per_task(policy, tokenizer, problems, n, temperature=1.0, seed=0, max_turns=3))
+                     for policy in (base, trained))
+    assert before.sum() == 0
+    newly = (after > 0).astype(float) - (before > 0)              # pass@256 of each problem, after minus before
+    assert newly.sum() >= 3 and newly.mean() > 2 * newly.std(ddof=1) / np.sqrt(len(newly))
