@@ -106,6 +106,25 @@ def test_recorded_logprobs_are_those_of_one_forward_over_the_whole_episode(model
         assert gap < 1e-4, f"{name}: recorded log-probs differ from a full forward by {gap}"
 
 
+def assert_batch_logits_equal_one_forward(model, batch: dict, name: str) -> None:
+    """`batch_logits` against one plain forward over every row of `batch`: the same logits on every real token and
+    the same gradients of a loss that reads every logit."""
+    real = batch["attention_mask"].bool()
+    weights = torch.randn(batch["input_ids"].shape + (VOCAB_SIZE,))
+    results = []
+    for logits_of in (lambda: model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
+                      lambda: batch_logits(model, batch)):
+        model.zero_grad()
+        logits = logits_of()[..., :VOCAB_SIZE]
+        (logits * weights * real[..., None]).sum().backward()
+        results.append((logits.detach()[real], [p.grad.clone() for p in model.parameters()]))
+    (plain, plain_grads), (ours, our_grads) = results
+    assert (plain - ours).abs().max() < 1e-4, name
+    for a, b in zip(plain_grads, our_grads):
+        assert (a - b).abs().max() <= 1e-4 * (1 + a.abs().max()), name
+    model.zero_grad()
+
+
 @pytest.mark.parametrize("name", ["tiny", "llama", "gpt2"])
 def test_a_groups_shared_prefix_forwarded_once_gives_the_logits_and_gradients_of_one_forward(models, name,
                                                                                              one_thread):
@@ -121,20 +140,7 @@ def test_a_groups_shared_prefix_forwarded_once_gives_the_logits_and_gradients_of
     for trajectories in (sampled, sampled[:4] + greedy):
         batch = collate_trajectories(trajectories, tokenizer.pad_token_id, group_size=4)
         assert batch["prefix_length"].min() > 0
-        real = batch["attention_mask"].bool()
-        weights = torch.randn(batch["input_ids"].shape + (VOCAB_SIZE,))       # a loss that reads every logit
-        results = []
-        for logits_of in (lambda: model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
-                          lambda: batch_logits(model, batch)):
-            model.zero_grad()
-            logits = logits_of()[..., :VOCAB_SIZE]
-            (logits * weights * real[..., None]).sum().backward()
-            results.append((logits.detach()[real], [p.grad.clone() for p in model.parameters()]))
-        (plain, plain_grads), (shared, shared_grads) = results
-        assert (plain - shared).abs().max() < 1e-4, name
-        for a, b in zip(plain_grads, shared_grads):
-            assert (a - b).abs().max() <= 1e-4 * (1 + a.abs().max()), name
-    model.zero_grad()
+        assert_batch_logits_equal_one_forward(model, batch, name)
 
 
 @pytest.mark.parametrize("name", ["tiny", "llama", "gpt2"])
@@ -152,17 +158,4 @@ def test_rows_forwarded_by_length_give_the_logits_and_gradients_of_one_forward(m
     lengths = batch["attention_mask"].sum(1)
     assert "prefix_length" not in batch and rows_per_episode.sum() > 4 and len(set(lengths.tolist())) > 2
     monkeypatch.setattr(policy_gradient, "ROWS_PER_FORWARD", 3)        # several forwards of several widths
-    real = batch["attention_mask"].bool()
-    weights = torch.randn(batch["input_ids"].shape + (VOCAB_SIZE,))           # a loss that reads every logit
-    results = []
-    for logits_of in (lambda: model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
-                      lambda: batch_logits(model, batch)):
-        model.zero_grad()
-        logits = logits_of()[..., :VOCAB_SIZE]
-        (logits * weights * real[..., None]).sum().backward()
-        results.append((logits.detach()[real], [p.grad.clone() for p in model.parameters()]))
-    (plain, plain_grads), (by_length, by_length_grads) = results
-    assert (plain - by_length).abs().max() < 1e-4, name
-    for a, b in zip(plain_grads, by_length_grads):
-        assert (a - b).abs().max() <= 1e-4 * (1 + a.abs().max()), name
-    model.zero_grad()
+    assert_batch_logits_equal_one_forward(model, batch, name)
