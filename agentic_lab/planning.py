@@ -262,14 +262,34 @@ def sample_worlds(n: int, seed: int = 0, split: str = "train", lengths: tuple[in
     return worlds
 
 
+def worlds_by_length(plan_first: bool, lengths: Sequence[int], per_length: int, split: str = "test",
+                     copies: int = 1) -> tuple[list[gym.Env], list[int]]:
+    """Environments and seeds for `per_length` worlds of each optimal plan length, each world `copies` times in a
+    row: the same worlds for either arm and for any model (seed 100,000 x length + k is the k-th world of a length)."""
+    seeds = [100_000 * length + k for length in lengths for k in range(per_length) for _ in range(copies)]
+    envs = [gym.make("agentic_lab/PlanGrid-v0", lengths=(s // 100_000,) * 2, split=split, plan_first=plan_first)
+            for s in seeds]
+    return envs, seeds
+
+
 def play_by_length(model, tokenizer, plan_first: bool, lengths: Sequence[int], per_length: int,
                    temperature: float = 0.0, seed: int = 0, split: str = "test") -> list:
     """Play `per_length` worlds of each optimal plan length (held out: the test split by default), the same worlds
     for either arm and for any model; each trajectory's `info["optimal_length"]` says which length it had."""
-    seeds = [100_000 * length + k for length in lengths for k in range(per_length)]
-    envs = [gym.make("agentic_lab/PlanGrid-v0", lengths=(length, length), split=split, plan_first=plan_first)
-            for length in lengths for _ in range(per_length)]
+    envs, seeds = worlds_by_length(plan_first, lengths, per_length, split)
     return rollout(model, tokenizer, envs, seeds, temperature=temperature, max_new_tokens=32, seed=seed)
+
+
+def imagined_successes(model, tokenizer, plan_first: bool, lengths: Sequence[int], per_length: int, budget: int,
+                       seed: int = 0, split: str = "test") -> list[int]:
+    """Planning as search in a model of the world. For each of `play_by_length`'s worlds (the same ones, in the
+    same order), the policy imagines `budget` whole episodes at temperature 1 in a copy of the world, the
+    simulator; returned: how many of them reached G. An agent that imagines k episodes and then carries out the
+    moves of one that reached G (counted a failure when none did) reaches G with the chance that k of the `budget`
+    contain a success, `eval.pass_at_k(budget, c, k)`: the simulator here is exact, so a route found is a route."""
+    envs, seeds = worlds_by_length(plan_first, lengths, per_length, split, copies=budget)
+    episodes = rollout(model, tokenizer, envs, seeds, temperature=1.0, max_new_tokens=32, seed=seed)
+    return [sum(t.success for t in episodes[k:k + budget]) for k in range(0, len(episodes), budget)]
 
 
 def teacher_forced_moves(model, tokenizer, conversations: list[list[dict]]) -> list[dict]:

@@ -81,6 +81,19 @@ def test_train_and_test_worlds_are_disjoint_and_reproducible():
     assert sample_worlds(5, seed=3) == sample_worlds(5, seed=3) != sample_worlds(5, seed=4)
 
 
+def test_search_imagines_each_held_out_world_again_and_only_that_world():
+    """planning.imagined_successes plays each world `copies` times in a row: every copy of a world must be that
+    world (the search is in a copy of the world to be played), of the asked length, held out, and the worlds those
+    of play_by_length, which the search's success is paired with."""
+    def worlds(envs, seeds):
+        return [(env.reset(seed=seed), env.unwrapped.world)[1] for env, seed in zip(envs, seeds)]
+    copied = worlds(*planning.worlds_by_length(False, [8, 12], per_length=3, copies=4))
+    assert [len(solve(w)) for w in copied] == [8] * 12 + [12] * 12
+    assert all(len(set(copied[k:k + 4])) == 1 for k in range(0, 24, 4)) and len(set(copied)) == 6
+    assert all(task_split((w.text(),)) == "test" for w in copied)
+    assert worlds(*planning.worlds_by_length(False, [8, 12], per_length=3)) == copied[::4]
+
+
 @pytest.mark.parametrize("lengths, split, key_door", [((1, 6), "train", False), ((8, 12), "test", False),
                                                       ((3, 6), "train", True), ((8, 12), "test", True)])
 def test_the_planner_solves_every_task_through_the_environment(lengths, split, key_door):
@@ -248,6 +261,26 @@ def test_a_plan_first_does_not_help_and_positions_do_not_break_long_routes():
     moves = [r for r in forced["act-only"] if r["where"] == "answer"]
     within, beyond = (accuracy([r for r in moves if (r["position"] > longest) == past]) for past in (False, True))
     assert beyond > within - 0.05
+
+
+@pytest.mark.slow
+def test_searching_in_a_copy_of_the_world_reaches_routes_past_the_training_lengths():
+    """Notebook 07's planning-as-search headline at its scale (12 held-out worlds per plan length 8 to 12, 16
+    imagined episodes each), on the act-only warm start: searching 16 imagined episodes reaches G more often than
+    acting greedily on the same worlds, and more often than the plan-first arm's written plan, each by two standard
+    errors paired by world."""
+    from agentic_lab import load_model
+    from agentic_lab.eval import paired_gain, pass_at_k
+    lengths, per_length, budget = range(8, 13), 12, 16
+    models = {arm: load_model(planning.WARM_STARTS[arm]) for arm in ("act-only", "plan-first")}
+    greedy = {arm: [float(t.success) for t in planning.play_by_length(model, tokenizer, arm == "plan-first", lengths,
+                                                                      per_length)]
+              for arm, (model, tokenizer) in models.items()}
+    found = planning.imagined_successes(*models["act-only"], False, lengths, per_length, budget)
+    searched = [pass_at_k(budget, c, budget) for c in found]
+    for arm in greedy:
+        gain, stderr = paired_gain(greedy[arm], searched)
+        assert gain > 2 * stderr, (arm, gain, stderr)
 
 
 def test_the_plan_is_the_one_written_with_the_first_accepted_move():
