@@ -16,6 +16,55 @@ than any demonstration; each world's shortest episode that reached G is kept, an
 Each seed trains its own copy of the act-only warm start on its own training worlds; every number is paired by
 world with the warm start. For comparison, GRPO from the same warm start on training worlds of 7 to 9 moves, where
 its samples reach G about half the time (notebook 07's settings otherwise: 8 groups of 8, lr 1e-4, 20 steps).
+
+Reference run, commit ac40a10 (the defaults: three seeds of two rounds, GRPO seed 0), one thread beside other jobs
+(notebook 07's full runs), 2,733 s:
+
+    held out, success by optimal plan length (8, 9, 10, 11, 12), 24 worlds each; search@k: k imagined episodes from 16 at T = 1; paired gains ± 1 SE over the 120 worlds
+    plan-first warm start    greedy       0.04   0.00   0.08   0.00   0.00   all 0.025
+    plan-first warm start    search@1     0.03   0.01   0.02   0.00   0.00   all 0.014   vs its greedy -0.011 ± 0.011
+    plan-first warm start    search@4     0.11   0.04   0.06   0.00   0.00   all 0.041   vs its greedy +0.016 ± 0.011
+    plan-first warm start    search@16    0.25   0.08   0.08   0.00   0.00   all 0.083   vs its greedy +0.058 ± 0.021
+    act-only warm start      greedy       0.54   0.38   0.25   0.17   0.12   all 0.292
+    act-only warm start      search@1     0.49   0.40   0.21   0.17   0.09   all 0.270   vs its greedy -0.022 ± 0.024
+    act-only warm start      search@4     0.72   0.67   0.39   0.32   0.20   all 0.460   vs its greedy +0.168 ± 0.029
+    act-only warm start      search@16    0.88   0.92   0.54   0.46   0.38   all 0.633   vs its greedy +0.342 ± 0.043
+    seed 0 round 1: search solved 211 of 256 training worlds (640 s)
+    ExIt seed 0 round 1      greedy       0.58   0.42   0.29   0.21   0.17   all 0.333   vs warm +0.042 ± 0.032
+    ExIt seed 0 round 1      search@1     0.57   0.46   0.31   0.28   0.15   all 0.353   vs its greedy +0.020 ± 0.024   vs warm +0.083 ± 0.016
+    ExIt seed 0 round 1      search@4     0.81   0.76   0.54   0.52   0.35   all 0.594   vs its greedy +0.261 ± 0.032   vs warm +0.134 ± 0.022
+    ExIt seed 0 round 1      search@16    0.96   0.92   0.71   0.67   0.58   all 0.767   vs its greedy +0.433 ± 0.045   vs warm +0.133 ± 0.033
+    seed 0 round 2: search solved 218 of 256 training worlds (991 s)
+    ExIt seed 0 round 2      greedy       0.58   0.42   0.29   0.33   0.12   all 0.350   vs warm +0.058 ± 0.041
+    ExIt seed 0 round 2      search@1     0.57   0.45   0.33   0.28   0.15   all 0.354   vs its greedy +0.004 ± 0.027   vs warm +0.084 ± 0.020
+    ExIt seed 0 round 2      search@4     0.83   0.75   0.62   0.47   0.34   all 0.602   vs its greedy +0.252 ± 0.033   vs warm +0.142 ± 0.026
+    ExIt seed 0 round 2      search@16    0.96   0.92   0.83   0.62   0.54   all 0.775   vs its greedy +0.425 ± 0.045   vs warm +0.142 ± 0.036
+    seed 1 round 1: search solved 211 of 256 training worlds (1355 s)
+    ExIt seed 1 round 1      greedy       0.46   0.46   0.29   0.12   0.08   all 0.283   vs warm -0.008 ± 0.030
+    ExIt seed 1 round 1      search@1     0.56   0.48   0.29   0.23   0.10   all 0.334   vs its greedy +0.051 ± 0.024   vs warm +0.064 ± 0.016
+    ExIt seed 1 round 1      search@4     0.83   0.74   0.51   0.51   0.28   all 0.574   vs its greedy +0.290 ± 0.033   vs warm +0.113 ± 0.023
+    ExIt seed 1 round 1      search@16    0.96   0.96   0.75   0.71   0.50   all 0.775   vs its greedy +0.492 ± 0.046   vs warm +0.142 ± 0.036
+    seed 1 round 2: search solved 214 of 256 training worlds (1696 s)
+    ExIt seed 1 round 2      greedy       0.62   0.50   0.25   0.38   0.04   all 0.358   vs warm +0.067 ± 0.041
+    ExIt seed 1 round 2      search@1     0.53   0.54   0.32   0.27   0.11   all 0.353   vs its greedy -0.006 ± 0.026   vs warm +0.083 ± 0.022
+    ExIt seed 1 round 2      search@4     0.84   0.84   0.55   0.54   0.31   all 0.615   vs its greedy +0.256 ± 0.033   vs warm +0.155 ± 0.027
+    ExIt seed 1 round 2      search@16    0.96   0.96   0.75   0.75   0.58   all 0.800   vs its greedy +0.442 ± 0.046   vs warm +0.167 ± 0.040
+    seed 2 round 1: search solved 214 of 256 training worlds (2050 s)
+    ExIt seed 2 round 1      greedy       0.54   0.46   0.29   0.25   0.21   all 0.350   vs warm +0.058 ± 0.030
+    ExIt seed 2 round 1      search@1     0.58   0.43   0.30   0.22   0.12   all 0.332   vs its greedy -0.018 ± 0.026   vs warm +0.062 ± 0.018
+    ExIt seed 2 round 1      search@4     0.80   0.69   0.49   0.39   0.30   all 0.537   vs its greedy +0.187 ± 0.030   vs warm +0.077 ± 0.022
+    ExIt seed 2 round 1      search@16    0.96   1.00   0.67   0.54   0.54   all 0.742   vs its greedy +0.392 ± 0.045   vs warm +0.108 ± 0.037
+    seed 2 round 2: search solved 216 of 256 training worlds (2373 s)
+    ExIt seed 2 round 2      greedy       0.62   0.50   0.38   0.33   0.08   all 0.383   vs warm +0.092 ± 0.039
+    ExIt seed 2 round 2      search@1     0.60   0.52   0.31   0.28   0.17   all 0.377   vs its greedy -0.007 ± 0.026   vs warm +0.107 ± 0.020
+    ExIt seed 2 round 2      search@4     0.85   0.80   0.52   0.48   0.38   all 0.606   vs its greedy +0.223 ± 0.031   vs warm +0.146 ± 0.026
+    ExIt seed 2 round 2      search@16    1.00   1.00   0.67   0.67   0.62   all 0.792   vs its greedy +0.408 ± 0.045   vs warm +0.158 ± 0.037
+    GRPO seed 0: training success 0.57 in the first 3 steps -> 0.34 in the last 3 (2642 s)
+    GRPO seed 0              greedy       0.54   0.46   0.29   0.17   0.04   all 0.300   vs warm +0.008 ± 0.032
+    GRPO seed 0              search@1     0.52   0.42   0.26   0.19   0.08   all 0.293   vs its greedy -0.007 ± 0.022   vs warm +0.023 ± 0.014
+    GRPO seed 0              search@4     0.75   0.63   0.47   0.39   0.18   all 0.482   vs its greedy +0.182 ± 0.029   vs warm +0.022 ± 0.020
+    GRPO seed 0              search@16    0.92   0.79   0.67   0.58   0.29   all 0.650   vs its greedy +0.350 ± 0.044   vs warm +0.017 ± 0.037
+    2733 s
 """
 import argparse
 import copy
