@@ -266,10 +266,10 @@ def worlds_by_length(plan_first: bool, lengths: Sequence[int], per_length: int, 
                      copies: int = 1) -> tuple[list[gym.Env], list[int]]:
     """Environments and seeds for `per_length` worlds of each optimal plan length, each world `copies` times in a
     row: the same worlds for either arm and for any model (seed 100,000 x length + k is the k-th world of a length)."""
-    seeds = [100_000 * length + k for length in lengths for k in range(per_length) for _ in range(copies)]
-    envs = [gym.make("agentic_lab/PlanGrid-v0", lengths=(s // 100_000,) * 2, split=split, plan_first=plan_first)
-            for s in seeds]
-    return envs, seeds
+    worlds = [(length, 100_000 * length + k) for length in lengths for k in range(per_length) for _ in range(copies)]
+    envs = [gym.make("agentic_lab/PlanGrid-v0", lengths=(length, length), split=split, plan_first=plan_first)
+            for length, _ in worlds]
+    return envs, [seed for _, seed in worlds]
 
 
 def play_by_length(model, tokenizer, plan_first: bool, lengths: Sequence[int], per_length: int,

@@ -83,10 +83,12 @@ def test_train_and_test_worlds_are_disjoint_and_reproducible():
 
 def test_search_imagines_each_held_out_world_again_and_only_that_world():
     """planning.imagined_successes plays each world `copies` times in a row: every copy of a world must be that
-    world (the search is in a copy of the world to be played), of the asked length, held out, and the worlds those
-    of play_by_length, which the search's success is paired with."""
+    world (the search is in a copy of the world to be played), of the asked length and held out; and the worlds
+    must be play_by_length's, with which the search's success is paired."""
     def worlds(envs, seeds):
-        return [(env.reset(seed=seed), env.unwrapped.world)[1] for env, seed in zip(envs, seeds)]
+        for env, seed in zip(envs, seeds):
+            env.reset(seed=seed)
+        return [env.unwrapped.world for env in envs]
     copied = worlds(*planning.worlds_by_length(False, [8, 12], per_length=3, copies=4))
     assert [len(solve(w)) for w in copied] == [8] * 12 + [12] * 12
     assert all(len(set(copied[k:k + 4])) == 1 for k in range(0, 24, 4)) and len(set(copied)) == 6
