@@ -136,13 +136,13 @@ def main():
     args = parser.parse_args()
     start = time.time()
     print(f"held out, success by optimal plan length {TEST_LENGTHS}, {args.per_length} worlds each; search@k: k "
-          f"imagined episodes from {args.budget} at T = 1; paired gains ± 1 SE over the {5 * args.per_length} worlds")
-    warm = {}
+          f"imagined episodes from {args.budget} at T = 1; paired gains ± 1 SE over the {len(TEST_LENGTHS) * args.per_length} worlds")
+    warm, warm_models = {}, {}
     for arm, plan_first in (("plan-first", True), ("act-only", False)):
-        model, tokenizer = load_model(planning.WARM_STARTS[arm])
-        warm[arm] = measure(model, tokenizer, plan_first, args.per_length, args.budget)
+        warm_models[arm], tokenizer = load_model(planning.WARM_STARTS[arm])
+        warm[arm] = measure(warm_models[arm], tokenizer, plan_first, args.per_length, args.budget)
         print_rows(f"{arm} warm start", warm[arm], args.per_length)
-    warm_model, tokenizer = load_model(planning.WARM_STARTS["act-only"])
+    warm_model = warm_models["act-only"]  # each run below trains its own copy
     for seed in args.seeds:
         model = copy.deepcopy(warm_model)
         for r in range(args.rounds):
