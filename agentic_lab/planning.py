@@ -374,6 +374,8 @@ BABYAI_ACTIONS = ("left", "right", "forward", "pickup", "drop", "toggle", "done"
 BABYAI_LEVELS = {"BabyAI-GoToLocal-v0": 16, "BabyAI-PickupLoc-v0": 24, "BabyAI-OpenDoor-v0": 24,
                  "BabyAI-GoToSeqS5R2-v0": 48}
 NOT_LISTED = ("unseen", "empty", "wall", "floor")  # what the view leaves out (the wall straight ahead aside)
+# The BabyAI warm start, built from the tiny model on the bot's GoToLocal episodes by data/build_babyai_model.py.
+BABYAI_WARM_START = REPO_ROOT / "data" / "babyai-warm"
 
 
 class BabyAIEnv(ActionWordEnv):
@@ -383,25 +385,35 @@ class BabyAIEnv(ActionWordEnv):
     the agent carries, e.g. "red ball f2 l1 / grey door f3 r2 closed / wall f4 / carrying blue key".
     Actions are minigrid's: left, right (turn), forward, pickup, drop, toggle, done. Reward 1 when minigrid's
     mission verifier says success, else 0 (minigrid's own reward, 1 - 0.9 * steps / max_steps on success, is
-    in info["hidden"]["minigrid_reward"]); the verifier's failure, or minigrid's own step limit, also ends it."""
+    in info["hidden"]["minigrid_reward"]); the verifier's failure, or minigrid's own step limit, also ends it.
+    split="train" or "test" keeps only levels whose first observation (mission and view) hashes into that split,
+    as PlanGrid's maps do (`tasks.task_split`), drawing level seeds until one does: no test episode starts with
+    what a training episode started with. BabyAI has no splits of its own; disjoint levels are what there is.
+    split=None (the default) plays any level."""
 
     ACTIONS = BABYAI_ACTIONS
 
     def __init__(self, level: str = "BabyAI-GoToLocal-v0", max_turns: int | None = None, plan_first: bool = False,
-                 render_mode: str | None = None):
+                 split: str | None = None, render_mode: str | None = None):
         import minigrid  # noqa: F401 - registers the BabyAI levels; imported here, as it takes a while (pygame)
         super().__init__(max_turns or BABYAI_LEVELS.get(level, 32), plan_first, render_mode)  # any BabyAI level works
         self.level = gym.make(level, disable_env_checker=True).unwrapped
+        self.split = split
         self.name = f"agentic_lab/{level}"  # for environments made without gym.make
         self.minigrid_reward = 0.0
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        with contextlib.redirect_stdout(io.StringIO()):  # minigrid prints each rejected map as it draws them
-            self.level.reset(seed=int(self.np_random.integers(2**31)))
+        for _ in range(MAX_TRIES):
+            with contextlib.redirect_stdout(io.StringIO()):  # minigrid prints each rejected map as it draws them
+                self.level.reset(seed=int(self.np_random.integers(2**31)))
+            self.last_observation = f"Mission: {self.level.mission}\n{self.view()}"
+            if self.split is None or task_split((self.last_observation,)) == self.split:
+                break
+        else:
+            raise ValueError(f"no {self.name} level of the {self.split} split in {MAX_TRIES} draws")
         self.new_episode()
         self.minigrid_reward = 0.0
-        self.last_observation = f"Mission: {self.level.mission}\n{self.view()}"
         return self.last_observation, self.info()
 
     def view(self) -> str:

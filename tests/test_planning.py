@@ -301,3 +301,20 @@ def test_the_plan_is_the_one_written_with_the_first_accepted_move():
     assert turns[0].reward < 0 and turns[1].reward >= 0
     plan, moves = executed_plan(Trajectory("agentic_lab/PlanGrid-v0", 0, turns=turns))
     assert plan == env.unwrapped.plan_steps(env.unwrapped.plan) == expert and moves == env.unwrapped.executed
+
+
+def test_babyai_held_out_missions_never_start_as_a_training_one_did():
+    """BabyAI has no splits of its own: the warm start (data/build_babyai_model.py) trains on split="train" levels and
+    is measured on split="test" ones, a level's split decided by a hash of its first observation. Each split keeps
+    only its own, and no first observation is in both; split=None plays the levels it always played."""
+    starts = {}
+    for split in ("train", "test"):
+        env = gym.make("agentic_lab/BabyAI-GoToLocal-v0", split=split)
+        starts[split] = [env.reset(seed=seed)[0] for seed in range(200)]
+        assert all(task_split((observation,)) == split for observation in starts[split])
+    assert not set(starts["train"]) & set(starts["test"])
+    level = gym.make("BabyAI-GoToLocal-v0", disable_env_checker=True).unwrapped
+    level.reset(seed=int(gym.utils.seeding.np_random(7)[0].integers(2**31)))  # the one level split=None draws
+    unsplit = gym.make("agentic_lab/BabyAI-GoToLocal-v0").unwrapped
+    unsplit.reset(seed=7)
+    assert unsplit.level.mission == level.mission and (unsplit.level.grid.encode() == level.grid.encode()).all()
