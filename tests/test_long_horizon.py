@@ -2,17 +2,21 @@
 hand-computed batch from the paper's definitions, and the one training loop's three ways to assign credit over turns."""
 import math
 import random
+import statistics
+from types import SimpleNamespace
 
 import gymnasium as gym
 import pytest
 import torch
 
 import agentic_lab.envs  # noqa: F401 - registers the environments
+from agentic_lab.actions import Action
 from agentic_lab.algorithms import discounted_returns, gigpo_advantages
 from agentic_lab.long_horizon import DIRECTIONS, OPPOSITE, demonstration, route_length, sample_rooms
-from agentic_lab.rl import RLConfig, grpo_train, spread_over_tokens, turn_advantages
+from agentic_lab.policy_gradient import collate_trajectories
+from agentic_lab.rl import RLConfig, TurnCritic, grpo_train, spread_over_tokens, turn_advantages
 from agentic_lab.rollout import rollout
-from agentic_lab.trajectory import turn_spans
+from agentic_lab.trajectory import Trajectory, Turn, turn_spans
 
 
 # --- GiGPO, by hand -------------------------------------------------------------------------------------------------
@@ -112,6 +116,67 @@ def test_turn_advantages_sit_on_their_turns_tokens(tiny):
             assert advantages[i, start - 1:end - 1].eq(k + 1).all()
         written = torch.tensor(t.loss_mask[1:], dtype=torch.bool)
         assert advantages[i, :len(written)][~written].eq(0).all()
+
+
+# --- the turn critic's GAE over turns, by hand ---------------------------------------------------------------------
+# A stand-in policy whose last hidden state at a token is that token's one-hot, so the critic's linear head holds one
+# value per token; every observation ends with its room's token, the one the critic reads V(s_t) at. γ = 0.9, λ = 0.5,
+# so a wrong discount (γ where GAE takes γλ = 0.45) shows. Episode 0 takes the coin on its third turn (terminated),
+# episode 1 detours through s3 and runs out of its four turns beside the coin (truncated), episode 2 writes a
+# malformed action (-0.1) and stays in s0 until its two turns are up (truncated).
+ROOM_VALUES = {"s0": 0.5, "s1": 0.6, "s2": 0.8, "s3": 0.2}
+ROOM_TOKENS = {room: k + 1 for k, room in enumerate(ROOM_VALUES)}    # 0 pads; 5 and 6 are what the agent writes
+CRITIC_ROOMS = [["s0", "s1", "s2"], ["s0", "s3", "s1", "s2"], ["s0", "s0"]]
+CRITIC_REWARDS = [[0, 0, 1], [0, 0, 0, 0], [-0.1, 0]]
+VOCABULARY = 8
+
+
+class OneHotPolicy:
+    config = SimpleNamespace(get_text_config=lambda: SimpleNamespace(hidden_size=VOCABULARY))
+
+    def __call__(self, input_ids, attention_mask, output_hidden_states):
+        return SimpleNamespace(hidden_states=(torch.nn.functional.one_hot(input_ids, VOCABULARY).float(),))
+
+
+def hand_episode(rooms: list[str], rewards: list[float]) -> Trajectory:
+    """Each turn: an observation of two tokens ending with the room's, then a message of two written tokens."""
+    trajectory = Trajectory("hand", None)
+    for k, (room, reward) in enumerate(zip(rooms, rewards)):
+        trajectory.token_ids += [7, ROOM_TOKENS[room], 5, 6]
+        trajectory.loss_mask += [0, 0, 1, 1]
+        trajectory.turns.append(Turn(room, "", Action("answer"), None, reward, k == len(rooms) - 1, state=room))
+    return trajectory
+
+
+def test_turn_critic_takes_gae_over_turns_by_hand():
+    # δ_t = r_t + γ V(s_{t+1}) - V(s_t) with V = 0 after each episode's last turn, terminated or truncated alike;
+    # A_t = δ_t + γλ A_{t+1} runs back over all the episode's turns, not one message's; R_t = A_t + V(s_t).
+    # Episode 0, V = 0.5, 0.6, 0.8:      γ V(s_{t+1}) = 0.54, 0.72, 0;  δ = 0.04, 0.12, 0.2
+    #                                    A = 0.04 + 0.45 · 0.21, 0.12 + 0.45 · 0.2, 0.2
+    # Episode 1, V = 0.5, 0.2, 0.6, 0.8: γ V(s_{t+1}) = 0.18, 0.54, 0.72, 0;  δ = -0.32, 0.34, 0.12, -0.8
+    #                                    A = -0.32 + 0.45 · 0.232, 0.34 + 0.45 · (-0.24), 0.12 + 0.45 · (-0.8), -0.8
+    # Episode 2, V = 0.5, 0.5:           γ V(s_{t+1}) = 0.45, 0;  δ = -0.15, -0.5;  A = -0.15 + 0.45 · (-0.5), -0.5
+    advantages = [[0.1345, 0.21, 0.2], [-0.2156, 0.232, -0.24, -0.8], [-0.375, -0.5]]
+    returns = [[0.6345, 0.81, 1.0], [0.2844, 0.432, 0.36, 0.0], [0.125, 0.0]]   # a last turn's R is its reward alone
+    flat_a, flat_r = sum(advantages, []), sum(returns, [])
+    mean, std = statistics.fmean(flat_a), statistics.pstdev(flat_a)
+
+    trajectories = [hand_episode(rooms, rewards) for rooms, rewards in zip(CRITIC_ROOMS, CRITIC_REWARDS)]
+    config = RLConfig(group_size=3, credit="critic", gamma=0.9, gae_lambda=0.5, value_epochs=1)
+    critic = TurnCritic(OneHotPolicy(), config.value_lr)
+    with torch.no_grad():
+        for room, value in ROOM_VALUES.items():
+            critic.head.weight[0, ROOM_TOKENS[room]] = value
+    # The episode rewards reward_fn gave are not the critic's: it learns from the environment's per-turn rewards.
+    reward_fn_says = torch.tensor([5.0, -3.0, 7.0])
+    batch = collate_trajectories(trajectories, pad_id=0)
+    per_turn, record = turn_advantages(trajectories, reward_fn_says, config, critic, batch)
+    for got, want in zip(per_turn, advantages):                      # whitened over the batch's turns, as PPO's
+        assert got == pytest.approx([(a - mean) / std for a in want], abs=1e-5)
+    # the head's loss ½ (V - R)² = ½ A² at its values before its step, and how much of R's variance V explains
+    assert record["value_loss"] == pytest.approx(0.5 * statistics.fmean(a * a for a in flat_a))
+    explained = 1 - statistics.pvariance(flat_a) / statistics.pvariance(flat_r)
+    assert record["explained_variance"] == pytest.approx(explained)
 
 
 def test_gigpo_anchors_on_the_room_not_on_an_error_every_room_shows(tiny):
