@@ -370,6 +370,7 @@ class TurnCritic:
 
     with V = 0 after an episode's last turn: every episode here ends by its environment, reaching the goal or using
     up its turn budget, and the budget is part of the task, so the time left is not a value to bootstrap from.
+    r_t is the environment's reward for turn t (`Turn.reward`); the episode's reward from `reward_fn` is not used.
     The head then takes `value_epochs` steps on ½ (V - R)², and the advantages are whitened over the batch, as PPO's."""
 
     def __init__(self, model, lr: float):
