@@ -32,7 +32,10 @@ Runs of both settings live in one results file, told apart by their settings.
 For every (H, credit, seed): GRPO-family training on CoinRooms-v0 at budget H (train split), then held-out success at
 temperature 1 on the same test worlds as the warm start, paired world by world. Prints, per H: each credit's
 success before and after ± the standard error over seeds, and each turn-level method's gain over episode-level
-credit (the same seed's runs paired), the headline being whether that gain grows with H.
+credit (the same seed's runs paired), the headline being whether that gain grows with H. Each critic run's line
+also gives its value head's explained variance, 1 - Var[R - V] / Var[R] over the step's turns (the head's values
+before that step's update, against its GAE targets), averaged over the first and over the last 5 steps: whether the
+critic learnt to predict the returns at all. The reference run above predates that column.
 """
 from __future__ import annotations
 
@@ -90,6 +93,11 @@ def spread(run: dict, steps: slice) -> float:
     return statistics.mean(h["reward_spread"] for h in run["history"][steps])
 
 
+def explained_variance(run: dict, steps: slice) -> float:
+    """The critic's mean explained variance over the steps (recorded by grpo_train at every step of a critic run)."""
+    return statistics.mean(h["explained_variance"] for h in run["history"][steps])
+
+
 def mean_se(xs: list[float]) -> str:
     se = statistics.stdev(xs) / len(xs) ** 0.5 if len(xs) > 1 else float("nan")
     return f"{statistics.mean(xs):+.3f} ± {se:.3f}"
@@ -125,9 +133,11 @@ if __name__ == "__main__":
                     args.out.parent.mkdir(parents=True, exist_ok=True)
                     write_atomically(args.out, json.dumps({"runs": done + [r for r in runs if r not in done]}))
                 r = runs[-1]
+                critic_fit = (f"; explained variance first/last 5 steps {explained_variance(r, slice(0, 5)):+.2f}/"
+                              f"{explained_variance(r, slice(-5, None)):+.2f}" if credit == "critic" else "")
                 print(f"H={h:2d} {credit:8s} seed {seed}: held-out success {before[h]:.3f} -> {r['success_after']:.3f}"
                       f"  (training success first/last step {r['history'][0]['success']:.2f}/"
-                      f"{r['history'][-1]['success']:.2f}, {r['seconds']:.0f} s)", flush=True)
+                      f"{r['history'][-1]['success']:.2f}, {r['seconds']:.0f} s{critic_fit})", flush=True)
     print("\nheld-out success at T = 1, mean ± SE over seeds; gain over episode-level credit, seeds paired")
     for h in args.horizons:
         for credit in args.credits:
