@@ -243,12 +243,9 @@ def test_textworld_game_reads_like_coin_rooms_and_its_walkthrough_wins():
 
 @pytest.mark.slow
 def test_gigpo_beats_episode_level_credit_at_the_longest_budget(training_threads):
-    """Notebook 09's headline claim on the notebook's own run (GRPO steps of 4 groups × 8 at lr 2e-4 from the shipped
-    warm start, seed 0, H = 20; 100 held-out worlds sampled at T = 1, the same for both): GiGPO's policy takes the coin
-    on more of them than episode-level GRPO's, by more than the paired standard error. The run stops after 10 of the
-    notebook's 12 steps (the same steps: nothing in a step depends on how many follow) to stay within a claim test's
-    three minutes. On two threads the lead was +0.29 ± 0.064 after 10 steps (GiGPO 0.62, episode-level 0.33, the warm
-    start 0.49) and +0.25 ± 0.066 after 12; after 8 GiGPO had not yet left the warm start (0.48)."""
+    """Notebook 09's headline claim at its own scale (12 GRPO steps of 4 groups × 8 at lr 2e-4 from the shipped warm
+    start, seed 0, H = 20; 100 held-out worlds sampled at T = 1, the same for both): GiGPO's policy takes the coin on
+    more of them than episode-level GRPO's, by more than the paired standard error."""
     import copy
 
     from agentic_lab import load_model, long_horizon, rl
@@ -258,7 +255,7 @@ def test_gigpo_beats_episode_level_credit_at_the_longest_budget(training_threads
     success = {}
     for credit in ("episode", "gigpo"):
         policy = copy.deepcopy(warm)
-        rl.grpo_train(policy, tokenizer, lambda: gym.make("agentic_lab/CoinRooms-v0", horizon=20), steps=10, seed=0,
+        rl.grpo_train(policy, tokenizer, lambda: gym.make("agentic_lab/CoinRooms-v0", horizon=20), steps=12, seed=0,
                       config=rl.RLConfig(**{**vars(config), "credit": credit}), progress=False)
         success[credit] = [t.success for t in long_horizon.play(policy, tokenizer, 20, 100)]
     gain, stderr = paired_gain(success["episode"], success["gigpo"])
