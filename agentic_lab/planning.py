@@ -378,6 +378,20 @@ NOT_LISTED = ("unseen", "empty", "wall", "floor")  # what the view leaves out (t
 BABYAI_WARM_START = REPO_ROOT / "data" / "babyai-warm"
 
 
+def babyai_report(trajectories: Sequence) -> dict:
+    """What a BabyAI player's episodes show (data/build_babyai_model.py's model card, experiments/07_babyai.py,
+    notebook 07): n, success ± its standard error, the turns a success took, the share of turns refused as malformed,
+    and the share of episodes stopped because the context was full."""
+    n = len(trajectories)
+    success = sum(t.success for t in trajectories) / n
+    turns = [len(t.turns) for t in trajectories if t.success]
+    refused = [turn.reward < 0 for t in trajectories for turn in t.turns]
+    return {"n": n, "success": success, "stderr": (success * (1 - success) / n) ** 0.5,
+            "turns_per_success": sum(turns) / len(turns) if turns else None,
+            "refused_turns": sum(refused) / len(refused),
+            "context_full": sum("context_full" in t.info for t in trajectories) / n}
+
+
 class BabyAIEnv(ActionWordEnv):
     """A BabyAI level as text. The first observation is the mission and the view; each turn then shows the view:
     one line per object the agent sees, nearest first, as `colour type` with how many cells ahead (f) and to

@@ -27,8 +27,7 @@ from pathlib import Path
 import gymnasium as gym
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from agentic_lab.eval import success_rate  # noqa: E402
-from agentic_lab.planning import BABYAI_WARM_START, demonstration  # noqa: E402
+from agentic_lab.planning import BABYAI_WARM_START, babyai_report, demonstration  # noqa: E402
 from agentic_lab.tokenizer import build_tokenizer  # noqa: E402
 from warm_start import build_warm_start  # noqa: E402 - data/warm_start.py, beside this script
 
@@ -52,15 +51,7 @@ def episodes(n: int) -> list[tuple[list[dict], list[dict]]]:
 
 
 def report(trajectories) -> dict[str, dict]:
-    """n, success ± standard error, the turns a success took, the share of turns refused as malformed, and the
-    share of episodes stopped because the context was full."""
-    success, stderr = success_rate(trajectories)
-    turns = [len(t.turns) for t in trajectories if t.success]
-    refused = [turn.reward < 0 for t in trajectories for turn in t.turns]
-    return {"GoToLocal": {"n": len(trajectories), "success": success, "stderr": stderr,
-                          "turns_per_success": sum(turns) / len(turns) if turns else None,
-                          "refused_turns": sum(refused) / len(refused),
-                          "context_full": sum("context_full" in t.info for t in trajectories) / len(trajectories)}}
+    return {"GoToLocal": babyai_report(trajectories)}
 
 
 def build(out_dir: Path, steps: int, eval_tasks: int) -> None:

@@ -84,11 +84,9 @@ def line(name: str, wins, extra: str = "") -> None:
 
 
 def describe(episodes) -> str:
-    refused = np.mean([turn.reward < 0 for t in episodes for turn in t.turns])
-    full = np.mean(["context_full" in t.info for t in episodes])
-    turns = [len(t.turns) for t in episodes if t.success]
-    return (f"; turns refused {refused:.2f}; context full {full:.2f}; "
-            f"turns per success {np.mean(turns) if turns else float('nan'):.1f}")
+    r = planning.babyai_report(episodes)
+    return (f"; turns refused {r['refused_turns']:.2f}; context full {r['context_full']:.2f}; "
+            f"turns per success {r['turns_per_success'] or float('nan'):.1f}")
 
 
 def main() -> None:

@@ -296,6 +296,7 @@ def test_training_on_retrieved_tokens_drifts_and_loses_what_masking_gains(traini
     lost, stderr = paired_gain(right["masked"], right["unmasked"])  # notebook 10 prints -0.688 ± 0.043 on 128
     assert lost < -2 * stderr, (lost, stderr)
 
+
 @pytest.mark.slow
 def test_under_a_random_retriever_the_agent_stops_searching(training_threads):
     """Notebook 10's section 6 at its own scale (20 GRPO steps of 4 groups × 8 at lr 2e-4 from the shipped warm start,
