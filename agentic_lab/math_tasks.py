@@ -112,25 +112,37 @@ def _check_powers(expression: sympy.Expr) -> None:
             raise Unparseable(f"a power other than a whole number up to {MAX_EXPONENT}")
 
 
+class _Expired(BaseException):
+    """The timer's signal. Not an Exception, so SymPy's own `except Exception` blocks cannot swallow it."""
+
+
 @contextmanager
 def time_limit(seconds: float):
     """Raise TimeoutError in this block after `seconds`. A signal timer interrupts SymPy's Python between
     bytecodes; it works in the main thread only, elsewhere the block runs unlimited (the parse's screening keeps
-    its work small)."""
+    its work small). A signal that lands where Python ignores exceptions (a `__del__`) still counts: the block
+    is a timeout if the timer fired at all."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    fired = False
 
     def expire(signum, frame):
-        raise TimeoutError
+        nonlocal fired
+        fired = True
+        raise _Expired
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
+    except _Expired:
+        raise TimeoutError from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+    if fired:
+        raise TimeoutError
 
 
 def verify(predicted: str, gold: str, seconds: float = TIME_LIMIT) -> str:
