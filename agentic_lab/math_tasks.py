@@ -24,9 +24,10 @@ right side; `<-add_assoc` uses the rule right to left. The goal closes when both
 `shortest_proof` searches for one breadth first, to make theorems of a set difficulty and the warm start's proofs.
 
 Families register when this module is imported (gym.make of its environments imports it), as in
-`agentic_lab.coding`. Held out: fractions by their pair of denominators, polynomials by their pair of roots,
-theorems by their shape (the goal with variable names erased), so a test question is never a training question
-with other numbers or letters.
+`agentic_lab.coding`. Held out: a fraction sum by the question and by its pair of denominators (`pairs="seen"` or
+`"new"` picks one kind of test question: one the model never read, or one whose b * d it never wrote), a product by
+its pair of roots, theorems by their shape (the goal with variable names erased). No test question is a training
+question, and no test theorem is a training theorem with other letters.
 """
 from __future__ import annotations
 
@@ -202,14 +203,16 @@ def ttrl_rewards(group: list[Trajectory]) -> list[float]:
 
 
 def vote_metrics(group_size: int):
-    """`grpo_train`'s step_metrics for TTRL: how often each step's groups voted a label at all, and how often the
-    label was the right answer (the key, read here only to measure). The majority's accuracy decides what TTRL
-    learns: agreement with a right label is the true reward with noise; with a wrong one it is a mistake rewarded."""
+    """`grpo_train`'s step_metrics for TTRL: how often each step's groups voted a label at all, the majority's mean
+    share of its group (0 with no label), and how often the label was the right answer (the key, read here only to
+    measure). The majority's accuracy decides what TTRL learns: agreement with a right label is the true reward with
+    noise; with a wrong one it is a mistake rewarded."""
     def measure(trajectories: list[Trajectory]) -> dict[str, float]:
         groups = [trajectories[g:g + group_size] for g in range(0, len(trajectories), group_size)]
-        labels = [(majority_answer([t.final_answer for t in group])[0], group[0].info["answer"]) for group in groups]
-        return {"labelled": sum(label is not None for label, _ in labels) / len(groups),
-                "majority_right": sum(label is not None and label == canonical(gold) for label, gold in labels)
+        votes = [(*majority_answer([t.final_answer for t in group]), group[0].info["answer"]) for group in groups]
+        return {"labelled": sum(label is not None for label, _, _ in votes) / len(groups),
+                "agreement": sum(share for _, share, _ in votes) / len(groups),
+                "majority_right": sum(label is not None and label == canonical(gold) for label, _, gold in votes)
                 / len(groups)}
     return measure
 
@@ -227,20 +230,38 @@ def _terminating(denominator: int) -> bool:
     return denominator == 1
 
 
+PAIRS = ("any", "seen", "new")
+
+
+def _pair_is_new(pair_key: str) -> bool:
+    return task_split((pair_key,)) == "test"
+
+
 @family("fractions", "Add two fractions; any equal form of the answer is right (5/12, 10/24).", check=sympy_check)
-def fraction_sum(rng: random.Random) -> Task:
-    b, d = rng.randint(2, 9), rng.randint(2, 9)
-    a, c = rng.randint(1, b - 1), rng.randint(1, d - 1)
+def fraction_sum(rng: random.Random, pairs: str = "any", denominators: tuple[int, int] = (2, 9)) -> Task:
+    """a/b + c/d with b and d drawn from `denominators` (training uses 2 to 9: its products are the times table).
+    Held out twice over: a test question is never a training question, and a fifth of the pairs of denominators never
+    appear in training at all. `pairs` draws "seen" pairs only (a new question, with denominators training had
+    together), "new" ones only, or "any"; training questions are all "seen"."""
+    if pairs not in PAIRS:
+        raise ValueError(f"pairs must be one of {PAIRS}")
+    while True:
+        b, d = rng.randint(*denominators), rng.randint(*denominators)
+        a, c = rng.randint(1, b - 1), rng.randint(1, d - 1)
+        pair_key = f"fractions/{min(b, d)},{max(b, d)}"
+        if pairs == "any" or _pair_is_new(pair_key) == (pairs == "new"):
+            break
     total = Fraction(a, b) + Fraction(c, d)
     gold = _fraction_text(total)
     # The forms a solver writes: reduced, as the cross-multiplication leaves it, and as a decimal when it ends.
     numerator, denominator = a * d + c * b, b * d
     forms = [gold, f"{numerator}/{denominator}"] + ([f"{float(total):g}"] if _terminating(total.denominator) else [])
     forms = list(dict.fromkeys(forms))
-    reasoning = f"{a}*{d}+{c}*{b}={numerator} {b}*{d}={denominator}"
+    # One fact a step: single-digit products and one sum, each written in training in many questions.
+    reasoning = f"{a}*{d}={a * d} {c}*{b}={c * b} {a * d}+{c * b}={numerator} {b}*{d}={denominator}"
     return Task("fractions", f"What is {a}/{b} + {c}/{d}?", gold, (answer(gold, reasoning=reasoning),),
-                split_keys=(f"fractions/{min(b, d)},{max(b, d)}",),
-                info={"forms": forms, "reasoning": reasoning})
+                split_keys=(f"fractions/{a}/{b}+{c}/{d}", pair_key),
+                info={"forms": forms, "reasoning": reasoning, "new_pair": _pair_is_new(pair_key)})
 
 
 def _polynomial_text(coefficients: list[int]) -> str:
@@ -545,13 +566,14 @@ ANSWER_REWARDS = ("sympy", "string")
 class MathAnswerEnv(TaskEnv):
     """A question of an informal math family ("fractions" or "expand") per episode, answered once. `reward` is what
     a right answer must be to earn 1: "sympy", equal by the verifier; "string", written as the key writes it.
-    `info["success"]` is the verifier's verdict, whatever the reward."""
+    `info["success"]` is the verifier's verdict, whatever the reward. `params`: the family's own (`fraction_sum`'s
+    pairs and denominators)."""
 
     def __init__(self, family: str = "fractions", split: str = "train", max_turns: int = 2,
-                 render_mode: str | None = None, reward: str = "sympy"):
+                 render_mode: str | None = None, reward: str = "sympy", **params):
         if reward not in ANSWER_REWARDS:
             raise ValueError(f"reward must be one of {ANSWER_REWARDS}")
-        super().__init__(family, split, max_turns, render_mode)
+        super().__init__(family, split, max_turns, render_mode, params=params)
         self.reward = reward
 
     def act(self, action):
@@ -613,19 +635,26 @@ def demonstration(task: Task, rng: random.Random) -> list[dict]:
     return task.messages() + [answer(form, reasoning=reasoning)]
 
 
+def answer_kind(trajectory: Trajectory) -> str:
+    """"fractions" (a pair of denominators training has), "fractions, new pairs" or "expand"."""
+    new = trajectory.info["family"] == "fractions" and trajectory.info["new_pair"]
+    return trajectory.info["family"] + (", new pairs" if new else "")
+
+
 def answer_report(trajectories: list[Trajectory]) -> dict[str, dict]:
-    """By family ("fractions", "expand", and "all"): n, the verifier's success rate ± SE, the share of episodes whose
-    answer string match also accepts, and the share with no readable answer."""
+    """By `answer_kind` and "all": n, the verifier's success rate ± SE, the share of episodes whose answer string
+    match also accepts, and the share with no readable answer."""
     report = {}
-    for name in ("fractions", "expand", "all"):
-        episodes = [t for t in trajectories if name in ("all", t.info["family"])]
+    for name in ("fractions", "fractions, new pairs", "expand", "all"):
+        episodes = [t for t in trajectories if name in ("all", answer_kind(t))]
         if not episodes:
             continue
         answers = [(t.info["answer"], t.final_answer) for t in episodes]
         p, se = success_rate(episodes)
         report[name] = {
             "n": len(episodes), "success": p, "stderr": se,
-            "string_match": sum(a is not None and normalise(a) == normalise(gold) for gold, a in answers) / len(episodes),
+            "string_match": sum(a is not None and normalise(a) == normalise(gold)
+                                for gold, a in answers) / len(episodes),
             "unreadable": sum(a is None or canonical(a) is None for _, a in answers) / len(episodes),
         }
     return report
@@ -641,5 +670,6 @@ def proof_report(trajectories: list[Trajectory]) -> dict[str, dict]:
         calls = [turn for t in episodes for turn in t.tool_calls]
         p, se = success_rate(episodes)
         report[name] = {"n": len(episodes), "success": p, "stderr": se, "rewrites": len(calls) / len(episodes),
-                        "failed_rewrites": sum((turn.result or "").startswith("Error:") for turn in calls) / max(len(calls), 1)}
+                        "failed_rewrites": sum((turn.result or "").startswith("Error:")
+                                               for turn in calls) / max(len(calls), 1)}
     return report

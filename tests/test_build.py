@@ -65,10 +65,13 @@ def test_the_planning_build_script_is_the_recipe_of_the_shipped_warm_starts(tmp_
     ("build_look_model.py", "look-warm"),
     ("build_code_model.py", "code-warm"),
     ("build_trust_model.py", "trust-warm"),
-    ("build_babyai_model.py", "babyai-warm")])
+    ("build_babyai_model.py", "babyai-warm"),
+    ("build_math_models.py --only math", "math-warm")])
 def test_the_warm_start_build_scripts_are_the_recipes_of_the_shipped_warm_starts(script, folder, tmp_path):
-    """Notebook 07's BabyAI warm start and notebook 08's to 17's (11 has two): same check, for their build scripts."""
-    subprocess.run([sys.executable, str(ROOT / "data" / script), "--steps", "2", "--eval-tasks", "2",
+    """Notebook 07's BabyAI warm start and notebook 08's to 17's (11 and 15 have two): same check, for their build
+    scripts."""
+    name, *options = script.split()
+    subprocess.run([sys.executable, str(ROOT / "data" / name), *options, "--steps", "2", "--eval-tasks", "2",
                     "--out", str(tmp_path / "warm")], check=True, capture_output=True)
     measured = {"train_steps", "train_episodes", "train_tokens", "train_seconds", "mean_tokens_per_s", "final_loss",
                 "eval_tasks", "held_out"}

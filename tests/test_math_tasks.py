@@ -107,10 +107,21 @@ def test_ttrl_pays_agreement_with_the_vote_never_the_key():
     tie = [_episode(a) for a in ["1/2", "5/12", "10/24", "2/4"]]
     assert m.ttrl_rewards(tie) == [0.0] * 4
     measured = m.vote_metrics(group_size=4)(tie + [_episode(a) for a in ["5/12", "10/24", "1/2", None]])
-    assert measured == {"labelled": 0.5, "majority_right": 0.5}
+    assert measured == {"labelled": 0.5, "agreement": 0.25, "majority_right": 0.5}
 
 
-@pytest.mark.parametrize("family, params", [("fractions", {}), ("expand", {}), ("prove", {"steps": 2})])
+def test_fraction_sums_are_held_out_by_question_and_new_pairs_by_their_denominators():
+    train = sample_tasks("fractions", 600, seed=0)
+    seen = sample_tasks("fractions", 100, seed=0, split="test", pairs="seen")
+    new = sample_tasks("fractions", 100, seed=0, split="test", pairs="new")
+    assert not {t.prompt for t in train} & {t.prompt for t in seen + new}
+    pair = {t.prompt: t.split_keys[1] for t in train + seen + new}
+    trained_pairs = {pair[t.prompt] for t in train}
+    assert {pair[t.prompt] for t in seen} <= trained_pairs and not trained_pairs & {pair[t.prompt] for t in new}
+    assert not any(t.info["new_pair"] for t in train + seen) and all(t.info["new_pair"] for t in new)
+
+
+@pytest.mark.parametrize("family, params", [("expand", {}), ("prove", {"steps": 2})])
 def test_held_out_questions_share_no_key_with_training(family, params):
     train = sample_tasks(family, 300, seed=0, **params)
     test = sample_tasks(family, 60, seed=0, split="test", **params)
