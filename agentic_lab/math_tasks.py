@@ -561,6 +561,7 @@ def step_observation(goal: Goal) -> str:
 
 # --- environments ------------------------------------------------------------------------------------------------
 ANSWER_REWARDS = ("sympy", "string")
+ANSWER_TOKENS = 64        # new tokens for a scratchpad and an answer (the longest demonstration writes 45)
 
 
 class MathAnswerEnv(TaskEnv):
@@ -635,6 +636,22 @@ def demonstration(task: Task, rng: random.Random) -> list[dict]:
     return task.messages() + [answer(form, reasoning=reasoning)]
 
 
+def string_matches(trajectory: Trajectory) -> bool:
+    """Would string match have called this episode's answer right (`string_check` on what it answered)?"""
+    answer_text = trajectory.final_answer
+    return answer_text is not None and normalise(answer_text) == normalise(trajectory.info["answer"])
+
+
+def play_fraction_sums(model, tokenizer, questions: int, temperature: float = 1.0, reward: str = "sympy",
+                       **params) -> list[Trajectory]:
+    """One answer to each of `questions` held-out fraction sums (test split, seeds 100,000 + k, sampling seed 1;
+    `params` the family's, e.g. pairs="seen"): what notebook 15 and experiments/15_math_rl.py measure."""
+    from agentic_lab.rollout import rollout  # the engine imports torch
+    seeds = [100_000 + k for k in range(questions)]
+    envs = [MathAnswerEnv("fractions", split="test", reward=reward, **params) for _ in seeds]
+    return rollout(model, tokenizer, envs, seeds, temperature=temperature, seed=1, max_new_tokens=ANSWER_TOKENS)
+
+
 def answer_kind(trajectory: Trajectory) -> str:
     """"fractions" (a pair of denominators training has), "fractions, new pairs" or "expand"."""
     new = trajectory.info["family"] == "fractions" and trajectory.info["new_pair"]
@@ -649,13 +666,12 @@ def answer_report(trajectories: list[Trajectory]) -> dict[str, dict]:
         episodes = [t for t in trajectories if name in ("all", answer_kind(t))]
         if not episodes:
             continue
-        answers = [(t.info["answer"], t.final_answer) for t in episodes]
         p, se = success_rate(episodes)
         report[name] = {
             "n": len(episodes), "success": p, "stderr": se,
-            "string_match": sum(a is not None and normalise(a) == normalise(gold)
-                                for gold, a in answers) / len(episodes),
-            "unreadable": sum(a is None or canonical(a) is None for _, a in answers) / len(episodes),
+            "string_match": sum(map(string_matches, episodes)) / len(episodes),
+            "unreadable": sum(t.final_answer is None or canonical(t.final_answer) is None
+                              for t in episodes) / len(episodes),
         }
     return report
 
