@@ -204,3 +204,58 @@ def test_an_unreduced_answer_is_right_and_only_the_sympy_reward_pays_it(reward, 
 
 def test_random_theorems_are_reproducible():
     assert m.random_theorem(random.Random(5), 3) == m.random_theorem(random.Random(5), 3)
+
+
+# --- notebook 15's claims at its own scale -------------------------------------------------------------------------
+@pytest.mark.slow
+def test_rl_paid_by_the_verifier_gets_more_held_out_sums_right_than_rl_paid_by_string_match(training_threads):
+    """Notebook 15's section 4 at its own scale (30 GRPO steps of 8 groups × 8 at lr 1e-4 from data/math-warm, seed
+    0, 200 held-out sums of denominators training had, one answer each at T = 1): the run paid by the verifier ends
+    right more often than the warm start, and more often than the run paid by string match, each by more than two
+    standard errors paired by question (experiments/15_math_rl.py's seed 0: +0.175 ± 0.038 and +0.340 ± 0.040)."""
+    from agentic_lab import load_model
+    from agentic_lab.eval import paired_gain
+    from agentic_lab.rl import RLConfig, grpo_train
+
+    def right(policy, tokenizer):
+        return [float(t.success) for t in m.play_fraction_sums(policy, tokenizer, 200, pairs="seen")]
+
+    warm, tokenizer = load_model(m.ANSWER_WARM_START)
+    config = RLConfig(n_groups=8, group_size=8, lr=1e-4, max_new_tokens=m.ANSWER_TOKENS)
+    after = {}
+    for reward in ("sympy", "string"):
+        policy, _ = load_model(m.ANSWER_WARM_START)
+        grpo_train(policy, tokenizer, lambda: gym.make("agentic_lab/Fractions-v0", reward=reward), 30, config, seed=0,
+                   progress=False)
+        after[reward] = right(policy, tokenizer)
+    gain, se = paired_gain(right(warm, tokenizer), after["sympy"])
+    assert gain > 2 * se
+    gap, se = paired_gain(after["string"], after["sympy"])
+    assert gap > 2 * se
+
+
+@pytest.mark.slow
+def test_ttrl_where_the_mistakes_agree_trains_a_wrong_consensus_that_costs_what_the_model_could_do(training_threads):
+    """Notebook 15's section 5 at its own scale (30 TTRL steps of 8 groups × 8 at lr 1e-4 from data/math-warm, seed 0,
+    on unlabelled sums with denominators 10 to 13): the groups end agreeing almost always, on an answer that is
+    almost never right, and the policy then gets fewer of section 4's held-out sums right than the warm start, by
+    more than two standard errors (experiments/15_math_rl.py: agreement 0.41 -> 0.99, majority right 0.04 -> 0.12
+    on seed 0)."""
+    from agentic_lab import load_model
+    from agentic_lab.eval import paired_gain
+    from agentic_lab.rl import RLConfig, grpo_train
+
+    def right(policy, tokenizer):
+        return [float(t.success) for t in m.play_fraction_sums(policy, tokenizer, 200, pairs="seen")]
+
+    warm, tokenizer = load_model(m.ANSWER_WARM_START)
+    policy, _ = load_model(m.ANSWER_WARM_START)
+    history = grpo_train(policy, tokenizer, lambda: gym.make("agentic_lab/Fractions-v0", split="test",
+                                                             denominators=(10, 13)), 30,
+                         RLConfig(n_groups=8, group_size=8, lr=1e-4, max_new_tokens=m.ANSWER_TOKENS), seed=0,
+                         progress=False, group_reward_fn=m.ttrl_rewards, step_metrics=m.vote_metrics(8))
+    last = history[-3:]
+    assert sum(h["agreement"] for h in last) / 3 > 0.9
+    assert sum(h["majority_right"] for h in last) / 3 < 0.25
+    loss, se = paired_gain(right(policy, tokenizer), right(warm, tokenizer))
+    assert loss > 2 * se
