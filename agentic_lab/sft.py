@@ -131,6 +131,16 @@ def train_sft(model, examples: list[dict], steps: int, batch_size: int = 32, lr:
     return history
 
 
+def train_on_episodes(model, trajectories: list, steps: int, lr: float, seed: int = 0, pad_id: int = 0) -> list[dict]:
+    """Fine-tune on episodes the policy played itself and kept (expert iteration's improve step; ReST, STaR): each
+    episode's own tokens as rollout's loss mask marks them, its prompt and observations as context only. `steps`
+    batches of 32 at peak learning rate `lr`, no warm-up (the model is trained already)."""
+    examples = [{"input_ids": t.token_ids, "labels": [i if m else IGNORE for i, m in zip(t.token_ids, t.loss_mask)]}
+                for t in trajectories]
+    return train_sft(model, examples, steps=steps, batch_size=32, lr=lr, warmup=0, seed=seed, pad_id=pad_id,
+                     progress=False)
+
+
 def run_summary(history: list[dict], seconds: float) -> dict:
     """What a model card reports of a training run: its time, its throughput past the first 10 steps (warm-up
     steps are slow) and its final loss, the mean of the last 50 steps."""

@@ -27,8 +27,9 @@ from agentic_lab.math_tasks import (ANSWER_WARM_START, FORM_SHARES, PROVER_WARM_
 from agentic_lab.tasks import sample_tasks  # noqa: E402
 from warm_start import SEED, build_warm_start  # noqa: E402 - data/warm_start.py, beside this script
 
-STEPS = {"math": 600, "prove": 600}
+STEPS = {"math": 600, "prove": 300}   # the proofs repeat one form: the loss is flat after about 100 steps
 EVAL_TASKS = 200          # held-out tasks per family or proof length
+PROOF_TOKENS = 64         # new tokens a turn: the longest call, with <-add_assoc, and its end are 55
 PROOF_LENGTHS = (1, 2, 3)
 
 
@@ -56,7 +57,8 @@ def build(which: str, out_dir: Path, steps: int, eval_tasks: int) -> None:
     else:
         build_warm_start(out_dir, steps, eval_tasks, "agentic_lab/Prove-v0", {"proof_lengths": list(PROOF_LENGTHS)},
                          proof_episodes, proof_report, proof_card,
-                         eval_kwargs=tuple({"steps": k} for k in PROOF_LENGTHS + (4,)), max_new_tokens=48)
+                         eval_kwargs=tuple({"steps": k} for k in PROOF_LENGTHS + (4,)),
+                         max_new_tokens=PROOF_TOKENS)
 
 
 def training(stats: dict) -> str:

@@ -77,7 +77,7 @@ import agentic_lab.envs  # noqa: F401 - registers the environments
 from agentic_lab import load_model, planning, rl
 from agentic_lab.eval import paired_gain, pass_at_k
 from agentic_lab.rollout import rollout
-from agentic_lab.sft import IGNORE, train_sft
+from agentic_lab.sft import train_on_episodes
 
 TEST_LENGTHS = (8, 9, 10, 11, 12)
 EXIT_LENGTHS, GRPO_LENGTHS = (7, 10), (7, 9)
@@ -116,10 +116,7 @@ def expert_iteration_round(model, tokenizer, first_seed: int, worlds: int, budge
         routes = [t for t in episodes[k:k + budget] if t.success]
         if routes:
             found.append(min(routes, key=lambda t: len(t.turns)))
-    examples = [{"input_ids": t.token_ids, "labels": [i if m else IGNORE for i, m in zip(t.token_ids, t.loss_mask)]}
-                for t in found]
-    train_sft(model, examples, steps=steps, batch_size=32, lr=lr, warmup=0, seed=first_seed,
-              pad_id=tokenizer.pad_token_id, progress=False)
+    train_on_episodes(model, found, steps, lr, seed=first_seed, pad_id=tokenizer.pad_token_id)
     return len(found)
 
 
