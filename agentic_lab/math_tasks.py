@@ -25,9 +25,9 @@ right side; `<-add_assoc` uses the rule right to left. The goal closes when both
 
 Families register when this module is imported (gym.make of its environments imports it), as in
 `agentic_lab.coding`. Held out: a fraction sum by the question and by its pair of denominators (`pairs="seen"` or
-`"new"` picks one kind of test question: one the model never read, or one whose b * d it never wrote), a product by
-its pair of roots, theorems by their shape (the goal with variable names erased). No test question is a training
-question, and no test theorem is a training theorem with other letters.
+`"new"` picks one kind of test question: a new sum of denominators training had together, or of a pair it never
+had), a product by its pair of roots, theorems by their shape (the goal with variable names erased). No test
+question is a training question, and no test theorem is a training theorem with other letters.
 """
 from __future__ import annotations
 
@@ -642,13 +642,12 @@ def string_matches(trajectory: Trajectory) -> bool:
     return answer_text is not None and normalise(answer_text) == normalise(trajectory.info["answer"])
 
 
-def play_fraction_sums(model, tokenizer, questions: int, temperature: float = 1.0, reward: str = "sympy",
-                       **params) -> list[Trajectory]:
+def play_fraction_sums(model, tokenizer, questions: int, temperature: float = 1.0, **params) -> list[Trajectory]:
     """One answer to each of `questions` held-out fraction sums (test split, seeds 100,000 + k, sampling seed 1;
     `params` the family's, e.g. pairs="seen"): what notebook 15 and experiments/15_math_rl.py measure."""
     from agentic_lab.rollout import rollout  # the engine imports torch
     seeds = [100_000 + k for k in range(questions)]
-    envs = [MathAnswerEnv("fractions", split="test", reward=reward, **params) for _ in seeds]
+    envs = [MathAnswerEnv("fractions", split="test", **params) for _ in seeds]
     return rollout(model, tokenizer, envs, seeds, temperature=temperature, seed=1, max_new_tokens=ANSWER_TOKENS)
 
 
