@@ -88,9 +88,9 @@ SymPy (`agentic_lab.math_tasks.verify`). Built by `data/build_math_models.py`, d
 
 ## Held-out behaviour
 {stats['eval_tasks']} test-split questions of each kind, greedy and sampled at temperature 1: fraction sums never
-trained on whose pair of denominators training has ("fractions") or never had ("new pairs": a product b * d never
-written), and products whose pair of roots training never had. Right by the verifier ± one standard error, right
-by string match, and no readable answer.
+trained on whose pair of denominators training had together ("fractions") or never had ("new pairs"; their products
+are still the times table's), and products whose pair of roots training never had. Right by the verifier ± one
+standard error, right by string match, and no readable answer.
 
 | family | decoding | n | right (SymPy) | right (string match) | unreadable |
 |---|---|---|---|---|---|
