@@ -39,6 +39,7 @@ import torch
 from agentic_lab import tasks
 from agentic_lab.actions import Action
 from agentic_lab.envs import INVALID_PENALTY, TextEnv
+from agentic_lab.eval import success_rate
 from agentic_lab.models import REPO_ROOT
 from agentic_lab.rollout import rollout
 from agentic_lab.sft import IGNORE, collate, encode_messages
@@ -382,14 +383,13 @@ def babyai_report(trajectories: Sequence) -> dict:
     """What a BabyAI player's episodes show (data/build_babyai_model.py's model card, experiments/07_babyai.py,
     notebook 07): n, success ± its standard error, the turns a success took, the share of turns refused as malformed,
     and the share of episodes stopped because the context was full."""
-    n = len(trajectories)
-    success = sum(t.success for t in trajectories) / n
+    success, stderr = success_rate(trajectories)
     turns = [len(t.turns) for t in trajectories if t.success]
     refused = [turn.reward < 0 for t in trajectories for turn in t.turns]
-    return {"n": n, "success": success, "stderr": (success * (1 - success) / n) ** 0.5,
+    return {"n": len(trajectories), "success": success, "stderr": stderr,
             "turns_per_success": sum(turns) / len(turns) if turns else None,
             "refused_turns": sum(refused) / len(refused),
-            "context_full": sum("context_full" in t.info for t in trajectories) / n}
+            "context_full": sum("context_full" in t.info for t in trajectories) / len(trajectories)}
 
 
 class BabyAIEnv(ActionWordEnv):
