@@ -118,14 +118,15 @@ class TaskEnv(TextEnv):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        if options and "task" in options:
-            self.task = options["task"]
-        else:
-            self.task = sample_tasks(self.family, 1, seed=int(self.np_random.integers(2**31)), split=self.split,
-                                     **self.params)[0]
+        self.task = options["task"] if options and "task" in options else self.draw_task()
         self.turns, self.success = 0, False
         self.last_observation = self.task.prompt
         return self.task.prompt, self.info()
+
+    def draw_task(self) -> Task:
+        """The episode's task, drawn from the reset's seed."""
+        return sample_tasks(self.family, 1, seed=int(self.np_random.integers(2**31)), split=self.split,
+                            **self.params)[0]
 
     def act(self, action: Action) -> tuple[str, float, bool]:
         if action.kind == "answer":

@@ -22,6 +22,8 @@ left side matches (reading the goal left to right, outermost first), and replace
 right side; `<-add_assoc` uses the rule right to left. The goal closes when both sides are the same term. The checker
 (`rewrite`) is the whole trusted kernel: a proof is right if the checker closes the goal, whoever wrote it.
 `shortest_proof` searches for one breadth first, to make theorems of a set difficulty and the warm start's proofs.
+`play_theorems` plays k tries of each of many theorems (pass@k), and `expert_iteration_round` trains a prover on the
+kernel's verdict alone: try proofs, keep the ones the kernel accepts, fine-tune on them.
 
 Families register when this module is imported (gym.make of its environments imports it), as in
 `agentic_lab.coding`. Held out: a fraction sum by the question and by its pair of denominators (`pairs="seen"` or
@@ -37,6 +39,7 @@ import signal
 import threading
 from collections import Counter
 from contextlib import contextmanager
+from functools import lru_cache
 from fractions import Fraction
 from pathlib import Path
 
@@ -46,7 +49,7 @@ from sympy.parsing.sympy_parser import (convert_xor, implicit_multiplication_app
 
 from agentic_lab.envs import TaskEnv
 from agentic_lab.eval import success_rate
-from agentic_lab.tasks import Task, answer, assistant, family, normalise, observation, task_split
+from agentic_lab.tasks import Task, answer, assistant, family, normalise, observation, sample_tasks, task_split
 from agentic_lab.tools import Tool, ToolError
 from agentic_lab.trajectory import Trajectory
 
@@ -434,8 +437,7 @@ def rewrite(goal: Goal, rule: str) -> Goal:
     side matches (left side of the goal first, outermost first) fixes the instance; every copy of that instance,
     on both sides, becomes the rule's right side."""
     if rule not in RULES:
-        raise ToolError(f"no rule {rule[:30]!r}; the rules are {', '.join(RULE_TEXT)}, each also as {REVERSED}name "
-                        "where it can be used right to left")
+        raise ToolError(f"no rule {rule[:30]!r} (rw's description lists the rules)")   # short: it is read every turn
     pattern, result = RULES[rule]
     for side in goal:
         for term in subterms(side):
@@ -562,6 +564,7 @@ def step_observation(goal: Goal) -> str:
 # --- environments ------------------------------------------------------------------------------------------------
 ANSWER_REWARDS = ("sympy", "string")
 ANSWER_TOKENS = 64        # new tokens for a scratchpad and an answer (the longest demonstration writes 45)
+PROOF_TOKENS = 64         # new tokens for a rw call: the longest, with <-add_assoc, and its end are 55
 
 
 class MathAnswerEnv(TaskEnv):
@@ -585,6 +588,13 @@ class MathAnswerEnv(TaskEnv):
         return ("Correct." if self.success else "Wrong."), float(earned), True
 
 
+@lru_cache(maxsize=4096)
+def _drawn_theorem(split: str, steps: int, seed: int) -> Task:
+    """A theorem draw, kept: drawing one is a search (shortest_proof, and draws until the split matches), two thirds
+    of a rollout's time, and pass@k and GRPO's groups play each theorem many times."""
+    return sample_tasks("prove", 1, seed=seed, split=split, steps=steps)[0]
+
+
 class ProveEnv(TaskEnv):
     """A theorem per episode (`steps`: its shortest proof's length). Each `rw` call rewrites the goal and shows the
     new one; the episode ends with reward 1 when the goal closes. A rule that does not apply is an error: the goal
@@ -593,6 +603,9 @@ class ProveEnv(TaskEnv):
 
     def __init__(self, split: str = "train", max_turns: int = 8, render_mode: str | None = None, steps: int = 2):
         super().__init__("prove", split, max_turns, render_mode, params={"steps": steps})
+
+    def draw_task(self) -> Task:
+        return _drawn_theorem(self.split, self.params["steps"], int(self.np_random.integers(2**31)))
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         prompt, info = super().reset(seed=seed, options=options)
@@ -649,6 +662,35 @@ def play_fraction_sums(model, tokenizer, questions: int, temperature: float = 1.
     seeds = [100_000 + k for k in range(questions)]
     envs = [MathAnswerEnv("fractions", split="test", **params) for _ in seeds]
     return rollout(model, tokenizer, envs, seeds, temperature=temperature, seed=1, max_new_tokens=ANSWER_TOKENS)
+
+
+def play_theorems(model, tokenizer, lengths: tuple[int, ...], per_length: int, tries: int, split: str = "test",
+                  first_seed: int = 100_000, seed: int = 1) -> list[list[Trajectory]]:
+    """`tries` proofs at T = 1 of each of `per_length` theorems of each shortest-proof length (theorem seeds
+    first_seed + k, sampling seed `seed`), grouped theorem by theorem: what notebook 15 and experiments/15_prover.py
+    measure pass@k on (the test split), and what expert iteration samples its proofs from (the train split)."""
+    from agentic_lab.rollout import rollout  # the engine imports torch
+    theorems = [(steps, first_seed + k) for steps in lengths for k in range(per_length)]
+    envs = [ProveEnv(split, steps=steps) for steps, _ in theorems for _ in range(tries)]
+    played = rollout(model, tokenizer, envs, [s for _, s in theorems for _ in range(tries)], temperature=1.0,
+                     seed=seed, max_new_tokens=PROOF_TOKENS)
+    return [played[k:k + tries] for k in range(0, len(played), tries)]
+
+
+def expert_iteration_round(model, tokenizer, lengths: tuple[int, ...], theorems: int, tries: int, sft_steps: int,
+                           lr: float, seed: int = 0) -> list[Trajectory]:
+    """One round of expert iteration on the prover, in place: `tries` proofs at T = 1 of each of `theorems` training
+    theorems of each length (seeds 10,000 × seed + k), the kernel's verdict on every one, each proved theorem's
+    shortest proof kept, and `sft_steps` steps of fine-tuning on the kept proofs (the prover's own tokens only, at
+    peak learning rate `lr`). Returns the kept proofs."""
+    from agentic_lab.sft import train_on_episodes  # imports torch
+    tried = play_theorems(model, tokenizer, lengths, theorems, tries, split="train", first_seed=10_000 * seed,
+                          seed=seed)
+    kept = [min((t for t in tries_of_one if t.success), key=lambda t: len(t.turns)) for tries_of_one in tried
+            if any(t.success for t in tries_of_one)]
+    if kept:
+        train_on_episodes(model, kept, sft_steps, lr, seed=seed, pad_id=tokenizer.pad_token_id)
+    return kept
 
 
 def answer_kind(trajectory: Trajectory) -> str:

@@ -22,14 +22,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from agentic_lab.math_tasks import (ANSWER_WARM_START, FORM_SHARES, PROVER_WARM_START, answer_report,  # noqa: E402
-                                    demonstration, proof_report)
+from agentic_lab.math_tasks import (ANSWER_WARM_START, FORM_SHARES, PROOF_TOKENS, PROVER_WARM_START,  # noqa: E402
+                                    answer_report, demonstration, proof_report)
 from agentic_lab.tasks import sample_tasks  # noqa: E402
 from warm_start import SEED, build_warm_start  # noqa: E402 - data/warm_start.py, beside this script
 
 STEPS = {"math": 600, "prove": 300}   # the proofs repeat one form: the loss is flat after about 100 steps
 EVAL_TASKS = 200          # held-out tasks per family or proof length
-PROOF_TOKENS = 64         # new tokens a turn: the longest call, with <-add_assoc, and its end are 55
 PROOF_LENGTHS = (1, 2, 3)
 
 
