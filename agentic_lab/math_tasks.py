@@ -407,18 +407,21 @@ for _name, _text in RULE_TEXT.items():
         RULES[REVERSED + _name] = (_right, _left)
 
 
+PATTERN_TEXT = {name: show(pattern) for name, (pattern, _) in RULES.items()}   # for refusals, written once
+
+
 def substitute(term: Term, bound: dict) -> Term:
     if isinstance(term, str):
         return bound.get(term, term)
     return (term[0], substitute(term[1], bound), substitute(term[2], bound))
 
 
-def subterms(term: Term):
-    """Every subterm, outermost first, left before right."""
-    yield term
-    if not isinstance(term, str):
-        yield from subterms(term[1])
-        yield from subterms(term[2])
+@lru_cache(maxsize=1 << 16)
+def subterms(term: Term) -> tuple[Term, ...]:
+    """Every subterm, outermost first, left before right (kept: a search asks for the same goal's once per rule)."""
+    if isinstance(term, str):
+        return (term,)
+    return (term,) + subterms(term[1]) + subterms(term[2])
 
 
 def replace(term: Term, old: Term, new: Term) -> Term:
@@ -441,11 +444,13 @@ def rewrite(goal: Goal, rule: str) -> Goal:
     pattern, result = RULES[rule]
     for side in goal:
         for term in subterms(side):
+            if isinstance(term, str) or term[0] != pattern[0]:
+                continue              # every rule's pattern is an operation: skip the terms that are not this one
             bound = match(pattern, term)
             if bound is not None:
                 instance, rewritten = substitute(pattern, bound), substitute(result, bound)
                 return tuple(replace(s, instance, rewritten) for s in goal)
-    raise ToolError(f"{rule}: nothing in the goal matches {show(pattern)}")
+    raise ToolError(f"{rule}: nothing in the goal matches {PATTERN_TEXT[rule]}")
 
 
 def closed(goal: Goal) -> bool:
