@@ -443,9 +443,10 @@ class TrajectoryViewer:
             allowed = self.allowed(show.value, run.value)
             keep = episode.value if episode.value in allowed else (allowed[0] if allowed else None)
             refilling.append(True)
-            try:
-                episode.options = options(allowed)
-                episode.value = keep  # ipywidgets 8 leaves the selection blank when the options change
+            try:  # one message to the page: sent apart, the page shows a blank selection until the second arrives
+                with episode.hold_sync():
+                    episode.options = options(allowed)
+                    episode.value = keep  # ipywidgets 8 leaves the selection blank when the options change
             finally:
                 refilling.clear()
             redraw()

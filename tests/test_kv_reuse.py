@@ -57,8 +57,10 @@ def test_reuse_gives_the_trajectories_of_reprefilling(models, name, one_thread):
         reused, fresh = play(model, tokenizer, temperature, True), play(model, tokenizer, temperature, False)
         assert [t.token_ids for t in reused] == [t.token_ids for t in fresh]
         assert [t.loss_mask for t in reused] == [t.loss_mask for t in fresh]
-        gap = max(abs(a - b) for r, f in zip(reused, fresh) for a, b in zip(r.logprobs, f.logprobs))
-        assert gap < 1e-4, f"{name}, T={temperature}: log-probs differ by {gap}"
+        # Cached attention and a re-prefill add in different orders, so float32 rounding differs, and more on larger
+        # log-probs (−4 differed by 1.2e-4 on one CPU): the gap is relative. A wrong position or mask moves tenths.
+        gap = max(abs(a - b) / (1 + abs(b)) for r, f in zip(reused, fresh) for a, b in zip(r.logprobs, f.logprobs))
+        assert gap < 1e-4, f"{name}, T={temperature}: log-probs differ by {gap} of (1 + |log-prob|)"
     # What the comparison covered: several turns, and messages of different lengths within a turn
     assert max(len(t.turns) for t in reused) >= 3
     first_messages = {next(b - a for value, a, b in mask_runs(t.loss_mask) if value == 1) for t in reused}

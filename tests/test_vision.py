@@ -126,7 +126,10 @@ def test_the_update_sees_what_the_sampler_saw(models):
                                     batch["input_ids"])[0]
     written = batch["loss_mask"]
     assert ((shared - batch["sampler_logprobs"]).abs() * written).max() < 1e-4
-    assert ((shared - plain).abs() * batch["attention_mask"][:, 1:]).max() < 1e-4
+    # Before a placeholder the log-prob is about −10,000 (its logit is held down), where one float32 step is 1e-3:
+    # the tolerance there is relative.
+    read = batch["attention_mask"][:, 1:].bool()
+    torch.testing.assert_close(shared[read], plain[read], atol=1e-4, rtol=1e-5)
 
 
 def test_a_group_shares_no_image_its_members_saw_differently(models):
