@@ -38,8 +38,11 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import gymnasium as gym
+
 from agentic_lab.envs import TextEnv, printable
 from agentic_lab.eval import success_rate
+from agentic_lab.rollout import rollout
 from agentic_lab.tasks import assistant, observation
 from agentic_lab.tools import Tool, ToolError, call_tool
 from agentic_lab.trajectory import Trajectory
@@ -323,17 +326,34 @@ class WebEnv(TextEnv):
 
 
 class WebTwinEnv(WebEnv):
-    """A twin page per episode (`make_page`): `split` picks the vocabulary and phrasings, `perturbation` the layout."""
+    """A twin page per episode (`make_page`): `split` picks the vocabulary and phrasings, `perturbation` the layout.
+    `task` may be a tuple of task kinds, or "any" for all of them, and `perturbation` "any": each episode draws its
+    task kind and layout from its seed, so one environment serves a mix of pages (and a GRPO group, which shares a
+    seed, shares its page)."""
 
-    def __init__(self, task: str = "click-button", split: str = "train", perturbation: str | None = None,
-                 max_turns: int = MAX_TURNS, render_mode: str | None = None):
-        super().__init__(task, max_turns, render_mode)
-        self.split, self.perturbation = split, perturbation
+    def __init__(self, task: str | tuple[str, ...] = "click-button", split: str = "train",
+                 perturbation: str | None = None, max_turns: int = MAX_TURNS, render_mode: str | None = None):
+        if perturbation != "any" and perturbation not in PERTURBATIONS:
+            raise ValueError(f"perturbation must be one of {PERTURBATIONS} or 'any'")
+        tasks = TASKS if task == "any" else (task,) if isinstance(task, str) else tuple(task)
+        super().__init__(tasks[0], max_turns, render_mode)
+        if not set(tasks) <= set(TASKS):
+            raise ValueError(f"task must be among {TASKS}, or 'any'")
+        self.tasks = tasks
+        self.perturbations = PERTURBATIONS if perturbation == "any" else (perturbation,)
+        self.split, self.perturbation, self.page_perturbation = split, perturbation, self.perturbations[0]
+
+    def info(self) -> dict:
+        info = super().info()
+        info["hidden"]["layout"] = self.page_perturbation or "standard"
+        return info
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        self.page = make_page(self.task_name, random.Random(int(self.np_random.integers(2**31))), self.split,
-                              self.perturbation)
+        rng = random.Random(int(self.np_random.integers(2**31)))
+        draw = lambda options: rng.choice(options) if len(options) > 1 else options[0]  # a fixed one draws nothing
+        self.task_name, self.page_perturbation = draw(self.tasks), draw(self.perturbations)
+        self.page = make_page(self.task_name, rng, self.split, self.page_perturbation)
         self.utterance, self.turns, self.success, self.done = self.page.utterance, 0, False, False
         self.last_observation = printable(self.page_text(), 4096)
         return self.last_observation, self.info()
@@ -387,6 +407,17 @@ def demonstration(env: WebEnv) -> list[dict]:
     return messages
 
 
+def play_pages(model, tokenizer, n: int, tasks: tuple = TASKS, layouts: tuple = PERTURBATIONS, split: str = "test",
+               temperature: float = 0.0, seed: int = 0, first_seed: int = 100_000) -> list[Trajectory]:
+    """n twin pages of each task kind in each layout, seeds first_seed, first_seed + 1, ...: the same pages for
+    every policy, so two policies' episodes pair page by page (a trajectory's info holds its task and layout)."""
+    kinds = [(task, layout) for task in tasks for layout in layouts]
+    envs = [gym.make("agentic_lab/WebTwin-v0", task=task, split=split, perturbation=layout)
+            for task, layout in kinds for _ in range(n)]
+    seeds = [first_seed + k for _ in kinds for k in range(n)]
+    return rollout(model, tokenizer, envs, seeds, temperature=temperature, seed=seed, max_new_tokens=64)
+
+
 def web_report(trajectories: list[Trajectory]) -> dict[str, dict]:
     """By task (and "all"): n, success ± SE, actions per episode, and the share of actions the page refused."""
     report = {}
@@ -436,7 +467,6 @@ class MiniWoBEnv(WebEnv):
             # Without these two, Selenium looks for a browser and a driver to download: the network.
             os.environ.setdefault("MINIWOB_CHROME_BINARY", CHROMIUM)
             os.environ.setdefault("MINIWOB_CHROMEDRIVER", CHROMEDRIVER)
-            import gymnasium as gym
             import miniwob
             gym.register_envs(miniwob)
             self.browser = gym.make(f"miniwob/{self.task_name}-v1").unwrapped

@@ -67,7 +67,8 @@ def test_the_planning_build_script_is_the_recipe_of_the_shipped_warm_starts(tmp_
     ("build_trust_model.py", "trust-warm"),
     ("build_babyai_model.py", "babyai-warm"),
     ("build_math_models.py --only math", "math-warm"),
-    ("build_math_models.py --only prove", "prove-warm")])
+    ("build_math_models.py --only prove", "prove-warm"),
+    ("build_web_model.py", "web-warm")])
 def test_the_warm_start_build_scripts_are_the_recipes_of_the_shipped_warm_starts(script, folder, tmp_path):
     """Notebook 07's BabyAI warm start and notebook 08's to 17's (11 and 15 have two): same check, for their build
     scripts."""

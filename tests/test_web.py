@@ -54,6 +54,23 @@ def test_held_out_pages_use_words_and_sentences_no_training_page_uses(task):
     assert all(web.held_out_word(w) for label in test_labels for w in label.split())
 
 
+def test_a_mixed_environment_draws_each_pages_task_and_layout_from_its_seed():
+    """task="any" and perturbation="any": every task kind in every layout turns up, a seed gives the same page each
+    time (a GRPO group shares its seed, so its members share a page), and the expert still solves every page."""
+    env = gym.make("agentic_lab/WebTwin-v0", task="any", perturbation="any")
+    kinds = set()
+    for seed in range(300):
+        page, info = env.reset(seed=seed)
+        kinds.add((info["hidden"]["task"], info["hidden"]["layout"]))
+        assert env.reset(seed=seed)[0] == page
+        assert play_expert(env)[0] == 1.0
+    assert kinds == {(task, layout or "standard") for task in web.TASKS for layout in web.PERTURBATIONS}
+    two = gym.make("agentic_lab/WebTwin-v0", task=("click-test-2", "focus-text"))
+    assert {two.reset(seed=seed)[1]["hidden"]["task"] for seed in range(50)} == {"click-test-2", "focus-text"}
+    with pytest.raises(ValueError):
+        gym.make("agentic_lab/WebTwin-v0", task=("click-test-2", "scroll"))
+
+
 def test_a_wrong_click_fails_and_ends_the_episode():
     env = gym.make("agentic_lab/WebTwin-v0", task="click-button")
     env.reset(seed=0)
