@@ -1,0 +1,101 @@
+"""Notebook 16, section 5: static against interactive. The clone (data/web-warm) learned from an expert's
+demonstrations on standard pages; does GRPO, interacting with pages of every layout and paid only by the page's
+own reward, make it succeed on held-out pages where it failed, and on which layouts?
+
+    python experiments/16_web.py [--seeds 0 1 2] [--pages 25] [--steps 20] [--train-layouts any]
+
+Measured on `--pages` test-split twin pages of each task kind in each layout (standard, moved, relabelled,
+crowded; words and sentences never trained on), greedy, the same pages for every policy (`web.play_pages`):
+success by layout, and the gain over the clone paired page by page ± 1 SE. GRPO: `--steps` steps of 8 groups of 8
+episodes at T = 1 on training-split pages whose task kind and layout are drawn per group (`--train-layouts any`;
+`standard` keeps the clone's own layout, the control: interaction alone, no new page), lr `--lr`. Each seed trains
+its own copy of the clone.
+
+Reference run: (to be filled)
+"""
+import argparse
+import copy
+import statistics
+import time
+
+import gymnasium as gym
+
+import agentic_lab.envs  # noqa: F401 - registers the environments
+from agentic_lab import load_model, web
+from agentic_lab.eval import paired_gain, success_by
+from agentic_lab.rl import RLConfig, grpo_train
+
+LAYOUTS = ("standard", "moved", "relabelled", "crowded")
+
+
+def by_layout(trajectories) -> dict[str, list[float]]:
+    """Success (0 or 1) of each page, by layout, in page order."""
+    return {layout: [float(t.success) for t in trajectories if t.info["layout"] == layout] for layout in LAYOUTS}
+
+
+def task_table(trajectories, tasks) -> str:
+    """Success by task kind (rows) and layout (columns)."""
+    cells = success_by(trajectories, lambda t: (t.info["task"], t.info["layout"]))
+    return "\n".join(f"    {task:17s} " + " ".join(f"{cells[task, layout][0]:10.2f}" for layout in LAYOUTS)
+                     for task in tasks)
+
+
+def row(name: str, results: dict[str, list[float]], clone: dict[str, list[float]] | None = None) -> str:
+    cells = []
+    for layout in LAYOUTS:
+        p = statistics.mean(results[layout])
+        if clone is None:
+            cells.append(f"{layout} {p:.2f}")
+        else:
+            gain, se = paired_gain(clone[layout], results[layout])
+            cells.append(f"{layout} {p:.2f} ({gain:+.3f} ± {se:.3f})")
+    return f"{name:22s} " + "   ".join(cells)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--pages", type=int, default=25, help="held-out pages per task kind and layout")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--temperature", type=float, default=2.0, help="GRPO's sampling temperature")
+    parser.add_argument("--train-layouts", choices=("any", "standard"), default="any")
+    parser.add_argument("--tasks", nargs="+", default=list(web.TASKS), choices=web.TASKS)
+    args = parser.parse_args()
+    began = time.perf_counter()
+    clone, tokenizer = load_model(web.WARM_START)
+    tasks = tuple(args.tasks)
+    played = web.play_pages(clone, tokenizer, args.pages, tasks)
+    before = by_layout(played)
+    print(f"held out: {args.pages} pages per task kind and layout ({len(web.TASKS)} kinds), greedy; success by layout "
+          f"(gain over the clone, paired by page ± 1 SE)")
+    print(row("clone", before))
+    print(task_table(played, tasks))
+    perturbation = "any" if args.train_layouts == "any" else None
+    gains = {layout: [] for layout in LAYOUTS}
+    for seed in args.seeds:
+        policy = copy.deepcopy(clone)
+        history = grpo_train(policy, tokenizer, lambda: gym.make("agentic_lab/WebTwin-v0", task=tasks,
+                                                                 perturbation=perturbation),
+                             args.steps, RLConfig(n_groups=8, group_size=8, lr=args.lr, temperature=args.temperature,
+                                                  max_new_tokens=64), seed=seed,
+                             progress=False)
+        first, last = (statistics.mean(h["success"] for h in part) for part in (history[:3], history[-3:]))
+        print(f"seed {seed}: GRPO training success {first:.2f} in the first 3 steps, {last:.2f} in the last 3 "
+              f"({time.perf_counter() - began:.0f} s)")
+        played = web.play_pages(policy, tokenizer, args.pages, tasks)
+        after = by_layout(played)
+        print(row(f"GRPO seed {seed}", after, before))
+        print(task_table(played, tasks))
+        for layout in LAYOUTS:
+            gains[layout].append(paired_gain(before[layout], after[layout])[0])
+    for layout in LAYOUTS:
+        values = gains[layout]
+        spread = statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else 0.0
+        print(f"{layout}: gain by seed " + ", ".join(f"{g:+.3f}" for g in values) +
+              f"; mean {statistics.mean(values):+.3f} ± {spread:.3f}")
+    print(f"{time.perf_counter() - began:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
