@@ -327,20 +327,21 @@ class WebEnv(TextEnv):
 
 class WebTwinEnv(WebEnv):
     """A twin page per episode (`make_page`): `split` picks the vocabulary and phrasings, `perturbation` the layout.
-    `task` may be a tuple of task kinds, or "any" for all of them, and `perturbation` "any": each episode draws its
-    task kind and layout from its seed, so one environment serves a mix of pages (and a GRPO group, which shares a
-    seed, shares its page)."""
+    `task` and `perturbation` may each be a tuple, or "any" for all: each episode draws its task kind and layout
+    from its seed, so one environment serves a mix of pages (and a GRPO group, which shares a seed, shares its
+    page)."""
 
     def __init__(self, task: str | tuple[str, ...] = "click-button", split: str = "train",
-                 perturbation: str | None = None, max_turns: int = MAX_TURNS, render_mode: str | None = None):
-        if perturbation != "any" and perturbation not in PERTURBATIONS:
-            raise ValueError(f"perturbation must be one of {PERTURBATIONS} or 'any'")
+                 perturbation: str | tuple | None = None, max_turns: int = MAX_TURNS, render_mode: str | None = None):
         tasks = TASKS if task == "any" else (task,) if isinstance(task, str) else tuple(task)
+        layouts = PERTURBATIONS if perturbation == "any" else tuple(perturbation) \
+            if isinstance(perturbation, (tuple, list)) else (perturbation,)
+        if not set(layouts) <= set(PERTURBATIONS):
+            raise ValueError(f"perturbation must be among {PERTURBATIONS}, or 'any'")
         super().__init__(tasks[0], max_turns, render_mode)
         if not set(tasks) <= set(TASKS):
             raise ValueError(f"task must be among {TASKS}, or 'any'")
-        self.tasks = tasks
-        self.perturbations = PERTURBATIONS if perturbation == "any" else (perturbation,)
+        self.tasks, self.perturbations = tasks, layouts
         self.split, self.perturbation, self.page_perturbation = split, perturbation, self.perturbations[0]
 
     def info(self) -> dict:
