@@ -50,10 +50,11 @@ def test_grpo_trainer_runs_on_an_environment_through_the_adapter(tiny, tmp_path,
 @pytest.mark.slow
 @pytest.mark.parametrize("env_id, module, tools", [("agentic_lab/ToolChoice-v0", "tool_use", {"calc", "lookup"}),
                                                    ("agentic_lab/SearchAgent-v0", "search", {"search"}),
-                                                   ("agentic_lab/Code-v0", "coding", {"run"})])
+                                                   ("agentic_lab/Code-v0", "coding", {"run"}),
+                                                   ("agentic_lab/WebTwin-v0", "web", {"click", "type"})])
 def test_grpo_trainer_trains_a_warm_start_on_its_environment(env_id, module, tools, tmp_path, monkeypatch):
-    """Notebook 08's, 10's and 14's warm starts on their environments: the tools are methods of the TRL environment, and
-    the warm start calls them through TRL's own tool parsing (BM25 search included)."""
+    """Notebook 08's, 10's, 14's and 16's warm starts on their environments: the tools are methods of the TRL
+    environment, and the warm start calls them through TRL's own tool parsing (BM25 search included)."""
     monkeypatch.setenv("TRL_EXPERIMENTAL_SILENCE", "1")
     import importlib
 
