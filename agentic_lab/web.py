@@ -334,13 +334,11 @@ class WebTwinEnv(WebEnv):
     def __init__(self, task: str | tuple[str, ...] = "click-button", split: str = "train",
                  perturbation: str | tuple | None = None, max_turns: int = MAX_TURNS, render_mode: str | None = None):
         tasks = TASKS if task == "any" else (task,) if isinstance(task, str) else tuple(task)
-        layouts = PERTURBATIONS if perturbation == "any" else tuple(perturbation) \
-            if isinstance(perturbation, (tuple, list)) else (perturbation,)
-        if not set(layouts) <= set(PERTURBATIONS):
-            raise ValueError(f"perturbation must be among {PERTURBATIONS}, or 'any'")
+        layouts = PERTURBATIONS if perturbation == "any" else \
+            (perturbation,) if perturbation is None or isinstance(perturbation, str) else tuple(perturbation)
+        if not (set(tasks) <= set(TASKS) and set(layouts) <= set(PERTURBATIONS)):
+            raise ValueError(f"task must be among {TASKS} and perturbation among {PERTURBATIONS}, or either 'any'")
         super().__init__(tasks[0], max_turns, render_mode)
-        if not set(tasks) <= set(TASKS):
-            raise ValueError(f"task must be among {TASKS}, or 'any'")
         self.tasks, self.perturbations = tasks, layouts
         self.split, self.perturbation, self.page_perturbation = split, perturbation, self.perturbations[0]
 
