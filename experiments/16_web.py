@@ -74,7 +74,7 @@ def main() -> None:
     tasks = tuple(args.tasks)
     played = web.play_pages(clone, tokenizer, args.pages, tasks)
     before = by_layout(played)
-    print(f"held out: {args.pages} pages per task kind and layout ({len(web.TASKS)} kinds), greedy; success by layout "
+    print(f"held out: {args.pages} pages per task kind and layout ({', '.join(tasks)}), greedy; success by layout "
           f"(gain over the clone, paired by page ± 1 SE)")
     print(row("clone", before))
     print(task_table(played, tasks))
@@ -82,14 +82,14 @@ def main() -> None:
     gains = {layout: [] for layout in LAYOUTS}
     for seed in args.seeds:
         policy = copy.deepcopy(clone)
+        config = RLConfig(n_groups=8, group_size=8, lr=args.lr, temperature=args.temperature, max_new_tokens=64)
         history = grpo_train(policy, tokenizer, lambda: gym.make("agentic_lab/WebTwin-v0", task=tasks,
                                                                  perturbation=perturbation),
-                             args.steps, RLConfig(n_groups=8, group_size=8, lr=args.lr, temperature=args.temperature,
-                                                  max_new_tokens=64), seed=seed,
-                             progress=False)
+                             args.steps, config, seed=seed, progress=False)
         first, last = (statistics.mean(h["success"] for h in part) for part in (history[:3], history[-3:]))
-        print(f"seed {seed}: GRPO training success {first:.2f} in the first 3 steps, {last:.2f} in the last 3 "
-              f"({time.perf_counter() - began:.0f} s)")
+        flat = statistics.mean(h["zero_spread"] for h in history)   # groups whose episodes all got one reward
+        print(f"seed {seed}: GRPO training success {first:.2f} in the first 3 steps, {last:.2f} in the last 3; "
+              f"groups with one reward {flat:.2f} ({time.perf_counter() - began:.0f} s)")
         played = web.play_pages(policy, tokenizer, args.pages, tasks)
         after = by_layout(played)
         print(row(f"GRPO seed {seed}", after, before))
