@@ -12,13 +12,27 @@ steps of 8 groups of 8 episodes at `--temperature` (the loss reads the same temp
 whose task kind and layout each group draws from `--tasks` and `--train-layouts`, lr `--lr`. Each seed trains its
 own copy of the clone.
 
-Reference runs: none yet that shows a gain. Pilots of one seed on 20 pages a kind and layout, 12 steps, on
-click-test-2 and focus-text (the two kinds whose words every page shares; the clone is 1.00 on their standard pages,
-0.45 and 0.50 moved, 1.00 and 0.30 crowded) left every layout within 0.05 of the clone: every layout trained, T = 1,
-lr 1e-4 and 2e-5 (moved +0.025 ± 0.025 and +0.000, crowded +0.050 ± 0.035 both); T = 2, lr 5e-5 (moved +0.000 ±
-0.036, crowded -0.025 ± 0.025). At T = 1 the clone plays every page of click-test-2 moved the same way eight times
-out of eight (12 groups of 8: no group with both outcomes), so GRPO has nothing to compare; at T = 2, 11 of 12 groups
-have both.
+Reference run, commit d2c05fc, 2 threads, 236 s:
+
+    python experiments/16_web.py --seeds 0 --pages 20 --steps 12 --lr 1e-4 --temperature 1 --tasks click-test-2 focus-text
+
+    held out: 20 pages per task kind and layout (click-test-2, focus-text), greedy; success by layout (gain over the clone, paired by page ± 1 SE)
+    clone                  standard 1.00   moved 0.47   relabelled 1.00   crowded 0.65
+        click-test-2            1.00       0.45       1.00       1.00
+        focus-text              1.00       0.50       1.00       0.30
+    seed 0: GRPO training success 0.90 in the first 3 steps, 0.62 in the last 3; groups with one reward 0.88 (229 s)
+    GRPO seed 0            standard 1.00 (+0.000 ± 0.000)   moved 0.50 (+0.025 ± 0.025)   relabelled 1.00 (+0.000 ± 0.000)   crowded 0.70 (+0.050 ± 0.035)
+        click-test-2            1.00       0.45       1.00       1.00
+        focus-text              1.00       0.55       1.00       0.40
+    moved: gain by seed +0.025; crowded: +0.050 (standard and relabelled +0.000)
+    236 s
+
+What it shows: nothing moved beyond noise, and why: in 88% of the groups all eight episodes got the same reward,
+so GRPO had nothing to compare (the clone, trained to a loss of 0.010, plays most pages the same way every time).
+Training success is measured on each step's own pages, which differ from step to step; held-out success fell
+nowhere. Earlier pilots of this script (before this commit; not reference
+runs) at T = 2 gave 11 of 12 groups both outcomes on click-test-2 moved and still moved no layout by more than 0.05
+in 12 steps at lr 5e-5.
 """
 import argparse
 import copy
