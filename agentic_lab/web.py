@@ -339,8 +339,8 @@ class WebTwinEnv(WebEnv):
         if not (set(tasks) <= set(TASKS) and set(layouts) <= set(PERTURBATIONS)):
             raise ValueError(f"task must be among {TASKS} and perturbation among {PERTURBATIONS}, or either 'any'")
         super().__init__(tasks[0], max_turns, render_mode)
-        self.tasks, self.perturbations = tasks, layouts
-        self.split, self.perturbation, self.page_perturbation = split, perturbation, self.perturbations[0]
+        self.tasks, self.perturbations, self.split = tasks, layouts, split
+        self.page_perturbation = layouts[0]             # the layout of the page on screen, drawn at each reset
 
     def info(self) -> dict:
         info = super().info()
