@@ -46,6 +46,7 @@ from agentic_lab.rollout import rollout
 from agentic_lab.tasks import assistant, observation
 from agentic_lab.tools import Tool, ToolError, call_tool
 from agentic_lab.trajectory import Trajectory
+from agentic_lab.vision import png_data_uri
 
 WARM_START = Path(__file__).resolve().parent.parent / "data" / "web-warm"
 TASKS = ("click-test-2", "click-button", "click-link", "enter-text", "focus-text", "click-checkboxes")
@@ -417,6 +418,21 @@ def play_pages(model, tokenizer, n: int, tasks: tuple = TASKS, layouts: tuple = 
     return rollout(model, tokenizer, envs, seeds, temperature=temperature, seed=seed, max_new_tokens=64)
 
 
+def play_real(model, tokenizer, n: int, tasks: tuple = TASKS, temperature: float = 0.0, seed: int = 0,
+              first_seed: int = 1) -> list[Trajectory]:
+    """n real MiniWoB++ pages of each task kind, seeds first_seed, first_seed + 1, ...: the pages a scripted policy
+    gets from `env.reset(seed=...)` with the same seeds. One browser per kind, reused from page to page, so the
+    kinds are played side by side one seed at a time (a browser per episode would take a second and 400 MB each)."""
+    envs = [gym.make("agentic_lab/MiniWoB-v0", task=task) for task in tasks]
+    try:
+        played = [rollout(model, tokenizer, envs, [first_seed + k] * len(envs), temperature=temperature, seed=seed + k,
+                          max_new_tokens=64) for k in range(n)]
+    finally:
+        for env in envs:
+            env.close()
+    return [by_seed[i] for i in range(len(tasks)) for by_seed in played]   # grouped by kind, in seed order
+
+
 def web_report(trajectories: list[Trajectory]) -> dict[str, dict]:
     """By task (and "all"): n, success ± SE, actions per episode, and the share of actions the page refused."""
     report = {}
@@ -450,12 +466,19 @@ def miniwob_available() -> str | None:
 
 class MiniWoBEnv(WebEnv):
     """A MiniWoB++ task in headless Chromium, through Selenium, read and acted on exactly as the twin is. The
-    browser starts on the first reset (2-3 s, about 400 MB) and stops with `close()`."""
+    browser starts on the first reset (2-3 s, about 400 MB) and stops with `close()`.
 
-    def __init__(self, task: str = "click-button", max_turns: int = MAX_TURNS, render_mode: str | None = None):
+    MiniWoB++ fails an episode after 10 s of wall-clock time (`core.EPISODE_MAX_TIME`), a limit made for a person at
+    a keyboard. A model on a CPU playing six pages side by side can spend that before its first click, and be failed
+    for a right answer; so each episode here gets `time_limit` seconds (60 by default), and the score says what the
+    agent did, not how fast the machine is."""
+
+    def __init__(self, task: str = "click-button", max_turns: int = MAX_TURNS, render_mode: str | None = None,
+                 time_limit: float = 60.0):
         super().__init__(task, max_turns, render_mode)
         self.browser = None
         self.observation = None
+        self.time_limit = time_limit
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -469,6 +492,7 @@ class MiniWoBEnv(WebEnv):
             import miniwob
             gym.register_envs(miniwob)
             self.browser = gym.make(f"miniwob/{self.task_name}-v1").unwrapped
+        self.browser.instance.driver.execute_script(f"core.EPISODE_MAX_TIME = {round(self.time_limit * 1000)};")
         self.observation, _ = self.browser.reset(seed=int(self.np_random.integers(2**31)))
         self.utterance, self.turns, self.success, self.done = self.observation["utterance"], 0, False, False
         self.last_observation = printable(self.page_text(), 4096)
@@ -476,6 +500,11 @@ class MiniWoBEnv(WebEnv):
 
     def elements(self) -> list[dict]:
         return list(self.observation["dom_elements"]) if self.observation is not None else []
+
+    def info(self) -> dict:
+        """The viewer draws the page as the browser drew it beside each turn (info["show"]); the model reads text."""
+        shown = {"show": {"screenshot": png_data_uri(self.screenshot())}} if self.observation is not None else {}
+        return super().info() | shown
 
     def _step(self, action) -> tuple[float, bool]:
         self.observation, _, terminated, _, info = self.browser.step(action)

@@ -3,6 +3,7 @@ and sentences never on a training page, impossible actions refused with the pena
 renderer, refusals and expert on real MiniWoB++ pages, which pass the environment checks the twin passes."""
 import json
 import re
+import time
 
 import gymnasium as gym
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import agentic_lab.envs  # noqa: F401 - registers the environments
-from agentic_lab import web
+from agentic_lab import load_model, web
 from agentic_lab.envs import INVALID_PENALTY
 
 
@@ -161,6 +162,35 @@ def test_no_text_crashes_a_real_page(browser_envs, text):
     assert isinstance(observation, str) and -1.0 - INVALID_PENALTY <= reward <= 1.0
 
 
+@pytest.mark.browser
+@needs_miniwob
+def test_a_model_meets_the_real_pages_a_script_gets_from_the_same_seeds(browser_envs):
+    model, tokenizer = load_model(web.WARM_START)
+    played = web.play_real(model, tokenizer, 2, tasks=("click-test-2", "enter-text"))
+    assert [(t.info["task"], t.seed) for t in played] == [("click-test-2", 1), ("click-test-2", 2),
+                                                           ("enter-text", 1), ("enter-text", 2)]
+    for trajectory in played:
+        page, _ = browser_envs[trajectory.info["task"]].reset(seed=trajectory.seed)
+        assert page in tokenizer.decode(trajectory.token_ids)
+    assert all(t.success for t in played if t.info["task"] == "click-test-2")    # not failed by MiniWoB++'s 10 s
+
+
+@pytest.mark.browser
+@needs_miniwob
+def test_a_real_episode_waits_for_a_slow_agent():
+    # MiniWoB++ fails an episode whose time runs out before the task is done; MiniWoB-v0 gives the time_limit
+    for time_limit, reward_after_a_second in ((0.5, -1.0), (60.0, 1.0)):
+        env = gym.make("agentic_lab/MiniWoB-v0", task="click-test-2", time_limit=time_limit)
+        try:
+            env.reset(seed=0)
+            ref = web.expert_actions("click-test-2", env.unwrapped.utterance, env.unwrapped.elements())[0][1]["ref"]
+            time.sleep(1.0)
+            _, reward, terminated, _, _ = env.step(call("click", ref=ref))
+            assert (reward, terminated) == (reward_after_a_second, True), time_limit
+        finally:
+            env.close()
+
+
 def test_the_expert_does_not_redo_what_the_page_already_shows():
     env = gym.make("agentic_lab/WebTwin-v0", task="click-checkboxes")
     env.reset(seed=2)
@@ -176,7 +206,6 @@ def test_the_clone_points_by_place_not_by_ref_and_does_not_recover():
     page shares (click-test-2's ONE, focus-text's textbox) the clone is right on the standard layout and loses more
     than two standard errors of it when the elements are listed out of ref order; and after the page refuses an
     action it almost never finishes the episode."""
-    from agentic_lab import load_model
     from agentic_lab.eval import standard_error
     clone, tokenizer = load_model(web.WARM_START)
     played = web.play_pages(clone, tokenizer, 10, tasks=("click-test-2", "focus-text"), layouts=(None, "moved"))
