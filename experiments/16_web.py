@@ -134,7 +134,10 @@ def main() -> None:
           f"(gain over the clone, paired by page ± 1 SE)")
     print(row("clone", before))
     print(task_table(played, tasks))
-    real = args.real and not web.miniwob_available()
+    missing = web.miniwob_available()
+    real = args.real and not missing
+    if args.real and missing:
+        print("real pages skipped:", missing)
     if real:
         print(f"real MiniWoB++ pages ({args.real} of each kind, seeds 1 to {args.real}), greedy: success")
         print(real_row("clone", web.play_real(clone, tokenizer, args.real)))
