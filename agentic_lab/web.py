@@ -11,14 +11,16 @@ one sentence ("Click on the "okay" button."), in a real browser; its observation
 click an element by ref or type text into one. It pays 1 for a finished task and -1 (or a partial score) for a
 failed one; the course uses MiniWoB++'s binary processor, 1 or -1.
 
-**The twin.** The same six task kinds (TASKS), built by a page generator in Python with MiniWoB++'s element
-fields, tags and utterances, and the same dynamics (a click on the target button ends the episode, typing appends
-to a text box, a checkbox toggles, Submit checks the form). A page takes microseconds instead of a browser's
-tenth of a second, so RL can train on it within a notebook. Held out: the test split draws its words (button
-labels, links, names, checkbox labels) from a vocabulary the training pages never use, and its sentences from
-phrasings the training pages never use. `perturbation` changes the layout the way a redesign does: "moved" (the
-elements in another order and place), "relabelled" (every label but the target's is a held-out word), "crowded"
-(twice the distractors).
+**The twin.** The same six task kinds (TASKS), each page made as MiniWoB++'s own generator for the kind makes one
+(its miniwob/<task>.html: click-button's six slots, click-link's twenty words with links among them, two to six
+checkboxes), with its element fields, tags, refs and sentences, and each element where Chromium would draw it
+(`_Layout`: Arial's letter widths, the browser's line breaking); and the same dynamics (a click on the target button
+ends the episode, typing appends to a text box, a checkbox toggles, Submit checks the form). A page takes
+microseconds instead of a browser's tenth of a second, so RL can train on it within a notebook. Held out: the test
+split draws its words (lorem text, button labels, links, names, checkbox labels) from a vocabulary the training pages
+never use, and its sentences from phrasings the training pages never use. `perturbation` changes the layout the way
+a redesign does: "moved" (the elements in another order and place), "relabelled" (every label but the target's is a
+held-out word), "crowded" (twice the distractors, or lines of text above a page that had none).
 
 **One renderer for both** (`render_page`): the agent reads the same text whichever page is behind it, a line per
 element that shows something, `[ref] kind "text" @x,y`, so a policy trained on the twin acts on MiniWoB++ unchanged.
@@ -43,7 +45,7 @@ import gymnasium as gym
 from agentic_lab.envs import TextEnv, printable
 from agentic_lab.eval import success_rate
 from agentic_lab.rollout import rollout
-from agentic_lab.tasks import assistant, observation
+from agentic_lab.tasks import assistant
 from agentic_lab.tools import Tool, ToolError, call_tool
 from agentic_lab.trajectory import Trajectory
 from agentic_lab.vision import png_data_uri
@@ -51,27 +53,42 @@ from agentic_lab.vision import png_data_uri
 WARM_START = Path(__file__).resolve().parent.parent / "data" / "web-warm"
 TASKS = ("click-test-2", "click-button", "click-link", "enter-text", "focus-text", "click-checkboxes")
 PERTURBATIONS = (None, "moved", "relabelled", "crowded")
-MAX_TURNS = 6
+MAX_TURNS = 8            # click-checkboxes may ask for all six boxes: seven actions
 SCREEN_WIDTH, AREA_TOP, AREA_HEIGHT = 160, 50, 160     # MiniWoB++'s task area: 160 x 160 pixels below the prompt
 
-# Words the pages are made of: lorem ipsum, as in MiniWoB++, and first names for the text to type. A word belongs to
-# the test split by a hash of it, so no held-out word is ever on a training page.
-_WORDS = ("amet aliquam ante arcu augue blandit commodo congue cras cursus dapibus dictum donec dui egestas eget elit "
-          "enim erat eros est etiam felis fringilla fusce gravida iaculis id in integer justo lacinia lacus laoreet "
-          "leo libero ligula lorem luctus magna mauris metus mi morbi nam nec neque nibh nisi non nulla nunc odio "
-          "orci pede pellentesque pharetra placerat porta porttitor proin purus quam quis rhoncus risus rutrum "
-          "sagittis sapien sed sem semper sit sodales tellus tempus tortor turpis ultrices urna ut varius vel velit "
-          "vitae viverra").split()
-_NAMES = ("Agustina Jerald Marcella Tobias Ines Kendra Rolf Sybil Dario Lena Mateo Priya Oskar Nadia Felix Yara Hugo "
-          "Ilse Bruno Carmen Emil Greta Ivan Jonah Kira Luca Mira Nils Olga Pavel Rosa Sven Tara Umar Vera Wren").split()
-_OKAY_WORDS = ("ok", "okay", "yes", "submit", "next", "previous", "no", "cancel")
+# --- words --------------------------------------------------------------------------------------------------------
+# The words MiniWoB++'s generators draw from (its common/ui_utils.js: lorem_words, FIFTY_NAMES, click-button's eight
+# button words; the first 50 names and the first 8 button words here), each with more of its kind, so the twin has
+# enough words to hold some out. A word belongs to the test split by a hash of it (lower case, without punctuation),
+# so no held-out word is ever on a training page; the real pages use words of both splits (their "okay" and "yes"
+# buttons, for one, are held-out words).
+LOREM = ("a ac accumsan adipiscing aenean aliquam aliquet amet ante arcu at auctor augue bibendum blandit commodo "
+         "condimentum congue consectetur consequat convallis cras cum curabitur cursus dapibus diam dictum dictumst "
+         "dignissim dis dolor donec dui duis egestas eget eleifend elementum elit enim erat eros est et etiam eu "
+         "euismod facilisi facilisis fames faucibus felis fermentum feugiat fringilla fusce gravida habitant "
+         "habitasse hac hendrerit iaculis id imperdiet in integer interdum ipsum justo lacinia lacus laoreet lectus "
+         "leo libero ligula lobortis lorem luctus maecenas magna magnis malesuada massa mattis mauris metus mi "
+         "molestie mollis montes morbi mus nam nascetur natoque nec neque netus nibh nisi nisl non nulla nullam nunc "
+         "odio orci ornare parturient pellentesque penatibus pharetra phasellus placerat platea porta porttitor "
+         "posuere potenti praesent pretium proin pulvinar purus quam quis quisque rhoncus ridiculus risus rutrum "
+         "sagittis sapien scelerisque sed sem semper senectus sit sociis sodales sollicitudin suscipit suspendisse "
+         "tellus tempor tempus tincidunt tortor tristique turpis ullamcorper ultrices ultricies urna ut varius "
+         "vehicula vel velit venenatis vestibulum vitae vivamus viverra volutpat vulputate").split()
+NAMES = ("Kenda Karrie Joye Cheree Deneen Tula Briana Beaulah Vina Vanda Cierra Leonie Bernardine Keli Renda "
+         "Marcella Kanesha Enola Nathalie Annis Nieves Lyda Livia Kasie Tora Macie Agustina Dolores Ashlea Cristin "
+         "Jerald Teodoro Rex Riley Jess Emile Donovan Keneth Chas Thaddeus Sergio Michel Myron Olin Dannie Juan Alan "
+         "Ignacio Truman Augus Tobias Ines Rolf Sybil Dario Lena Mateo Priya Oskar Nadia Felix Yara Hugo Ilse Bruno "
+         "Carmen Emil Greta Ivan Jonah Kira Luca Mira Nils Olga Pavel Rosa Sven Tara Umar Vera Wren").split()
+BUTTON_WORDS = ("submit okay ok yes no cancel next previous back done save close apply send delete continue accept "
+                "decline retry skip finish start stop open reset confirm search login").split()
+COMMA_SHARE = 0.07          # of MiniWoB++'s lorem words, the share written with a comma ("amet,")
 
 
 def held_out_word(word: str) -> bool:
-    return zlib.crc32(word.lower().encode()) % 5 == 0
+    return zlib.crc32(word.strip(".,:").lower().encode()) % 5 == 0
 
 
-def vocabulary(split: str, words: tuple[str, ...] = _WORDS) -> list[str]:
+def vocabulary(split: str, words: list[str] = LOREM) -> list[str]:
     return [w for w in words if held_out_word(w) == (split == "test")]
 
 
@@ -89,7 +106,13 @@ PHRASINGS = {
 }
 
 
+def phrasing(task: str, split: str, rng: random.Random) -> str:
+    options = PHRASINGS[task]
+    return options[-1] if split == "test" else rng.choice(options[:-1])
+
+
 def _random_labels(rng: random.Random, n: int, split: str) -> list[str]:
+    """n checkbox labels as MiniWoB++ makes them (generateString(2, 8): 2 to 7 letters and digits), of the split."""
     labels: list[str] = []
     while len(labels) < n:
         label = "".join(rng.choices(string.ascii_letters + string.digits, k=rng.randint(2, 7)))
@@ -98,9 +121,20 @@ def _random_labels(rng: random.Random, n: int, split: str) -> list[str]:
     return labels
 
 
-def phrasing(task: str, split: str, rng: random.Random) -> str:
-    options = PHRASINGS[task]
-    return options[-1] if split == "test" else rng.choice(options[:-1])
+def _lorem(rng: random.Random, words: list[str], n: int) -> list[str]:
+    """n lorem words, a few with a comma, as MiniWoB++'s list has them."""
+    return [w + ("," if rng.random() < COMMA_SHARE else "") for w in rng.choices(words, k=n)]
+
+
+def _sentences(rng: random.Random, words: list[str], n: int) -> list[str]:
+    """MiniWoB++'s generateWords(n): n words in sentences, each capitalised, ending with a full stop after a word
+    with probability 0.2, and at the end."""
+    out, first = [], True
+    for i, w in enumerate(_lorem(rng, words, n)):
+        w = w[:1].upper() + w[1:] if first else w
+        first = rng.random() < 0.2 and i + 1 < n
+        out.append(w + "." if first else w.replace(",", "") + "." if i + 1 == n else w)
+    return out
 
 
 # --- the renderer: one for MiniWoB++'s elements and the twin's -------------------------------------------------
@@ -179,72 +213,230 @@ def _element(ref: int, parent: int, tag: str, text: str = "", left: float = 0, t
             "width": width, "height": height, "classes": classes, "flags": [0, 0, 0, 1]}
 
 
+# --- the twin's layout: where Chromium puts MiniWoB++'s elements -------------------------------------------------
+# Arial's advance widths in thousandths of the font size (Chromium draws MiniWoB++'s Arial in Liberation Sans, which
+# has Arial's metrics): the task area's text is 10 px; a button keeps the browser's 13.33 px and adds 16 px of
+# padding and border, so "Cancel" is 57.5 px wide, as Chromium measures it.
+_ADVANCE = {**dict(zip(string.ascii_lowercase, (556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833, 556,
+                                                 556, 556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500))),
+            **dict(zip(string.ascii_uppercase, (667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833, 722,
+                                                 778, 667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611))),
+            **{d: 556 for d in string.digits}, " ": 278, ",": 278, ".": 278, ":": 278}
+LEFT, RIGHT, LINE, BOX = 2, 158, 11, 21   # the area's inner edges; a line of text, and of a button or text box
+
+
+def text_width(text: str, size: float = 10) -> float:
+    return sum(_ADVANCE.get(c, 556) for c in text) * size / 1000
+
+
+def button_width(text: str) -> float:
+    return text_width(text, 40 / 3) + 16
+
+
+class _Layout:
+    """A page's elements as MiniWoB++ lists them, placed as Chromium's inline layout places them: words and boxes
+    left to right from x = 2, a new line when the next would pass x = 158 (the space before it dropped), a line
+    11 px tall, or 21 with a button or text box in it (its text then 6 px down, on their baseline). Refs in page
+    order, as MiniWoB++ gives them: elements 4, 5, ... after the body, the wrapper and the task area (1 to 3), and
+    text that shares its parent with elements (a text node, tag "t") -1, -2, ..., one per line it spans."""
+
+    def __init__(self, top: float = AREA_TOP + 2):
+        self.elements = [_element(1, 0, "body", width=SCREEN_WIDTH, height=AREA_TOP + AREA_HEIGHT),
+                         _element(2, 1, "div", width=SCREEN_WIDTH, height=AREA_TOP + AREA_HEIGHT),
+                         _element(3, 2, "div", top=AREA_TOP, width=SCREEN_WIDTH, height=AREA_HEIGHT)]
+        self.ref, self.text_ref = 4, -1
+        self.x, self.top, self.space = LEFT, top, False
+        self.line: list[tuple[dict, float, float, bool]] = []    # (element, x, width, is a box) on the open line
+
+    def add(self, tag: str, text: str = "", parent: int = 3, classes: str = "", **place) -> dict:
+        """A new element (a text node if tag is "t"), at `place` (left, top, width, height) if given."""
+        ref = self.text_ref if tag == "t" else self.ref
+        self.text_ref, self.ref = (self.text_ref - 1, self.ref) if tag == "t" else (self.text_ref, self.ref + 1)
+        element = _element(ref, parent, tag, text, classes=classes, **place)
+        element["top"] = place.get("top")                      # None until its line is closed
+        self.elements.append(element)
+        return element
+
+    def _fits(self, width: float) -> None:
+        if self.line and self.x + (text_width(" ") if self.space else 0) + width > RIGHT:
+            self.newline()
+        elif self.line and self.space:
+            self.x += text_width(" ")
+        self.space = False
+
+    def box(self, tag: str, text: str = "", width: float = 40, classes: str = "") -> dict:
+        """A button or text box in the flow of the line."""
+        self._fits(width)
+        element = self.add(tag, text, classes=classes, left=self.x, width=width, height=BOX)
+        self.line.append((element, self.x, width, True))
+        self.x += width
+        return element
+
+    def words(self, tag: str, text: str, classes: str = "") -> dict:
+        """Text in the flow: one element however many lines it spans (a span), or for tag "t" one text node per
+        line. A space at its start belongs to it (its box starts before the space), one at its end parts it from
+        what follows; a space at the start of a line is dropped, as the browser drops it."""
+        self.space = self.space or text[:1] == " "
+        element = None
+        for word in text.split():
+            start = self.x
+            self._fits(text_width(word))
+            if element is None or (tag == "t" and not any(e is element for e, *_ in self.line)):
+                left = start if element is None and text[:1] == " " and self.line else self.x
+                element = self.add(tag, word if tag == "t" else text.strip(), classes=classes, left=left, width=0)
+            elif tag == "t":
+                element["text"] += " " + word
+            self.line.append((element, self.x, text_width(word), False))
+            self.x += text_width(word)
+            self.space = True
+        self.space = text[-1:] == " "
+        return element
+
+    def block(self, tag: str, text: str) -> dict:
+        """A block of text (a div), on lines of its own."""
+        self.newline()
+        element = self.words(tag, text)
+        element["left"], element["width"] = LEFT, RIGHT - LEFT
+        self.newline()
+        return element
+
+    def newline(self) -> None:
+        """Close the open line: its height known, its elements' tops are."""
+        if not self.line:
+            return
+        height = BOX if any(is_box for *_, is_box in self.line) else LINE
+        for element, x, width, is_box in self.line:
+            top = self.top + (0 if is_box or height == LINE else 6)
+            if element["top"] is None:
+                element["top"] = top
+            element["left"] = min(element["left"], x)
+            element["width"] = max(element["left"] + element["width"], x + width) - element["left"]
+            element["height"] = top + (BOX if is_box else LINE) - element["top"]
+        self.top, self.x, self.line, self.space = self.top + height, LEFT, [], False
+
+    def done(self) -> list[dict]:
+        self.newline()
+        return self.elements
+
+
 def make_page(task: str, rng: random.Random, split: str = "train", perturbation: str | None = None) -> Page:
-    """A page of one task kind: the body, the wrapper and the task area (refs 1 to 3) as on MiniWoB++, then the
-    task's elements and distractors, laid out top to bottom (or, "moved", anywhere in the area and in any order)."""
+    """A page of one task kind, made as MiniWoB++'s generator for it makes one (its miniwob/<task>.html): the same
+    elements, refs, text and places, from the split's words. `perturbation` then changes it as a redesign would:
+    "moved" puts every element somewhere else in the area (the page lists them in their new reading order),
+    "relabelled" gives every button, link or box but the ones asked for a held-out word, "crowded" doubles the
+    distractors (click-button's slots, click-link's words, the boxes not asked for) or puts lines of text above
+    a page that has none (click-test-2, enter-text, focus-text)."""
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}")
     if perturbation not in PERTURBATIONS:
         raise ValueError(f"perturbation must be one of {PERTURBATIONS}")
-    words, names = vocabulary(split), vocabulary(split, _NAMES)
-    distractors = rng.randint(1, 3) * (2 if perturbation == "crowded" else 1)
-    items: list[tuple] = []          # (tag, text, classes) in page order
-    if task == "click-test-2":
+    words, crowded = vocabulary(split), perturbation == "crowded"
+
+    def relabel(labels: list[str], pool: list[str], keep: set) -> list[str]:   # a relabelled page's labels
+        if perturbation != "relabelled":
+            return labels
+        others = [w for w in pool if w.lower() not in {k.lower() for k in keep}]
+        return [w if w in keep else rng.choice(others) for w in labels]
+    page = _Layout()
+    if crowded and task in ("click-test-2", "enter-text", "focus-text"):
+        for _ in range(rng.randint(2, 6)):
+            page.block("div", " ".join(_lorem(rng, words, 3)))
+    if task == "click-test-2":                       # two 40-pixel buttons anywhere in the area
         target = "ONE"
-        items = [("button", "ONE", ""), ("button", "TWO", "")]
-    elif task == "click-button":
-        labels = rng.sample(words, distractors + 1)
-        target = labels[0]
-        items = [("button", w, "") for w in labels] + [("div", " ".join(rng.sample(words, 3)), "")]
-    elif task == "click-link":
-        labels = rng.sample(words, distractors + 1)
-        target = labels[0]
-        items = [("span", w, "alink") for w in labels] + \
-                [("t", " ".join(rng.sample(words, rng.randint(1, 3))), "") for _ in range(distractors + 1)]
-    elif task == "enter-text":
-        target = rng.choice(names)
-        items = [("input_text", "", ""), ("button", "Submit", "")]
-    elif task == "focus-text":
+        for label in ("ONE", "TWO"):
+            page.add("button", label, left=rng.randrange(118), top=rng.randrange(118) + AREA_TOP, width=40, height=40)
+    elif task == "click-button":                     # six slots: a line of text, a text box, or a button
+        slots, labels = [], []
+        for i in range(12 if crowded else 6):
+            u = rng.random()
+            if u < 0.66 and not (i == (11 if crowded else 5) and not labels):
+                slots.append(("text" if u < 0.33 else "textbox", rng.random() < 0.5))
+            else:
+                label = rng.choice(vocabulary(split, BUTTON_WORDS))
+                labels.append(label.capitalize() if rng.random() < 0.5 else label)
+                slots.append(("button", rng.random() < 0.5))
+        target = rng.choice(labels)
+        labels = relabel(labels, vocabulary("test", BUTTON_WORDS), {target})
+        for kind, coin in slots:
+            if kind == "text":
+                page.block("div", " " + " ".join(_lorem(rng, words, 3)))
+            elif kind == "textbox":
+                if coin:
+                    page.words("span", " " + " ".join(_lorem(rng, words, 3)) + ": ")
+                page.box("input_text", width=rng.randint(40, 149) + 8)
+                page.newline()
+            else:
+                label = labels.pop(0)
+                page.box("button", label, width=button_width(label))
+                if coin:
+                    page.newline()
+    elif task == "click-link":                       # 20 words of sentences, each a link with probability 0.2
+        tokens = []
+        while not any(is_link for _, is_link in tokens):
+            tokens = [(w, rng.random() < 0.2) for w in _sentences(rng, words, 40 if crowded else 20)]
+        links = [w for w, is_link in tokens if is_link]
+        target = rng.choice(links)
+        links = iter(relabel(links, vocabulary("test"), {target}))
+        run: list[str] = []
+        for i, (w, is_link) in enumerate(tokens):
+            if not is_link:
+                run.append(w)
+                continue
+            if run:
+                page.words("t", (" " if i > len(run) else "") + " ".join(run) + " ")
+            page.space, run = i > 0, []              # the tokens are joined by spaces
+            page.words("span", next(links), classes="alink")
+        if run:
+            page.words("t", " " + " ".join(run))
+    elif task == "enter-text":                       # a form moved by up to 19 pixels, its Submit up to 19 lower
+        target = rng.choice(vocabulary(split, NAMES))
+        left, top = LEFT + rng.randrange(20), page.top + rng.randrange(20)
+        form = page.add("div", left=left, top=top, width=RIGHT - left, height=52)
+        page.add("input_text", parent=form["ref"], left=left, top=top, width=128, height=BOX)
+        page.add("button", "Submit", parent=form["ref"], classes="secondary-action", left=left,
+                 top=top + BOX + rng.randrange(20), width=button_width("Submit") + 38, height=31)
+    elif task == "focus-text":                       # a text box moved by up to 19 pixels right and 139 down
         target = None
-        items = [("input_text", "", "")] + [("div", " ".join(rng.sample(words, 2)), "") for _ in range(distractors - 1)]
-    else:  # click-checkboxes: MiniWoB++ labels its boxes with random strings of letters and digits
-        labels = _random_labels(rng, distractors + 2, split)
-        target = tuple(labels[:rng.randint(1, 2)])
-        items = [("checkbox", w, "") for w in labels]
-    if perturbation == "relabelled" and task in ("click-button", "click-link", "click-checkboxes"):
-        spare = _random_labels(rng, len(items), "test") if task == "click-checkboxes" else \
-            [w for w in vocabulary("test") if w not in labels]
-        rng.shuffle(spare)
-        wanted = set(target) if isinstance(target, tuple) else {target}
-        items = [(tag, text if text in wanted or tag in ("div", "t") else spare.pop(), classes)
-                 for tag, text, classes in items]
-    rng.shuffle(items)
-    if task == "click-checkboxes":
-        items.append(("button", "Submit", ""))
-    elements = [_element(1, 0, "body", width=SCREEN_WIDTH, height=AREA_TOP + AREA_HEIGHT),
-                _element(2, 1, "div", width=SCREEN_WIDTH, height=AREA_TOP + AREA_HEIGHT),
-                _element(3, 2, "div", top=AREA_TOP, width=SCREEN_WIDTH, height=AREA_HEIGHT)]
-    ref, text_ref, top = 4, -1, AREA_TOP + 2
-    for tag, text, classes in items:
-        left = rng.randint(2, 100) if perturbation == "moved" or task == "click-test-2" else 2
-        y = rng.randint(AREA_TOP + 2, AREA_TOP + AREA_HEIGHT - 22) if perturbation == "moved" else top
-        if tag == "checkbox":            # a label holding the box and its text, as MiniWoB++'s pages have
-            elements += [_element(ref, 3, "label", left=left, top=y + 4, width=60, height=13),
-                         _element(ref + 1, ref, "input_checkbox", left=left + 4, top=y, width=13, height=13),
-                         _element(text_ref, ref, "t", text, left=left + 27, top=y + 4, height=13)]
-            ref, text_ref = ref + 2, text_ref - 1
-        elif tag == "t":
-            elements.append(_element(text_ref, 3, "t", text, left=left, top=y, height=11))
-            text_ref -= 1
-        else:
-            elements.append(_element(ref, 3, tag, text, left=left, top=y, classes=classes))
-            ref += 1
-        top += 21
-    sentence = phrasing(task, split, rng).format(
-        target=", ".join(target) if isinstance(target, tuple) else target)
+        page.add("input_text", left=LEFT + rng.randrange(20), top=page.top + rng.randrange(140), width=128, height=BOX)
+    else:                                            # click-checkboxes: 2 to 6 boxes, each asked for with p = 0.5
+        n = rng.randrange(2, 7)
+        labels = _random_labels(rng, 2 * n if crowded else n, split)
+        target = tuple(w for w in labels[:n] if rng.random() < 0.5)
+        if crowded:
+            rng.shuffle(labels)
+        if perturbation == "relabelled":
+            labels = relabel(labels, _random_labels(rng, len(labels), "test"), set(target))
+        boxes = page.add("div", left=LEFT, top=page.top, width=RIGHT - LEFT, height=19 * len(labels))
+        for i, label in enumerate(labels):
+            y = page.top + 19 * i
+            holder = page.add("label", parent=boxes["ref"], left=LEFT, top=y + 7, width=27 + text_width(label),
+                              height=LINE)
+            page.add("input_checkbox", parent=holder["ref"], left=LEFT + 4, top=y + 3, width=20, height=13)
+            page.add("t", label, parent=holder["ref"], left=LEFT + 27, top=y + 7, width=text_width(label),
+                     height=LINE)
+        page.add("button", "Submit", classes="secondary-action", left=LEFT, top=page.top + 11 + 19 * len(labels),
+                 width=button_width("Submit") + 38, height=31)
+    elements = page.done()
     if perturbation == "moved":
-        elements[3:] = sorted(elements[3:], key=lambda e: (e["top"], e["left"]))   # page order follows the layout
+        _move(elements, rng)
+    sentence = phrasing(task, split, rng).format(
+        target=(", ".join(target) or "nothing") if isinstance(target, tuple) else target)
     return Page(sentence, elements, target)
+
+
+def _move(elements: list[dict], rng: random.Random) -> None:
+    """Each element the area or a wrapper holds goes somewhere else in the area, what it holds with it (a checkbox
+    and its label's text move with the label); the page then lists them in their new reading order."""
+    wrappers = {e["ref"] for e in elements[3:] if e["tag"] == "div" and not e["text"]}
+    children: dict[int, list[dict]] = {}
+    for e in elements:
+        children.setdefault(e["parent"], []).append(e)
+    for e in elements[3:]:
+        if e["parent"] in wrappers | {3} and e["ref"] not in wrappers:
+            dx, dy = rng.randint(2, 100) - e["left"], rng.randint(AREA_TOP + 2, AREA_TOP + AREA_HEIGHT - 22) - e["top"]
+            for moved in [e, *children.get(e["ref"], [])]:
+                moved["left"], moved["top"] = moved["left"] + dx, moved["top"] + dy
+    elements[3:] = sorted(elements[3:], key=lambda e: (e["top"], e["left"]))
 
 
 # --- the scripted expert ---------------------------------------------------------------------------------------
@@ -322,6 +514,10 @@ class WebEnv(TextEnv):
     def page_text(self) -> str:
         return render_page(self.utterance, self.elements())
 
+    def error(self, message: str) -> str:
+        """A malformed action's error, with the page: the agent reads only the latest observation."""
+        return super().error(message) + "\n" + self.page_text()
+
     def info(self) -> dict:
         return super().info() | {"success": self.success, "hidden": {"task": self.task_name}}
 
@@ -393,18 +589,19 @@ class WebTwinEnv(WebEnv):
 
 
 # --- the clone's demonstrations, and what an agent did ----------------------------------------------------------
-def demonstration(env: WebEnv) -> list[dict]:
-    """The expert's episode on the page `env` was just reset to, as a conversation: the page, then each tool call
-    and the page it led to (the expert asks again after every step, as a policy does)."""
-    messages = [{"role": "user", "content": env.last_observation}]
-    done = False
+def demonstration(env: WebEnv) -> list[list[dict]]:
+    """The expert's episode on the page `env` was just reset to, as single-turn conversations, one a step: the page
+    as it stands, then the expert's tool call. A page shows all there is to know (what is ticked, what is typed), so
+    the agent reads only the latest page (rollout's keep_history=False) and its context stays one page long."""
+    conversations, done = [], False
     while not done:
         tool, arguments = expert_actions(env.task_name, env.utterance, env.elements())[0]
+        conversations.append([{"role": "user", "content": env.page_text() if conversations else env.last_observation},
+                              assistant(tool=tool, **arguments)])
         text = "<tool_call>" + json.dumps({"name": tool, "arguments": arguments}) + "</tool_call>"
-        page, _, terminated, truncated, _ = env.step(text)
+        _, _, terminated, truncated, _ = env.step(text)
         done = terminated or truncated
-        messages += [assistant(tool=tool, **arguments)] + ([] if done else [observation(page)])
-    return messages
+    return conversations
 
 
 def play_pages(model, tokenizer, n: int, tasks: tuple = TASKS, layouts: tuple = PERTURBATIONS, split: str = "test",
@@ -415,7 +612,8 @@ def play_pages(model, tokenizer, n: int, tasks: tuple = TASKS, layouts: tuple = 
     envs = [gym.make("agentic_lab/WebTwin-v0", task=task, split=split, perturbation=layout)
             for task, layout in kinds for _ in range(n)]
     seeds = [first_seed + k for _ in kinds for k in range(n)]
-    return rollout(model, tokenizer, envs, seeds, temperature=temperature, seed=seed, max_new_tokens=64)
+    return rollout(model, tokenizer, envs, seeds, temperature=temperature, seed=seed, max_new_tokens=64,
+                   keep_history=False)
 
 
 def play_real(model, tokenizer, n: int, tasks: tuple = TASKS, temperature: float = 0.0, seed: int = 0,
@@ -426,7 +624,7 @@ def play_real(model, tokenizer, n: int, tasks: tuple = TASKS, temperature: float
     envs = [gym.make("agentic_lab/MiniWoB-v0", task=task) for task in tasks]
     try:
         played = [rollout(model, tokenizer, envs, [first_seed + k] * len(envs), temperature=temperature, seed=seed + k,
-                          max_new_tokens=64) for k in range(n)]
+                          max_new_tokens=64, keep_history=False) for k in range(n)]
     finally:
         for env in envs:
             env.close()

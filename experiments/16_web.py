@@ -145,7 +145,8 @@ def main() -> None:
     gains = {layout: [] for layout in LAYOUTS}
     for seed in args.seeds:
         policy = copy.deepcopy(clone)
-        config = RLConfig(n_groups=8, group_size=8, lr=args.lr, temperature=args.temperature, max_new_tokens=64)
+        config = RLConfig(n_groups=8, group_size=8, lr=args.lr, temperature=args.temperature, max_new_tokens=64,
+                          keep_history=False)           # the agent reads the latest page, as the clone learned to
         history = grpo_train(policy, tokenizer, lambda: gym.make("agentic_lab/WebTwin-v0", task=tasks,
                                                                  perturbation=perturbation),
                              args.steps, config, seed=seed, progress=False)
