@@ -250,14 +250,18 @@ class _Layout:
 
     def add(self, tag: str, text: str = "", parent: int = 3, classes: str = "", **place) -> dict:
         """A new element (a text node if tag is "t"), at `place` (left, top, width, height) if given."""
-        ref = self.text_ref if tag == "t" else self.ref
-        self.text_ref, self.ref = (self.text_ref - 1, self.ref) if tag == "t" else (self.text_ref, self.ref + 1)
+        if tag == "t":
+            ref, self.text_ref = self.text_ref, self.text_ref - 1
+        else:
+            ref, self.ref = self.ref, self.ref + 1
         element = _element(ref, parent, tag, text, classes=classes, **place)
         element["top"] = place.get("top")                      # None until its line is closed
         self.elements.append(element)
         return element
 
     def _fits(self, width: float) -> None:
+        """Make room for something `width` wide: a new line if it and the space before it would pass the right
+        edge, else the space."""
         if self.line and self.x + (text_width(" ") if self.space else 0) + width > RIGHT:
             self.newline()
         elif self.line and self.space:

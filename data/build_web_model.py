@@ -57,16 +57,15 @@ def model_card(stats: dict) -> str:
     return f"""# web-warm
 
 Notebook 16's warm start: the tiny model (`data/tiny-agent`) fine-tuned to imitate a scripted expert on the twin's
-web pages (`agentic_lab/WebTwin-v0`, six MiniWoB++ task kinds, standard layout, training words and sentences): read
-the page as text, then `click(ref)` or `type(ref, text)` until the task is done, reading only the latest page
-(rollout's `keep_history=False`). Built by `data/build_web_model.py`,
-deterministically from seed {stats['seed']}.
+web pages (`agentic_lab/WebTwin-v0`, six MiniWoB++ task kinds built as MiniWoB++ builds them, standard layout,
+training words and sentences): read the page as text, then `click(ref)` or `type(ref, text)` until the task is done,
+reading only the latest page (rollout's `keep_history=False`). Built by `data/build_web_model.py`, deterministically
+from seed {stats['seed']}.
 
 ## Training
-Supervised next-token loss on the assistant's tokens, {stats['train_episodes']:,} expert steps, each the page
-as it stood and the expert's tool call ({stats['train_tokens'] / 1e6:.2f}M tokens): {stats['train_steps']} steps of
-batch {stats['batch_size']}, lengths mixed in every batch, AdamW, peak learning rate {stats['peak_lr']}, cosine
-schedule.
+Supervised next-token loss on the assistant's tokens, {stats['train_episodes']:,} expert steps, each the page as it
+stood and the expert's tool call ({stats['train_tokens'] / 1e6:.2f}M tokens): {stats['train_steps']} steps of batch
+{stats['batch_size']}, lengths mixed in every batch, AdamW, peak learning rate {stats['peak_lr']}, cosine schedule.
 {stats['train_seconds'] / 60:.0f} minutes at {stats['mean_tokens_per_s']:,} tokens/s. Final training loss
 {stats['final_loss']}.
 
