@@ -668,7 +668,7 @@ def miniwob_available() -> str | None:
 
 class MiniWoBEnv(WebEnv):
     """A MiniWoB++ task in headless Chromium, through Selenium, read and acted on exactly as the twin is. The
-    browser starts on the first reset (2-3 s, about 400 MB) and stops with `close()`.
+    browser starts on the first reset (about a second, and about 400 MB) and stops with `close()`.
 
     MiniWoB++ fails an episode after 10 s of wall-clock time (`core.EPISODE_MAX_TIME`), a limit made for a person at
     a keyboard. A model on a CPU playing six pages side by side can spend that before its first click, and be failed
