@@ -600,8 +600,7 @@ def demonstration(env: WebEnv) -> list[list[dict]]:
     conversations, done = [], False
     while not done:
         tool, arguments = expert_actions(env.task_name, env.utterance, env.elements())[0]
-        conversations.append([{"role": "user", "content": env.page_text() if conversations else env.last_observation},
-                              assistant(tool=tool, **arguments)])
+        conversations.append([{"role": "user", "content": env.last_observation}, assistant(tool=tool, **arguments)])
         text = "<tool_call>" + json.dumps({"name": tool, "arguments": arguments}) + "</tool_call>"
         _, _, terminated, truncated, _ = env.step(text)
         done = terminated or truncated
