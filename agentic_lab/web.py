@@ -296,10 +296,10 @@ class _Layout:
         self.space = text[-1:] == " "
         return element
 
-    def block(self, tag: str, text: str) -> dict:
+    def block(self, text: str) -> dict:
         """A block of text (a div), on lines of its own."""
         self.newline()
-        element = self.words(tag, text)
+        element = self.words("div", text)
         element["left"], element["width"] = LEFT, RIGHT - LEFT
         self.newline()
         return element
@@ -344,26 +344,26 @@ def make_page(task: str, rng: random.Random, split: str = "train", perturbation:
     page = _Layout()
     if crowded and task in ("click-test-2", "enter-text", "focus-text"):
         for _ in range(rng.randint(2, 6)):
-            page.block("div", " ".join(_lorem(rng, words, 3)))
+            page.block(" ".join(_lorem(rng, words, 3)))
     if task == "click-test-2":                       # two 40-pixel buttons anywhere in the area
         target = "ONE"
         for label in ("ONE", "TWO"):
             page.add("button", label, left=rng.randrange(118), top=rng.randrange(118) + AREA_TOP, width=40, height=40)
     elif task == "click-button":                     # six slots: a line of text, a text box, or a button
-        slots, labels = [], []
+        slots, labels, button_words = [], [], vocabulary(split, BUTTON_WORDS)
         for i in range(12 if crowded else 6):
             u = rng.random()
             if u < 0.66 and not (i == (11 if crowded else 5) and not labels):
                 slots.append(("text" if u < 0.33 else "textbox", rng.random() < 0.5))
             else:
-                label = rng.choice(vocabulary(split, BUTTON_WORDS))
+                label = rng.choice(button_words)
                 labels.append(label.capitalize() if rng.random() < 0.5 else label)
                 slots.append(("button", rng.random() < 0.5))
         target = rng.choice(labels)
         labels = relabel(labels, vocabulary("test", BUTTON_WORDS), {target})
         for kind, coin in slots:
             if kind == "text":
-                page.block("div", " " + " ".join(_lorem(rng, words, 3)))
+                page.block(" " + " ".join(_lorem(rng, words, 3)))
             elif kind == "textbox":
                 if coin:
                     page.words("span", " " + " ".join(_lorem(rng, words, 3)) + ": ")
