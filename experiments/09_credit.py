@@ -51,6 +51,7 @@ import gymnasium as gym
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import agentic_lab.envs  # noqa: E402,F401 - registers the environments
 from agentic_lab import load_model  # noqa: E402
+from agentic_lab.eval import paired_gain  # noqa: E402
 from agentic_lab.long_horizon import MAX_NEW_TOKENS, WARM_START, play  # noqa: E402
 from agentic_lab.rl import RLConfig, grpo_train  # noqa: E402
 from agentic_lab.trajectory import write_atomically  # noqa: E402
@@ -71,7 +72,8 @@ def run(horizon: int, credit: str, seed: int, steps: int, n_groups: int, lr: flo
                          config(credit, n_groups, lr, keep_top_spread), seed=seed, progress=False)
     after = [float(t.success) for t in play(model, tokenizer, horizon, eval_worlds, seed=seed)]
     return {**settings(horizon, credit, seed, steps, n_groups, lr, eval_worlds, keep_top_spread),
-            "seconds": round(time.time() - start, 1), "success_after": sum(after) / len(after), "history": history}
+            "seconds": round(time.time() - start, 1), "success_after": sum(after) / len(after), "wins": after,
+            "history": history}
 
 
 SETTINGS = ("horizon", "credit", "seed", "steps", "n_groups", "lr", "eval_worlds", "keep_top_spread")
@@ -135,8 +137,13 @@ if __name__ == "__main__":
                 r = runs[-1]
                 critic_fit = (f"; explained variance first/last 5 steps {explained_variance(r, slice(0, 5)):+.2f}/"
                               f"{explained_variance(r, slice(-5, None)):+.2f}" if credit == "critic" else "")
+                episode = [e for e in runs if e["horizon"] == h and e["seed"] == seed and e["credit"] == "episode"]
+                lead = ""
+                if credit != "episode" and episode and "wins" in r and "wins" in episode[0]:  # same worlds and seed
+                    lead = "  minus episode {:+.3f} ± {:.3f} paired by world".format(
+                        *paired_gain(episode[0]["wins"], r["wins"]))
                 print(f"H={h:2d} {credit:8s} seed {seed}: held-out success {before[h]:.3f} -> {r['success_after']:.3f}"
-                      f"  (training success first/last step {r['history'][0]['success']:.2f}/"
+                      f"{lead}  (training success first/last step {r['history'][0]['success']:.2f}/"
                       f"{r['history'][-1]['success']:.2f}, {r['seconds']:.0f} s{critic_fit})", flush=True)
     print("\nheld-out success at T = 1, mean ± SE over seeds; gain over episode-level credit, seeds paired")
     for h in args.horizons:
