@@ -47,6 +47,16 @@ def test_notebook_states_its_full_mode_budget_first(path):
     assert "announce(full_minutes=" in first_code.source
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_label_writes_a_count_that_quick_mode_changes(path):
+    """A plot title or printed label that says how many episodes a step plays computes it from the run's settings:
+    written as a number ("64 episodes a step"), it was wrong in quick mode, which plays fewer."""
+    nb = nbformat.read(path, as_version=4)
+    literal = [line.strip() for c in nb.cells if c.cell_type == "code" for line in c.source.splitlines()
+               if re.search(r"\b\d+ episodes (a|per) step", line)]
+    assert not literal, f"{path.name}: {literal}"
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_top_to_bottom_in_quick_mode(path, monkeypatch, record_property):

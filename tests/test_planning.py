@@ -1,8 +1,10 @@
 """The planning world's planner is optimal and its tasks have the plan length asked for; the experts (BFS here,
 the BabyAI bot there) solve their tasks through our text actions; plans, fidelity and observation sizes."""
+import ast
 import itertools
 import json
 from collections import Counter
+from pathlib import Path
 
 import gymnasium as gym
 import pytest
@@ -318,3 +320,32 @@ def test_babyai_held_out_missions_never_start_as_a_training_one_did():
     unsplit = gym.make("agentic_lab/BabyAI-GoToLocal-v0").unwrapped
     unsplit.reset(seed=7)
     assert unsplit.level.mission == level.mission and (unsplit.level.grid.encode() == level.grid.encode()).all()
+
+
+def notebook_07_code() -> str:
+    cells = json.loads((Path(__file__).resolve().parent.parent / "notebooks" / "07_planning.ipynb").read_text())["cells"]
+    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+
+
+def test_notebook_07_compares_each_arm_with_its_own_longest_training_episode():
+    """The teacher-forced comparison splits each arm's answers at that arm's longest training episode: act-only's
+    demonstrations are shorter than plan-first's, so one boundary for both put act-only's longer ones 'inside'."""
+    line = next(l for l in notebook_07_code().splitlines() if l.startswith("longest_trained ="))
+    stats = {"act-only": {"longest_train_episode_tokens": 163}, "plan-first": {"longest_train_episode_tokens": 171}}
+    longest_trained = eval(line.split("=", 1)[1].split("#")[0], {}, {"stats": stats})
+    assert longest_trained == {"act-only": 163, "plan-first": 171}
+
+
+def test_notebook_07_trains_copies_and_measures_the_warm_starts_untouched():
+    """RL trains copies: a warm start trained in place would be measured as 'before' when an earlier cell is
+    re-run after training."""
+    tree = ast.parse(notebook_07_code())
+    loaded = {target.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
+              and isinstance(node.value, ast.Call) and getattr(node.value.func, "id", "") == "load_model"
+              for element in node.targets for target in ast.walk(element) if isinstance(target, ast.Name)}
+    trained = [node.args[0] for node in ast.walk(tree) if isinstance(node, ast.Call)
+               and getattr(node.func, "attr", getattr(node.func, "id", "")) == "grpo_train"]
+    assert trained and "models" in loaded
+    for model in trained:
+        name = model.value if isinstance(model, ast.Subscript) else model
+        assert not (isinstance(name, ast.Name) and name.id in loaded - {"tokenizer"}), ast.unparse(model)
