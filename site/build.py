@@ -134,8 +134,8 @@ def stage(notebooks: list[Path], src: Path, mode: str, cache: Path) -> None:
     JavaScript it serves."""
     shutil.rmtree(src, ignore_errors=True)
     src.mkdir(parents=True)
-    for path in notebooks:
-        shutil.copy2(path, src / path.name)
+    for path in notebooks:  # copied with a new time, so Sphinx reads each again and takes its outputs from the
+        shutil.copy(path, src / path.name)  # cache: with the file's own time, an edit made during a build was missed
     (src / "index.md").write_text(landing_page([read_chapter(p) for p in notebooks]))
     (src / "timings.md").write_text("# How long each chapter ran\n\nExecuted for this build, in "
                                     f"{mode} mode (a chapter taken from the cache shows when it ran).\n\n"
