@@ -3,6 +3,8 @@ over several training seeds, from the same warm start, on the same rollouts budg
 
     python experiments/09_credit.py                       # lr 1e-4 for 30 steps
     python experiments/09_credit.py --lr 2e-4 --steps 20  # at notebook 09's learning rate
+    python experiments/09_credit.py --lr 2e-4 --steps 12 --n-groups 4 --eval-worlds 100 --horizons 20 5 \
+        --credits episode gigpo --seeds 0 1 2 3 4          # notebook 09's own run, seed 0, and four more seeds
     python experiments/09_credit.py --lr 2e-4 --steps 20 --horizons 20 --keep-top-spread 0.5   # RAGEN's filter there
     python experiments/09_credit.py --seeds 0 --steps 2 --out /tmp/try.json   # a quick try-out
 
@@ -27,6 +29,51 @@ At H = 20 every GiGPO seed ended 0.16 to 0.21 above the warm start, while episod
 (0.23) and the critic gained in none. Measured earlier on 2 cores, from the warm start built before issue 34's base:
 the defaults' 27 runs 3,199 s (one of them slowed by another job), the notebook's learning rate's 2,112 s, the
 filter's 9 runs at H = 20 about 14 minutes; those runs are not repeated on the rebuilt warm start.
+
+Reference run 2, commit 543e740 (runs that keep each world's outcome, so each seed's lead is paired by world):
+notebook 09's own setting, `--lr 2e-4 --steps 12 --n-groups 4 --eval-worlds 100 --horizons 20 5 --credits episode
+gigpo --seeds 0 1 2 3 4`, then `--credits episode gigpo critic --seeds 0 1 2` into the same file (so only the
+critic's six runs were new), 908 s and 398 s on 2 cores (alone but for a minute's browser check), plus the first
+run's 665 s beside a site build. Seed 0 is the notebook's run and prints its numbers to the digit. The warm start's
+success below is measured with sampling seed 0; each run plays the same worlds with its own seed, so a run's gain
+over it is not paired.
+    H=20 episode  seed 0: held-out success 0.490 -> 0.500
+    H=20 gigpo    seed 0: held-out success 0.490 -> 0.750  minus episode +0.250 ± 0.066 paired by world
+    H=20 critic   seed 0: held-out success 0.490 -> 0.650  minus episode +0.150 ± 0.063 paired by world
+    H=20 episode  seed 1: held-out success 0.490 -> 0.540
+    H=20 gigpo    seed 1: held-out success 0.490 -> 0.600  minus episode +0.060 ± 0.066 paired by world
+    H=20 critic   seed 1: held-out success 0.490 -> 0.580  minus episode +0.040 ± 0.060 paired by world
+    H=20 episode  seed 2: held-out success 0.490 -> 0.580
+    H=20 gigpo    seed 2: held-out success 0.490 -> 0.700  minus episode +0.120 ± 0.057 paired by world
+    H=20 critic   seed 2: held-out success 0.490 -> 0.470  minus episode -0.110 ± 0.068 paired by world
+    H=20 episode  seed 3: held-out success 0.490 -> 0.560
+    H=20 gigpo    seed 3: held-out success 0.490 -> 0.540  minus episode -0.020 ± 0.064 paired by world
+    H=20 episode  seed 4: held-out success 0.490 -> 0.540
+    H=20 gigpo    seed 4: held-out success 0.490 -> 0.360  minus episode -0.180 ± 0.063 paired by world
+    H= 5 episode  seed 0: held-out success 0.870 -> 0.880
+    H= 5 gigpo    seed 0: held-out success 0.870 -> 0.960  minus episode +0.080 ± 0.031 paired by world
+    H= 5 critic   seed 0: held-out success 0.870 -> 0.870  minus episode -0.010 ± 0.033 paired by world
+    H= 5 episode  seed 1: held-out success 0.870 -> 0.900
+    H= 5 gigpo    seed 1: held-out success 0.870 -> 0.940  minus episode +0.040 ± 0.037 paired by world
+    H= 5 critic   seed 1: held-out success 0.870 -> 0.920  minus episode +0.020 ± 0.032 paired by world
+    H= 5 episode  seed 2: held-out success 0.870 -> 0.910
+    H= 5 gigpo    seed 2: held-out success 0.870 -> 0.990  minus episode +0.080 ± 0.031 paired by world
+    H= 5 critic   seed 2: held-out success 0.870 -> 0.940  minus episode +0.030 ± 0.026 paired by world
+    H= 5 episode  seed 3: held-out success 0.870 -> 0.910
+    H= 5 gigpo    seed 3: held-out success 0.870 -> 0.860  minus episode -0.050 ± 0.026 paired by world
+    H= 5 episode  seed 4: held-out success 0.870 -> 0.950
+    H= 5 gigpo    seed 4: held-out success 0.870 -> 0.950  minus episode +0.000 ± 0.025 paired by world
+and over seeds (mean ± SE; the gain over episode-level credit paired by seed), five seeds for episode and gigpo:
+    H=20 episode  0.490 -> 0.544 ± 0.013
+    H=20 gigpo    0.490 -> 0.590 ± 0.068   vs episode +0.046 ± 0.072
+    H= 5 episode  0.870 -> 0.910 ± 0.011
+    H= 5 gigpo    0.870 -> 0.940 ± 0.022   vs episode +0.030 ± 0.025
+and three seeds for the critic (against the same seeds' episode-level runs):
+    H=20 critic   0.490 -> 0.567 ± 0.052   vs episode +0.027 ± 0.075
+    H= 5 critic   0.870 -> 0.910 ± 0.021   vs episode +0.013 ± 0.012
+The critic's explained variance over its first and last 5 steps stayed between +0.01 and +0.07 in every run. At the
+notebook's setting GiGPO's lead at H = 20 ranged from +0.250 (the notebook's seed) to -0.180 (seed 4, where GiGPO
+fell to 0.360): the notebook's run is one draw of a lead that five seeds do not establish.
 Runs of both settings live in one results file, told apart by their settings.
 
 For every (H, credit, seed): GRPO-family training on CoinRooms-v0 at budget H (train split), then held-out success at
