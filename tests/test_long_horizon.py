@@ -242,10 +242,12 @@ def test_textworld_game_reads_like_coin_rooms_and_its_walkthrough_wins():
 
 
 @pytest.mark.slow
-def test_gigpo_beats_episode_level_credit_at_the_longest_budget(training_threads):
-    """Notebook 09's headline claim at its own scale (12 GRPO steps of 4 groups × 8 at lr 2e-4 from the shipped warm
-    start, seed 0, H = 20; 100 held-out worlds sampled at T = 1, the same for both): GiGPO's policy takes the coin on
-    more of them than episode-level GRPO's, by more than the paired standard error."""
+def test_in_notebook_09s_run_gigpo_beats_episode_level_credit_at_the_longest_budget(training_threads):
+    """Notebook 09's own run (12 GRPO steps of 4 groups × 8 at lr 2e-4 from the shipped warm start, seed 0, H = 20;
+    100 held-out worlds sampled at T = 1, the same for both): GiGPO's policy takes the coin on more of them than
+    episode-level GRPO's, by more than the paired standard error. This guards the run the notebook prints, seed 0; over
+    five seeds the lead is not established (+0.046 ± 0.072, experiments/09_credit.py's reference run 2), and the
+    notebook says so."""
     import copy
 
     from agentic_lab import load_model, long_horizon, rl
