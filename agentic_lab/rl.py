@@ -24,11 +24,11 @@ Credit over turns (notebook 09). With `credit="episode"` every token of episode 
 `credit="gigpo"` adds GiGPO's step-level advantage: turns taken from the same state (`Turn.state`, the one the
 environment names; else the observation) in the group's episodes are compared by their discounted returns
 (`algorithms.gigpo_advantages`). `credit="critic"` learns a value V(s_t) of the state before each turn (a linear
-head on the policy's last hidden state, detached, as in `ppo.PolicyWithValue`) and takes GAE over turns, δ_t = r_t +
-γ V(s_{t+1}) - V(s_t), the episode's end being where the environment ended it, not where the loss mask does.
-`credit="turn"` credits each turn with its own reward alone, against the turns of the same attempt in the group's
-other episodes (notebook 12: SCoRe's two attempts, each answered for itself, so a bonus on the second attempt does
-not reach back into the first). Either way a turn's advantage is shared by its tokens.
+head on the policy's last hidden state, detached, as in `ppo.PolicyWithValue`) and takes GAE over turns,
+δ_t = r_t + γ V(s_{t+1}) - V(s_t), the episode's end being where the environment ended it, not where the loss mask
+does. `credit="turn"` credits each turn with its own reward alone, against the turns of the same attempt in the
+group's other episodes (notebook 12: SCoRe's two attempts, each answered for itself, so a bonus on the second attempt
+does not reach back into the first). Either way a turn's advantage is shared by its tokens.
 
 Each step also records the diagnostics that tell the variants apart: policy entropy (on the first rollout of the
 step, the same footing for every variant), the mean length of right and of wrong answers, the fraction of
