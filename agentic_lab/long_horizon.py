@@ -129,39 +129,44 @@ def random_rooms(rng: random.Random, length: int) -> Rooms:
     return Rooms(tuple(ordered), tuple(exits), tuple(route))
 
 
-def route_length(horizon: int) -> int:
-    """The moves of the route for a turn budget H: H - 1 - H // 4 (one turn for the take, H // 4 to spare)."""
-    return max(1, horizon - 1 - horizon // 4)
+def route_length(horizon: int, slack: int | None = None) -> int:
+    """The moves of the route for a turn budget H: H - 1 - slack (one turn for the take, `slack` turns to spare,
+    H // 4 unless given)."""
+    return max(1, horizon - 1 - (horizon // 4 if slack is None else slack))
 
 
-def sample_rooms(n: int, seed: int = 0, split: str = "train", horizon: int = 10) -> list[Rooms]:
-    """`n` worlds of `split` for the turn budget `horizon` (routes of `route_length(horizon)` moves), reproducible
-    from `seed`; a world is in the train or the test split by a hash of its route text."""
+def sample_rooms(n: int, seed: int = 0, split: str = "train", horizon: int = 10,
+                 slack: int | None = None) -> list[Rooms]:
+    """`n` worlds of `split` for the turn budget `horizon` (routes of `route_length(horizon, slack)` moves),
+    reproducible from `seed`; a world is in the train or the test split by a hash of its route text."""
     rng = random.Random(f"coin_rooms/{split}/{seed}")
     worlds: list[Rooms] = []
     while len(worlds) < n:
-        world = random_rooms(rng, route_length(horizon))
+        world = random_rooms(rng, route_length(horizon, slack))
         if task_split((world.route_text(),)) == split:
             worlds.append(world)
     return worlds
 
 
 class CoinRoomsEnv(ActionWordEnv):
-    """The coin collector as an environment. `horizon` is the turn budget H (the route has `route_length(H)` moves);
-    `reset(options={"world": rooms})` plays a given world."""
+    """The coin collector as an environment. `horizon` is the turn budget H; the route has `route_length(H, slack)`
+    moves, H // 4 turns to spare unless `slack` says otherwise; `reset(options={"world": rooms})` plays a given
+    world."""
 
     ACTIONS = ACTIONS
 
-    def __init__(self, horizon: int = 10, split: str = "train", render_mode: str | None = None):
+    def __init__(self, horizon: int = 10, split: str = "train", slack: int | None = None,
+                 render_mode: str | None = None):
         super().__init__(max_turns=horizon, render_mode=render_mode)
-        self.horizon, self.split = horizon, split
+        self.horizon, self.split, self.slack = horizon, split, slack
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         if options and "world" in options:
             self.world = options["world"]
         else:
-            self.world = sample_rooms(1, int(self.np_random.integers(2**31)), self.split, self.horizon)[0]
+            self.world = sample_rooms(1, int(self.np_random.integers(2**31)), self.split, self.horizon,
+                                      self.slack)[0]
         self.new_episode()
         self.room = 0
         self.last_observation = f"Take the coin. Route: {self.world.route_text()}.\n{self.world.describe(0)}"
@@ -282,10 +287,11 @@ def demonstration(env, seed: int, rng: random.Random, mistake_rate: float) -> li
 
 
 def play(model, tokenizer, horizon: int, n: int, temperature: float = 1.0, seed: int = 0,
-         env_id: str = "agentic_lab/CoinRooms-v0") -> list:
-    """One episode in each of `n` held-out worlds at turn budget `horizon` (CoinRooms' test split, or TextWorld games
-    of seeds 100,000...): the same worlds for every model, so two models' successes pair up world by world."""
-    kwargs = {"split": "test"} if env_id == "agentic_lab/CoinRooms-v0" else {}
+         env_id: str = "agentic_lab/CoinRooms-v0", slack: int | None = None) -> list:
+    """One episode in each of `n` held-out worlds at turn budget `horizon` (CoinRooms' test split, its routes
+    `slack` turns short of the budget, or TextWorld games of seeds 100,000...): the same worlds for every model, so
+    two models' successes pair up world by world."""
+    kwargs = {"split": "test", "slack": slack} if env_id == "agentic_lab/CoinRooms-v0" else {}
     envs = [gym.make(env_id, horizon=horizon, **kwargs) for _ in range(n)]
     return rollout(model, tokenizer, envs, [100_000 + k for k in range(n)], temperature=temperature,
                    max_new_tokens=MAX_NEW_TOKENS, seed=seed)
@@ -301,3 +307,20 @@ def horizon_report(trajectories) -> dict[str, dict]:
         rows[str(horizon)] = {"n": len(group), "success": success, "stderr": stderr,
                               "extra_turns": sum(extra) / len(extra) if extra else None}
     return rows
+
+
+def where_turns_went(trajectories) -> dict[str, float]:
+    """Where CoinRooms turns were spent: of the turns taken in a room of the chain before the coin's, the share that
+    took the route's next move; of the turns taken in a dead end, the share that stepped straight back out (its one
+    exit). A turn counts when its episode went on, so the next turn's room says where it led."""
+    on_route, out_of_dead_end = [], []
+    for t in trajectories:
+        coin_room = len(t.info["route"])                       # rooms 0..coin_room are the chain, the rest dead ends
+        for turn, following in zip(t.turns, t.turns[1:]):
+            if turn.state < coin_room:
+                on_route.append(following.state == turn.state + 1)
+            elif turn.state > coin_room:
+                out_of_dead_end.append(following.state != turn.state)
+    return {"on_route": sum(on_route) / max(1, len(on_route)),
+            "out_of_dead_end": sum(out_of_dead_end) / max(1, len(out_of_dead_end)),
+            "dead_end_turns": len(out_of_dead_end)}

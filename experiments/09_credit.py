@@ -4,8 +4,10 @@ over several training seeds, from the same warm start, on the same rollouts budg
     python experiments/09_credit.py                       # lr 1e-4 for 30 steps
     python experiments/09_credit.py --lr 2e-4 --steps 20  # at notebook 09's learning rate
     python experiments/09_credit.py --lr 2e-4 --steps 12 --n-groups 4 --eval-worlds 100 --horizons 20 5 \
-        --credits episode gigpo --seeds 0 1 2 3 4          # notebook 09's own run, seed 0, and four more seeds
+        --credits episode gigpo --seeds 0 1 2 3 4          # notebook 09's settings at the usual slack, five seeds
     python experiments/09_credit.py --lr 2e-4 --steps 20 --horizons 20 --keep-top-spread 0.5   # RAGEN's filter there
+    python experiments/09_credit.py --lr 2e-4 --steps 12 --n-groups 4 --eval-worlds 100 --horizons 16 --slack 10 \
+        --seeds 0 1 2 3 4                                  # notebook 09's generous budget, five seeds
     python experiments/09_credit.py --seeds 0 --steps 2 --out /tmp/try.json   # a quick try-out
 
 Reference run, commit 9dd7912, from the rebuilt data/coinrooms-warm (issue 34), `--lr 2e-4 --steps 20` (the
@@ -31,12 +33,12 @@ the defaults' 27 runs 3,199 s (one of them slowed by another job), the notebook'
 filter's 9 runs at H = 20 about 14 minutes; those runs are not repeated on the rebuilt warm start.
 
 Reference run 2, commit 543e740 (runs that keep each world's outcome, so each seed's lead is paired by world):
-notebook 09's own setting, `--lr 2e-4 --steps 12 --n-groups 4 --eval-worlds 100 --horizons 20 5 --credits episode
-gigpo --seeds 0 1 2 3 4`, then `--credits episode gigpo critic --seeds 0 1 2` into the same file (so only the
-critic's six runs were new), 908 s and 398 s on 2 cores (alone but for a minute's browser check), plus the first
-run's 665 s beside a site build. Seed 0 is the notebook's run and prints its numbers to the digit. The warm start's
-success below is measured with sampling seed 0; each run plays the same worlds with its own seed, so a run's gain
-over it is not paired.
+notebook 09's settings at the usual slack (its section 6 quotes these runs), `--lr 2e-4 --steps 12 --n-groups 4
+--eval-worlds 100 --horizons 20 5 --credits episode gigpo --seeds 0 1 2 3 4`, then `--credits episode gigpo critic
+--seeds 0 1 2` into the same file (so only the critic's six runs were new), 908 s and 398 s on 2 cores (alone but
+for a minute's browser check), plus the first run's 665 s beside a site build. The warm start's success below is
+measured with sampling seed 0; each run plays the same worlds with its own seed, so a run's gain over it is not
+paired.
     H=20 episode  seed 0: held-out success 0.490 -> 0.500
     H=20 gigpo    seed 0: held-out success 0.490 -> 0.750  minus episode +0.250 ± 0.066 paired by world
     H=20 critic   seed 0: held-out success 0.490 -> 0.650  minus episode +0.150 ± 0.063 paired by world
@@ -72,9 +74,57 @@ and three seeds for the critic (against the same seeds' episode-level runs):
     H=20 critic   0.490 -> 0.567 ± 0.052   vs episode +0.027 ± 0.075
     H= 5 critic   0.870 -> 0.910 ± 0.021   vs episode +0.013 ± 0.012
 The critic's explained variance over its first and last 5 steps stayed between +0.01 and +0.07 in every run. At the
-notebook's setting GiGPO's lead at H = 20 ranged from +0.250 (the notebook's seed) to -0.180 (seed 4, where GiGPO
-fell to 0.360): the notebook's run is one draw of a lead that five seeds do not establish.
-Runs of both settings live in one results file, told apart by their settings.
+notebook's settings GiGPO's lead at H = 20 ranged from +0.250 (seed 0) to -0.180 (seed 4, where GiGPO fell to
+0.360): any one run is one draw of a lead that five seeds do not establish.
+Runs of every setting live in one results file, told apart by their settings.
+
+Reference run 3, commit COMMIT: the regime built for GiGPO's step term (notebook 09's section 5), a generous budget
+where most groups take the coin whole, `--lr 2e-4 --steps 12 --n-groups 4 --eval-worlds 100 --horizons 16 --slack 10
+--credits episode gigpo critic --seeds 0 1 2 3 4`, 15 runs in 704 s of training and evaluation (11 minutes wall) alone
+on 2 cores. Seed 0 is the notebook's run and prints its table to the digit. Wasted turns are the turns an episode
+played beyond the fewest that take the coin, a failure counting all it played; each run plays the same 100 held-out
+worlds with its own sampling seed, so its lead over episode-level credit (same seed) is paired by world and its
+change from the warm start (sampling seed 0) is not.
+    H=16 warm start: held-out success 0.930; wasted turns 1.44; route's move 0.846, out of a dead end 0.91 (54 turns in one)
+    H=16 episode  seed 0: held-out success 0.930 -> 0.840  (training success first/last step 0.97/0.91, 50 s)
+        wasted turns 1.44 -> 4.00; route's move 0.846 -> 0.704; out of a dead end 0.91 -> 0.65 (195 turns in one); groups all alike first/last step 0.75/0.50
+    H=16 gigpo    seed 0: held-out success 0.930 -> 0.980  minus episode +0.140 ± 0.040 paired by world  (training success first/last step 0.97/1.00, 44 s)
+        wasted turns 1.44 -> 0.43 minus episode -3.57 ± 0.37; route's move 0.846 -> 0.956; out of a dead end 0.91 -> 0.64 (25 turns in one); groups all alike first/last step 0.75/1.00
+    H=16 critic   seed 0: held-out success 0.930 -> 0.990  minus episode +0.150 ± 0.036 paired by world  (training success first/last step 0.97/1.00, 49 s; explained variance first/last 5 steps +0.07/+0.08)
+        wasted turns 1.44 -> 0.43 minus episode -3.57 ± 0.35; route's move 0.846 -> 0.952; out of a dead end 0.91 -> 0.74 (19 turns in one); groups all alike first/last step 0.75/1.00
+    H=16 episode  seed 1: held-out success 0.930 -> 0.990  (training success first/last step 0.97/1.00, 41 s)
+        wasted turns 1.44 -> 1.40; route's move 0.846 -> 0.882; out of a dead end 0.91 -> 0.68 (69 turns in one); groups all alike first/last step 0.75/0.50
+    H=16 gigpo    seed 1: held-out success 0.930 -> 0.930  minus episode -0.060 ± 0.028 paired by world  (training success first/last step 0.97/1.00, 44 s)
+        wasted turns 1.44 -> 0.95 minus episode -0.45 ± 0.31; route's move 0.846 -> 0.905; out of a dead end 0.91 -> 0.62 (58 turns in one); groups all alike first/last step 0.75/0.75
+    H=16 critic   seed 1: held-out success 0.930 -> 0.960  minus episode -0.030 ± 0.022 paired by world  (training success first/last step 0.97/1.00, 53 s; explained variance first/last 5 steps +0.05/+0.02)
+        wasted turns 1.44 -> 0.68 minus episode -0.72 ± 0.27; route's move 0.846 -> 0.920; out of a dead end 0.91 -> 1.00 (29 turns in one); groups all alike first/last step 0.75/0.75
+    H=16 episode  seed 2: held-out success 0.930 -> 0.990  (training success first/last step 0.88/1.00, 46 s)
+        wasted turns 1.44 -> 0.36; route's move 0.846 -> 0.960; out of a dead end 0.91 -> 1.00 (16 turns in one); groups all alike first/last step 0.25/1.00
+    H=16 gigpo    seed 2: held-out success 0.930 -> 0.990  minus episode +0.000 ± 0.014 paired by world  (training success first/last step 0.88/1.00, 39 s)
+        wasted turns 1.44 -> 0.33 minus episode -0.03 ± 0.14; route's move 0.846 -> 0.965; out of a dead end 0.91 -> 0.89 (19 turns in one); groups all alike first/last step 0.25/1.00
+    H=16 critic   seed 2: held-out success 0.930 -> 0.980  minus episode -0.010 ± 0.010 paired by world  (training success first/last step 0.88/1.00, 48 s; explained variance first/last 5 steps +0.04/+0.07)
+        wasted turns 1.44 -> 0.38 minus episode +0.02 ± 0.14; route's move 0.846 -> 0.958; out of a dead end 0.91 -> 0.94 (17 turns in one); groups all alike first/last step 0.25/1.00
+    H=16 episode  seed 3: held-out success 0.930 -> 0.920  (training success first/last step 0.97/0.84, 50 s)
+        wasted turns 1.44 -> 2.39; route's move 0.846 -> 0.807; out of a dead end 0.91 -> 0.58 (135 turns in one); groups all alike first/last step 0.75/0.25
+    H=16 gigpo    seed 3: held-out success 0.930 -> 0.940  minus episode +0.020 ± 0.038 paired by world  (training success first/last step 0.97/0.88, 51 s)
+        wasted turns 1.44 -> 0.97 minus episode -1.42 ± 0.40; route's move 0.846 -> 0.891; out of a dead end 0.91 -> 0.86 (44 turns in one); groups all alike first/last step 0.75/0.50
+    H=16 critic   seed 3: held-out success 0.930 -> 0.920  minus episode +0.000 ± 0.038 paired by world  (training success first/last step 0.97/0.84, 52 s; explained variance first/last 5 steps +0.03/+0.08)
+        wasted turns 1.44 -> 1.35 minus episode -1.04 ± 0.42; route's move 0.846 -> 0.857; out of a dead end 0.91 -> 0.81 (74 turns in one); groups all alike first/last step 0.75/0.25
+    H=16 episode  seed 4: held-out success 0.930 -> 0.860  (training success first/last step 0.94/0.72, 48 s)
+        wasted turns 1.44 -> 3.93; route's move 0.846 -> 0.728; out of a dead end 0.91 -> 0.52 (229 turns in one); groups all alike first/last step 0.50/0.00
+    H=16 gigpo    seed 4: held-out success 0.930 -> 0.980  minus episode +0.120 ± 0.036 paired by world  (training success first/last step 0.94/0.97, 36 s)
+        wasted turns 1.44 -> 0.38 minus episode -3.55 ± 0.35; route's move 0.846 -> 0.959; out of a dead end 0.91 -> 0.81 (21 turns in one); groups all alike first/last step 0.50/0.75
+    H=16 critic   seed 4: held-out success 0.930 -> 0.950  minus episode +0.090 ± 0.035 paired by world  (training success first/last step 0.94/1.00, 51 s; explained variance first/last 5 steps +0.01/+0.05)
+        wasted turns 1.44 -> 0.68 minus episode -3.25 ± 0.35; route's move 0.846 -> 0.917; out of a dead end 0.91 -> 0.68 (38 turns in one); groups all alike first/last step 0.50/0.75
+    held-out success at T = 1, mean ± SE over seeds; gain over episode-level credit, seeds paired
+    H=16 episode  0.930 -> 0.920 ± 0.031
+    H=16 gigpo    0.930 -> 0.964 ± 0.012   vs episode +0.044 ± 0.038
+    H=16 critic   0.930 -> 0.960 ± 0.012   vs episode +0.040 ± 0.034
+    H=16 episode  wasted turns 1.44 -> 2.416 ± 0.709
+    H=16 gigpo    wasted turns 1.44 -> 0.612 ± 0.143   vs episode -1.804 ± 0.752
+    H=16 critic   wasted turns 1.44 -> 0.704 ± 0.173   vs episode -1.712 ± 0.716
+GiGPO's policies wasted fewer turns than the warm start in all five seeds; episode-level credit's wasted more in
+three (0, 3 and 4), where its policy also spent 135 to 229 turns in dead ends against the warm start's 54.
 
 For every (H, credit, seed): GRPO-family training on CoinRooms-v0 at budget H (train split), then held-out success at
 temperature 1 on the same test worlds as the warm start, paired world by world. Prints, per H: each credit's
@@ -99,7 +149,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import agentic_lab.envs  # noqa: E402,F401 - registers the environments
 from agentic_lab import load_model  # noqa: E402
 from agentic_lab.eval import paired_gain  # noqa: E402
-from agentic_lab.long_horizon import MAX_NEW_TOKENS, WARM_START, play  # noqa: E402
+from agentic_lab.long_horizon import MAX_NEW_TOKENS, WARM_START, play, where_turns_went  # noqa: E402
 from agentic_lab.rl import RLConfig, grpo_train  # noqa: E402
 from agentic_lab.trajectory import write_atomically  # noqa: E402
 
@@ -111,29 +161,36 @@ def config(credit: str, n_groups: int, lr: float, keep_top_spread: float) -> RLC
                     keep_top_spread=keep_top_spread)
 
 
+def wasted_turns(episodes) -> list[float]:
+    """Per episode, the turns it played beyond the fewest that take the coin (a failure: its whole slack and more)."""
+    return [float(len(t.turns) - t.info["optimal_turns"]) for t in episodes]
+
+
 def run(horizon: int, credit: str, seed: int, steps: int, n_groups: int, lr: float, eval_worlds: int,
-        keep_top_spread: float) -> dict:
+        keep_top_spread: float, slack: int | None) -> dict:
     model, tokenizer = load_model(WARM_START)
     start = time.time()
-    history = grpo_train(model, tokenizer, lambda: gym.make("agentic_lab/CoinRooms-v0", horizon=horizon), steps,
+    history = grpo_train(model, tokenizer,
+                         lambda: gym.make("agentic_lab/CoinRooms-v0", horizon=horizon, slack=slack), steps,
                          config(credit, n_groups, lr, keep_top_spread), seed=seed, progress=False)
-    after = [float(t.success) for t in play(model, tokenizer, horizon, eval_worlds, seed=seed)]
-    return {**settings(horizon, credit, seed, steps, n_groups, lr, eval_worlds, keep_top_spread),
+    episodes = play(model, tokenizer, horizon, eval_worlds, seed=seed, slack=slack)
+    after = [float(t.success) for t in episodes]
+    return {**settings(horizon, credit, seed, steps, n_groups, lr, eval_worlds, keep_top_spread, slack),
             "seconds": round(time.time() - start, 1), "success_after": sum(after) / len(after), "wins": after,
-            "history": history}
+            "waste": wasted_turns(episodes), **where_turns_went(episodes), "history": history}
 
 
-SETTINGS = ("horizon", "credit", "seed", "steps", "n_groups", "lr", "eval_worlds", "keep_top_spread")
+SETTINGS = ("horizon", "credit", "seed", "steps", "n_groups", "lr", "eval_worlds", "keep_top_spread", "slack")
 
 
 def settings(horizon: int, credit: str, seed: int, steps: int, n_groups: int, lr: float, eval_worlds: int,
-             keep_top_spread: float = 1.0) -> dict:
+             keep_top_spread: float = 1.0, slack: int | None = None) -> dict:
     """What identifies a run: a results file keeps runs by these, so an interrupted sweep resumes where it stopped."""
-    return dict(zip(SETTINGS, (horizon, credit, seed, steps, n_groups, lr, eval_worlds, keep_top_spread)))
+    return dict(zip(SETTINGS, (horizon, credit, seed, steps, n_groups, lr, eval_worlds, keep_top_spread, slack)))
 
 
 def matches(run: dict, key: dict) -> bool:
-    """Runs saved before the variance filter existed trained on every group."""
+    """Runs saved before the variance filter existed trained on every group, and before `--slack` had H // 4."""
     return all(run.get(k, 1.0 if k == "keep_top_spread" else None) == v for k, v in key.items())
 
 
@@ -163,19 +220,29 @@ if __name__ == "__main__":
     parser.add_argument("--eval-worlds", type=int, default=200)
     parser.add_argument("--keep-top-spread", type=float, default=1.0,
                         help="RAGEN's variance filter: train on this fraction of each step's groups, the most spread")
+    parser.add_argument("--slack", type=int, default=None,
+                        help="turns to spare, so routes of H - 1 - slack moves (default H // 4); a large slack is "
+                             "the regime where whole groups take the coin and only their wasted turns differ")
     parser.add_argument("--out", type=Path, default=Path("runs/09_credit.json"),
                         help="every run as JSON; runs already there (same settings) are reused, not rerun")
     args = parser.parse_args()
     model, tokenizer = load_model(WARM_START)
-    before = {h: sum(t.success for t in play(model, tokenizer, h, args.eval_worlds)) / args.eval_worlds
-              for h in args.horizons}
+    warm = {h: play(model, tokenizer, h, args.eval_worlds, slack=args.slack) for h in args.horizons}
+    before = {h: sum(t.success for t in episodes) / args.eval_worlds for h, episodes in warm.items()}
+    waste_before = {h: statistics.mean(wasted_turns(episodes)) for h, episodes in warm.items()}
+    turns_before = {h: where_turns_went(episodes) for h, episodes in warm.items()}
+    if args.slack is not None:
+        for h, went in turns_before.items():
+            print(f"H={h:2d} warm start: held-out success {before[h]:.3f}; wasted turns {waste_before[h]:.2f}; route's "
+                  f"move {went['on_route']:.3f}, out of a dead end {went['out_of_dead_end']:.2f} "
+                  f"({went['dead_end_turns']} turns in one)")
     done = json.loads(args.out.read_text())["runs"] if args.out.exists() else []
     runs = []
     for h in args.horizons:
         for seed in args.seeds:
             for credit in args.credits:
                 key = settings(h, credit, seed, args.steps, args.n_groups, args.lr, args.eval_worlds,
-                               args.keep_top_spread)
+                               args.keep_top_spread, args.slack)
                 found = [r for r in done if matches(r, key)]
                 runs.append(found[0] if found else run(*key.values()))
                 if not found:                        # saved after every run: a sweep can be stopped and resumed
@@ -185,13 +252,22 @@ if __name__ == "__main__":
                 critic_fit = (f"; explained variance first/last 5 steps {explained_variance(r, slice(0, 5)):+.2f}/"
                               f"{explained_variance(r, slice(-5, None)):+.2f}" if credit == "critic" else "")
                 episode = [e for e in runs if e["horizon"] == h and e["seed"] == seed and e["credit"] == "episode"]
-                lead = ""
+                lead, waste = "", ""
                 if credit != "episode" and episode and "wins" in r and "wins" in episode[0]:  # same worlds and seed
                     lead = "  minus episode {:+.3f} ± {:.3f} paired by world".format(
                         *paired_gain(episode[0]["wins"], r["wins"]))
+                if "waste" in r:         # where it went: a second line
+                    waste = f"\n    wasted turns {waste_before[h]:.2f} -> {statistics.mean(r['waste']):.2f}"
+                    if lead:
+                        waste += " minus episode {:+.2f} ± {:.2f}".format(
+                            *paired_gain(episode[0]["waste"], r["waste"]))
+                    waste += (f"; route's move {turns_before[h]['on_route']:.3f} -> {r['on_route']:.3f}; out of a "
+                              f"dead end {turns_before[h]['out_of_dead_end']:.2f} -> {r['out_of_dead_end']:.2f} "
+                              f"({r['dead_end_turns']} turns in one); groups all alike first/last step "
+                              f"{r['history'][0]['zero_spread']:.2f}/{r['history'][-1]['zero_spread']:.2f}")
                 print(f"H={h:2d} {credit:8s} seed {seed}: held-out success {before[h]:.3f} -> {r['success_after']:.3f}"
                       f"{lead}  (training success first/last step {r['history'][0]['success']:.2f}/"
-                      f"{r['history'][-1]['success']:.2f}, {r['seconds']:.0f} s{critic_fit})", flush=True)
+                      f"{r['history'][-1]['success']:.2f}, {r['seconds']:.0f} s{critic_fit}){waste}", flush=True)
     print("\nheld-out success at T = 1, mean ± SE over seeds; gain over episode-level credit, seeds paired")
     for h in args.horizons:
         for credit in args.credits:
@@ -201,6 +277,14 @@ if __name__ == "__main__":
                 base = [r["success_after"] for r in runs if r["horizon"] == h and r["credit"] == "episode"]
                 line += f"   vs episode {mean_se([a - b for a, b in zip(after, base)])}"
             print(line)
+        if args.slack is not None:    # the regime's measure: the turns each run's held-out episodes wasted
+            for credit in args.credits:
+                waste = [statistics.mean(r["waste"]) for r in runs if r["horizon"] == h and r["credit"] == credit]
+                line = f"H={h:2d} {credit:8s} wasted turns {waste_before[h]:.2f} -> {mean_se(waste).lstrip('+')}"
+                if credit != "episode" and "episode" in args.credits:
+                    base = [statistics.mean(r["waste"]) for r in runs if r["horizon"] == h and r["credit"] == "episode"]
+                    line += f"   vs episode {mean_se([a - b for a, b in zip(waste, base)])}"
+                print(line)
     if args.keep_top_spread < 1:          # against the same runs without the filter, where the file has them
         print(f"\nRAGEN's filter (keep {args.keep_top_spread:g} of the groups) against none, same settings, seeds "
               "paired; within-group reward spread over the first and the last 5 steps, without -> with the filter")
