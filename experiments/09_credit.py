@@ -78,7 +78,7 @@ notebook's settings GiGPO's lead at H = 20 ranged from +0.250 (seed 0) to -0.180
 0.360): any one run is one draw of a lead that five seeds do not establish.
 Runs of every setting live in one results file, told apart by their settings.
 
-Reference run 3, commit COMMIT: the regime built for GiGPO's step term (notebook 09's section 5), a generous budget
+Reference run 3, commit 508deb1: the regime built for GiGPO's step term (notebook 09's section 5), a generous budget
 where most groups take the coin whole, `--lr 2e-4 --steps 12 --n-groups 4 --eval-worlds 100 --horizons 16 --slack 10
 --credits episode gigpo critic --seeds 0 1 2 3 4`, 15 runs in 704 s of training and evaluation (11 minutes wall) alone
 on 2 cores. Seed 0 is the notebook's run and prints its table to the digit. Wasted turns are the turns an episode
