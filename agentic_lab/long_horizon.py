@@ -13,9 +13,12 @@ its exits. The reward is 1 for taking the coin, 0 otherwise: it comes at the end
 The horizon H is the turn budget. The route has `route_length(H)` moves, so an agent that never errs needs one turn
 more than that (the take) and has H // 4 turns to spare: at H = 5, 10, 20 the route is 3, 7, 14 moves with 1, 2, 5
 turns of slack. Each mistake costs turns: a dead end two (in and back out), a move where there is no exit or a take
-where there is no coin one, leaving the agent where it was. Rooms recur: the G episodes
-of a GRPO group play one world and pass through the same rooms, and an observation is exactly the agent's state
-(the same room reads the same every time), which is what GiGPO's step groups need (`algorithms.gigpo_advantages`).
+where there is no coin one, leaving the agent where it was. `slack` sets the turns to spare instead: notebook 09's
+generous budget, `CoinRooms-v0(horizon=16, slack=10)`, is a route of 5 moves with 16 turns to take it in, so most
+groups take the coin whole and differ only in the turns they wasted (`where_turns_went` says where they went).
+Rooms recur: the G episodes of a GRPO group play one world and pass through the same rooms, and an observation is
+exactly the agent's state (the same room reads the same every time), which is what GiGPO's step groups need
+(`algorithms.gigpo_advantages`).
 Malformed text, or an action that is not one of the five, gets an error and -INVALID_PENALTY.
 
 `TextWorldCoinEnv` (agentic_lab/TextWorldCoin-v0) is the real thing: a game of TextWorld's `tw-coin_collector`

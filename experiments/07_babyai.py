@@ -8,7 +8,7 @@ first missions of the warm start's model card), 16 turns each, the whole history
 splits of its own: a level's split is decided by a hash of its first observation (`BabyAIEnv(split=...)`), so no
 held-out mission starts as a training one did. The bot plays its own actions through the text interface; random
 plays `max_turns` actions drawn uniformly from minigrid's seven (one draw per mission); the models play greedily and
-sampled at temperature 1 (one sample per mission). GRPO: notebook 07's settings (8 groups of 8, lr 1e-4, 32 new
+sampled at temperature 1 (one sample per mission). GRPO (8 groups of 8, lr 1e-4, 32 new
 tokens a turn), on training-split missions, each seed from its own copy of the warm start; its gains are paired by
 mission with the warm start, same decoding.
 
@@ -37,7 +37,7 @@ missions, GRPO seed 0), 1,661 s at one thread beside other jobs; then `--skip-ba
     GRPO seed 2, T = 1                 success 0.330 ± 0.033 (n=200); turns refused 0.00; context full 0.57; turns per success 5.5; vs warm start -0.005 ± 0.039
     1201 s
 
-GRPO at notebook 07's settings did not move the warm start held out: greedy gains +0.075, +0.025 and -0.010 (each
+GRPO (8 groups of 8, lr 1e-4) did not move the warm start held out: greedy gains +0.075, +0.025 and -0.010 (each
 ± 0.038, the first at 2.0 SE, the others within 1), at T = 1 +0.020, +0.005 and -0.005. Seeds 1 and 2 shared the
 machine with each other for part of their runs, so their seconds are not comparable. The training success is of
 each step's new missions (8 a step), so its first and last three steps differ also in which missions were drawn.

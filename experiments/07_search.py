@@ -15,7 +15,7 @@ than any demonstration; each world's shortest episode that reached G is kept, an
 (`--sft-steps` batches of 32, peak lr `--lr`). RL with a 0/1 reward whose improvement step is the search itself.
 Each seed trains its own copy of the act-only warm start on its own training worlds; every number is paired by
 world with the warm start. For comparison, GRPO from the same warm start on training worlds of 7 to 9 moves, where
-its samples reach G about half the time (notebook 07's settings otherwise: 8 groups of 8, lr 1e-4, 20 steps).
+its samples reach G about half the time (8 groups of 8, lr 1e-4, 20 steps; notebook 07 trains 4 groups of 8).
 
 Reference run, commit ac40a10 (the defaults: three seeds of two rounds, GRPO seed 0), one thread beside other jobs
 (notebook 07's full runs), 2,733 s:
