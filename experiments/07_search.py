@@ -140,6 +140,7 @@ def main():
         warm[arm] = measure(warm_models[arm], tokenizer, plan_first, args.per_length, args.budget)
         print_rows(f"{arm} warm start", warm[arm], args.per_length)
     warm_model = warm_models["act-only"]  # each run below trains its own copy
+    last_rounds = []                       # each seed's policy after its last round, measured
     for seed in args.seeds:
         model = copy.deepcopy(warm_model)
         for r in range(args.rounds):
@@ -147,8 +148,16 @@ def main():
                                             args.budget, args.sft_steps, args.lr)
             print(f"seed {seed} round {r + 1}: search solved {solved} of {args.worlds} training worlds "
                   f"({time.time() - start:.0f} s)", flush=True)
-            print_rows(f"ExIt seed {seed} round {r + 1}", measure(model, tokenizer, False, args.per_length,
-                                                                  args.budget), args.per_length, warm["act-only"])
+            result = measure(model, tokenizer, False, args.per_length, args.budget)
+            print_rows(f"ExIt seed {seed} round {r + 1}", result, args.per_length, warm["act-only"])
+        last_rounds.append(result)
+    if len(last_rounds) > 1:   # the seeds pooled: each seed's gain over the warm start (paired by world), then their
+        print(f"ExIt after round {args.rounds}, {len(last_rounds)} seeds: mean ± SE over seeds of the gain over the "
+              "warm start")                                                    # mean and standard error over seeds
+        for key in warm["act-only"]:
+            gains = [paired_gain(warm["act-only"][key], result[key])[0] for result in last_rounds]
+            print(f"    {key:10s} {statistics.mean(gains):+.3f} ± {statistics.stdev(gains) / len(gains) ** 0.5:.3f}"
+                  f"   (seeds {', '.join(f'{g:+.3f}' for g in gains)})", flush=True)
     config = rl.RLConfig(n_groups=8, group_size=8, lr=1e-4, max_new_tokens=32)
     make_env = lambda: gym.make("agentic_lab/PlanGrid-v0", lengths=GRPO_LENGTHS, max_turns=16)  # noqa: E731
     for seed in args.grpo_seeds:
