@@ -312,6 +312,11 @@ def horizon_report(trajectories) -> dict[str, dict]:
     return rows
 
 
+def wasted_turns(trajectories) -> list[int]:
+    """Per episode, the turns it played beyond the fewest that take the coin (a failure: all it played, less those)."""
+    return [len(t.turns) - t.info["optimal_turns"] for t in trajectories]
+
+
 def where_turns_went(trajectories) -> dict[str, float]:
     """Where CoinRooms turns were spent: of the turns taken in a room of the chain before the coin's, the share that
     took the route's next move; of the turns taken in a dead end, the share that stepped straight back out (its one

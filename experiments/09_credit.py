@@ -149,7 +149,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import agentic_lab.envs  # noqa: E402,F401 - registers the environments
 from agentic_lab import load_model  # noqa: E402
 from agentic_lab.eval import paired_gain  # noqa: E402
-from agentic_lab.long_horizon import MAX_NEW_TOKENS, WARM_START, play, where_turns_went  # noqa: E402
+from agentic_lab.long_horizon import (MAX_NEW_TOKENS, WARM_START, play, wasted_turns,  # noqa: E402
+                                      where_turns_went)
 from agentic_lab.rl import RLConfig, grpo_train  # noqa: E402
 from agentic_lab.trajectory import write_atomically  # noqa: E402
 
@@ -159,11 +160,6 @@ CREDITS = ("episode", "gigpo", "critic")
 def config(credit: str, n_groups: int, lr: float, keep_top_spread: float) -> RLConfig:
     return RLConfig(n_groups=n_groups, group_size=8, lr=lr, max_new_tokens=MAX_NEW_TOKENS, credit=credit,
                     keep_top_spread=keep_top_spread)
-
-
-def wasted_turns(episodes) -> list[float]:
-    """Per episode, the turns it played beyond the fewest that take the coin (a failure: its whole slack and more)."""
-    return [float(len(t.turns) - t.info["optimal_turns"]) for t in episodes]
 
 
 def run(horizon: int, credit: str, seed: int, steps: int, n_groups: int, lr: float, eval_worlds: int,

@@ -91,6 +91,16 @@ def test_slack_shortens_the_route_and_keeps_the_budget():
         assert not terminated and truncated == (turn == 15)
 
 
+def test_where_turns_went_by_hand():
+    """A route of two moves (rooms 0, 1, 2; the coin in 2), a dead end 3 off room 0: into the dead end, a wall there,
+    back out, then the route and the take. Six turns where three would do."""
+    from agentic_lab.long_horizon import wasted_turns, where_turns_went
+    episode = SimpleNamespace(turns=[SimpleNamespace(state=s) for s in (0, 3, 3, 0, 1, 2)],
+                              info={"route": ["E", "E"], "optimal_turns": 3})
+    assert wasted_turns([episode]) == [3]
+    assert where_turns_went([episode]) == {"on_route": 2 / 3, "out_of_dead_end": 1 / 2, "dead_end_turns": 2}
+
+
 def test_expert_succeeds_in_the_fewest_turns_and_mistakes_cost_turns():
     env = gym.make("agentic_lab/CoinRooms-v0", horizon=10)
     messages = demonstration(env, seed=3, rng=random.Random(0), mistake_rate=0.0)
