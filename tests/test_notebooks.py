@@ -1,5 +1,6 @@
 """Every notebook runs top to bottom, headless, in quick mode, writing nothing into notebooks/; notebooks are stored
 clean and numbered."""
+import ast
 import json
 import os
 import re
@@ -55,6 +56,45 @@ def test_no_label_writes_a_count_that_quick_mode_changes(path):
     literal = [line.strip() for c in nb.cells if c.cell_type == "code" for line in c.source.splitlines()
                if re.search(r"\b\d+ episodes (a|per) step", line)]
     assert not literal, f"{path.name}: {literal}"
+
+
+TRAINERS = {"grpo_train", "ppo_train", "expert_iteration_round", "train_on_episodes"}   # they update their model
+
+
+def models_loaded_once(tree: ast.Module) -> set[str]:
+    """Names bound to what `load_model` returned outside any loop or function: models that later cells share."""
+    names = set()
+    def visit(node, nested):
+        for child in ast.iter_child_nodes(node):
+            if (not nested and isinstance(child, ast.Assign) and isinstance(child.value, ast.Call)
+                    and getattr(child.value.func, "id", "") == "load_model"):
+                names.update(n.id for target in child.targets for n in ast.walk(target) if isinstance(n, ast.Name))
+            visit(child, nested or isinstance(child, (ast.For, ast.While, ast.FunctionDef, ast.Lambda)))
+    visit(tree, False)
+    return names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_training_takes_a_copy_of_a_shared_model(path):
+    """A model that `load_model` returned to the whole notebook and then trained in place is measured as trained by
+    any earlier cell run again after training: its 'before' would print after-training numbers. Training takes a
+    copy, or a model loaded for that run alone (inside its loop)."""
+    nb = nbformat.read(path, as_version=4)
+    tree = ast.parse("\n".join(c.source for c in nb.cells if c.cell_type == "code" and not c.source.startswith("%")))
+    shared = models_loaded_once(tree)
+    local = {id(call): {n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+             for function in ast.walk(tree) if isinstance(function, ast.FunctionDef)
+             for call in ast.walk(function) if isinstance(call, ast.Call)}    # a function's own names shadow them
+    in_place = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and node.args
+                and getattr(node.func, "attr", getattr(node.func, "id", "")) in TRAINERS):
+            continue
+        model = node.args[0]
+        name = model.value if isinstance(model, ast.Subscript) else model     # models[arm] trains models
+        if isinstance(name, ast.Name) and name.id in shared - local.get(id(node), set()):
+            in_place.append(ast.unparse(model))
+    assert not in_place, f"{path.name} trains {in_place} in place"
 
 
 @pytest.mark.notebook
