@@ -300,21 +300,21 @@ def play(model, tokenizer, horizon: int, n: int, temperature: float = 1.0, seed:
                    max_new_tokens=MAX_NEW_TOKENS, seed=seed)
 
 
+def wasted_turns(trajectories) -> list[int]:
+    """Per episode, the turns it played beyond the fewest that take the coin (a failure: all it played, less those)."""
+    return [len(t.turns) - t.info["optimal_turns"] for t in trajectories]
+
+
 def horizon_report(trajectories) -> dict[str, dict]:
     """By horizon H: n, success ± standard error, and the turns a success took beyond the fewest possible."""
     rows = {}
     for horizon in sorted({t.info["horizon"] for t in trajectories}):
         group = [t for t in trajectories if t.info["horizon"] == horizon]
         success, stderr = success_rate(group)
-        extra = [len(t.turns) - t.info["optimal_turns"] for t in group if t.success]
+        extra = [w for w, t in zip(wasted_turns(group), group) if t.success]
         rows[str(horizon)] = {"n": len(group), "success": success, "stderr": stderr,
                               "extra_turns": sum(extra) / len(extra) if extra else None}
     return rows
-
-
-def wasted_turns(trajectories) -> list[int]:
-    """Per episode, the turns it played beyond the fewest that take the coin (a failure: all it played, less those)."""
-    return [len(t.turns) - t.info["optimal_turns"] for t in trajectories]
 
 
 def where_turns_went(trajectories) -> dict[str, float]:
