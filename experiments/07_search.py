@@ -2,7 +2,7 @@
 the world, reach goals past its training lengths that it misses acting greedily; and does training on what the
 search found (expert iteration) make the same search budget reach further?
 
-    python experiments/07_search.py [--seeds 0 1 2] [--rounds 2] [--grpo-seeds 0]
+    python experiments/07_search.py [--seeds 0 1 2] [--rounds 2] [--grpo-seeds 0]   # --grpo-seeds alone: no GRPO
 
 Planning as search (planning.imagined_successes): for each held-out world the policy imagines `--budget` episodes at
 temperature 1 in a copy of the world and carries out one that reached G; with k of them imagined it reaches G with
@@ -65,6 +65,57 @@ Reference run, commit ac40a10 (the defaults: three seeds of two rounds, GRPO see
     GRPO seed 0              search@4     0.75   0.63   0.47   0.39   0.18   all 0.482   vs its greedy +0.182 ± 0.029   vs warm +0.022 ± 0.020
     GRPO seed 0              search@16    0.92   0.79   0.67   0.58   0.29   all 0.650   vs its greedy +0.350 ± 0.044   vs warm +0.017 ± 0.037
     2733 s
+
+Reference run 2, commit 8892b0a plus the pooled lines (`--grpo-seeds` with none: the expert iteration only), at one
+torch thread (OMP_NUM_THREADS=1) beside other jobs on the other core, 3,408 s. The warm starts, the first rounds of
+seeds 0 and 1 and every round's count of solved training worlds printed run 1's numbers to the digit; seed 2's first
+round differs at search@1 and @4 by 0.001, and every second round a little more (seed 1's search@16 0.833 here,
+0.800 in run 1). I did not find why. Notebook 07 quotes this run's expert-iteration rows and run 1's GRPO row.
+    held out, success by optimal plan length (8, 9, 10, 11, 12), 24 worlds each; search@k: k imagined episodes from 16 at T = 1; paired gains ± 1 SE over the 120 worlds
+    plan-first warm start    greedy       0.04   0.00   0.08   0.00   0.00   all 0.025
+    plan-first warm start    search@1     0.03   0.01   0.02   0.00   0.00   all 0.014   vs its greedy -0.011 ± 0.011
+    plan-first warm start    search@4     0.11   0.04   0.06   0.00   0.00   all 0.041   vs its greedy +0.016 ± 0.011
+    plan-first warm start    search@16    0.25   0.08   0.08   0.00   0.00   all 0.083   vs its greedy +0.058 ± 0.021
+    act-only warm start      greedy       0.54   0.38   0.25   0.17   0.12   all 0.292
+    act-only warm start      search@1     0.49   0.40   0.21   0.17   0.09   all 0.270   vs its greedy -0.022 ± 0.024
+    act-only warm start      search@4     0.72   0.67   0.39   0.32   0.20   all 0.460   vs its greedy +0.168 ± 0.029
+    act-only warm start      search@16    0.88   0.92   0.54   0.46   0.38   all 0.633   vs its greedy +0.342 ± 0.043
+    seed 0 round 1: search solved 211 of 256 training worlds (909 s)
+    ExIt seed 0 round 1      greedy       0.58   0.42   0.29   0.21   0.17   all 0.333   vs warm +0.042 ± 0.032
+    ExIt seed 0 round 1      search@1     0.57   0.46   0.31   0.28   0.15   all 0.353   vs its greedy +0.020 ± 0.024   vs warm +0.083 ± 0.016
+    ExIt seed 0 round 1      search@4     0.81   0.76   0.54   0.52   0.35   all 0.594   vs its greedy +0.261 ± 0.032   vs warm +0.134 ± 0.022
+    ExIt seed 0 round 1      search@16    0.96   0.92   0.71   0.67   0.58   all 0.767   vs its greedy +0.433 ± 0.045   vs warm +0.133 ± 0.033
+    seed 0 round 2: search solved 218 of 256 training worlds (1401 s)
+    ExIt seed 0 round 2      greedy       0.58   0.42   0.29   0.33   0.12   all 0.350   vs warm +0.058 ± 0.041
+    ExIt seed 0 round 2      search@1     0.55   0.46   0.32   0.29   0.15   all 0.352   vs its greedy +0.002 ± 0.028   vs warm +0.082 ± 0.020
+    ExIt seed 0 round 2      search@4     0.83   0.75   0.61   0.47   0.34   all 0.601   vs its greedy +0.251 ± 0.035   vs warm +0.141 ± 0.026
+    ExIt seed 0 round 2      search@16    0.96   0.92   0.79   0.62   0.54   all 0.767   vs its greedy +0.417 ± 0.045   vs warm +0.133 ± 0.033
+    seed 1 round 1: search solved 211 of 256 training worlds (1908 s)
+    ExIt seed 1 round 1      greedy       0.46   0.46   0.29   0.12   0.08   all 0.283   vs warm -0.008 ± 0.030
+    ExIt seed 1 round 1      search@1     0.56   0.48   0.29   0.23   0.10   all 0.334   vs its greedy +0.051 ± 0.024   vs warm +0.064 ± 0.016
+    ExIt seed 1 round 1      search@4     0.83   0.74   0.51   0.51   0.28   all 0.574   vs its greedy +0.290 ± 0.033   vs warm +0.113 ± 0.023
+    ExIt seed 1 round 1      search@16    0.96   0.96   0.75   0.71   0.50   all 0.775   vs its greedy +0.492 ± 0.046   vs warm +0.142 ± 0.036
+    seed 1 round 2: search solved 214 of 256 training worlds (2346 s)
+    ExIt seed 1 round 2      greedy       0.62   0.50   0.33   0.38   0.04   all 0.375   vs warm +0.083 ± 0.040
+    ExIt seed 1 round 2      search@1     0.53   0.57   0.32   0.26   0.14   all 0.364   vs its greedy -0.011 ± 0.027   vs warm +0.094 ± 0.022
+    ExIt seed 1 round 2      search@4     0.83   0.87   0.54   0.54   0.39   all 0.634   vs its greedy +0.259 ± 0.033   vs warm +0.174 ± 0.026
+    ExIt seed 1 round 2      search@16    0.96   1.00   0.75   0.79   0.67   all 0.833   vs its greedy +0.458 ± 0.046   vs warm +0.200 ± 0.039
+    seed 2 round 1: search solved 214 of 256 training worlds (2834 s)
+    ExIt seed 2 round 1      greedy       0.54   0.46   0.29   0.25   0.21   all 0.350   vs warm +0.058 ± 0.030
+    ExIt seed 2 round 1      search@1     0.58   0.43   0.30   0.23   0.12   all 0.333   vs its greedy -0.017 ± 0.026   vs warm +0.064 ± 0.018
+    ExIt seed 2 round 1      search@4     0.80   0.69   0.49   0.40   0.30   all 0.538   vs its greedy +0.188 ± 0.030   vs warm +0.078 ± 0.022
+    ExIt seed 2 round 1      search@16    0.96   1.00   0.67   0.54   0.54   all 0.742   vs its greedy +0.392 ± 0.045   vs warm +0.108 ± 0.037
+    seed 2 round 2: search solved 218 of 256 training worlds (3283 s)
+    ExIt seed 2 round 2      greedy       0.54   0.54   0.29   0.33   0.12   all 0.367   vs warm +0.075 ± 0.041
+    ExIt seed 2 round 2      search@1     0.55   0.49   0.30   0.24   0.13   all 0.344   vs its greedy -0.023 ± 0.026   vs warm +0.074 ± 0.021
+    ExIt seed 2 round 2      search@4     0.82   0.75   0.53   0.47   0.34   all 0.584   vs its greedy +0.218 ± 0.030   vs warm +0.124 ± 0.024
+    ExIt seed 2 round 2      search@16    1.00   0.92   0.83   0.67   0.62   all 0.808   vs its greedy +0.442 ± 0.046   vs warm +0.175 ± 0.039
+    ExIt after round 2, 3 seeds: mean ± SE over seeds of the gain over the warm start
+        greedy     +0.072 ± 0.007   (seeds +0.058, +0.083, +0.075)
+        search@1   +0.084 ± 0.006   (seeds +0.082, +0.094, +0.074)
+        search@4   +0.146 ± 0.015   (seeds +0.141, +0.174, +0.124)
+        search@16  +0.169 ± 0.019   (seeds +0.133, +0.200, +0.175)
+    3408 s
 """
 import argparse
 import copy
