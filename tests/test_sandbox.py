@@ -42,6 +42,16 @@ def nothing_left_behind(monkeypatch):
     shutil.rmtree(folder)
 
 
+@pytest.fixture(params=["util-linux", "in the child"])
+def capped(request, monkeypatch):
+    """Each way the child drops root and caps itself: util-linux's setpriv and prlimit, or, where they are missing
+    (not Linux), setuid and setrlimit between fork and exec."""
+    if request.param == "in the child":
+        monkeypatch.setattr(sandbox, "PRLIMIT", None)
+    elif not (sandbox.PRLIMIT and sandbox.SETPRIV):
+        pytest.skip("util-linux's prlimit and setpriv are not installed")
+
+
 def test_a_program_that_works_finishes_with_its_output():
     result = run_python("print(sum(range(10)))")
     assert result.status == "finished" and result.exit_code == 0 and result.stdout == "45\n" and result.stderr == ""
@@ -63,7 +73,7 @@ def test_a_program_that_works_finishes_with_its_output():
     ("import sys; sys.stderr.write('e' * 10**7)", "error", "more than 65,536 bytes"),
     ("open('big.bin', 'wb').write(bytes(10**7))", "error", "more than 65,536 bytes"),  # filling the disk
 ])
-def test_each_kind_of_failure_stops_with_its_reason(code, status, detail):
+def test_each_kind_of_failure_stops_with_its_reason(code, status, detail, capped):
     result = run_python(code, Limits(cpu_seconds=1, wall_seconds=3))
     assert (result.status, detail in result.detail) == (status, True), result
     assert result.seconds < 5 and len(result.stdout) <= 65_536 and len(result.stderr) <= 65_536
@@ -81,9 +91,18 @@ def test_a_deep_recursion_in_c_is_stopped():
     "import multiprocessing as m; p = m.Process(target=print); p.start(); p.join()",
     "import os\nwhile True: os.fork()",                                             # a fork bomb
 ])
-def test_no_new_process_can_start(code):
+def test_no_new_process_can_start(code, capped):
     result = run_python(code, Limits(cpu_seconds=1, wall_seconds=3))
     assert result.status == "error" and "Resource temporarily unavailable" in result.stderr, result
+
+
+def test_the_program_runs_as_a_user_of_its_own_with_no_groups(capped):
+    result = run_python("import os; print(os.getuid(), os.getgid(), os.getgroups())")
+    uid, gid, groups = result.stdout.split(maxsplit=2)
+    if os.getuid() == 0:
+        assert int(uid) in sandbox.RUN_UIDS and gid == uid and groups.strip() == "[]", result
+    else:
+        assert int(uid) == os.getuid(), result
 
 
 def test_a_daemon_that_detaches_dies_with_the_run():
