@@ -296,26 +296,41 @@ class MemoryBankEnv(TaskEnv):
     ACTION_KINDS = ("memory",)
 
     def __init__(self, split: str = "train", stream_length: int = 8, bank_size: int = 4, questions: int = 2,
-                 updates: int = 1, max_turns: int | None = None, render_mode: str | None = None):
+                 updates: int = 1, turn_rewards: bool = False, max_turns: int | None = None,
+                 render_mode: str | None = None):
         params = {"stream_length": stream_length, "bank_size": bank_size, "questions": questions, "updates": updates}
         super().__init__("memory_bank", split, max_turns or 2 * stream_length, render_mode, params)
         self.turn_limit = max_turns  # None: twice the stream's length, whichever stream a reset brings
+        # turn_rewards: each valid operation is paid what it changed in `answerable()`, so the cost of keeping a
+        # distractor over a kept fact lands on that operation; the payments add up to the share answered at the end
+        self.turn_rewards = turn_rewards
         self.bank, self.position, self.stream, self.kept = Bank.empty(bank_size), 0, [], ()
         self.handled: tuple[str, str] | None = None  # the fact the last valid operation handled, and its kind
+        self.right: float | None = None              # the share of questions answered, once the stream has ended
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed, options=options)
         self.bank, self.position = Bank.empty(self.task.info["bank_size"]), 0
         self.stream = [Fact(*text.split()) for text in self.task.info["stream"]]
         self.kept = tuple(self.task.info["kept"])
-        self.handled = None
+        self.handled, self.right = None, None
         self.max_turns = self.turn_limit or 2 * len(self.stream)
         return self.task.prompt, self.info()
 
     def view(self) -> str:
         return bank_view(self.kept, self.bank, self.stream, self.position)
 
+    def answerable(self) -> float:
+        """Φ: the share of questions the bank would answer right if the stream ended now, each against the latest
+        value of its field among the facts handled so far (0 for a field not yet stated). After the last fact it is
+        the episode's reward."""
+        seen = {(f.entity, f.field): f.value for f in self.stream[:self.position]}
+        questions = [tuple(q) for q in self.task.info["questions"]]
+        return sum(q in seen and normalise(answer_from(self.bank, *q) or "") == normalise(seen[q])
+                   for q in questions) / len(questions)
+
     def act(self, action: Action) -> tuple[str, float, bool]:
+        before = self.answerable() if self.turn_rewards else 0.0
         try:
             self.bank = apply(self.bank, action, self.position + 1, self.stream[self.position].text)
         except InvalidOperation as e:
@@ -323,19 +338,20 @@ class MemoryBankEnv(TaskEnv):
         self.handled = (self.stream[self.position].text, fact_kinds(self.stream, self.kept)[self.position])
         self.position += 1
         if self.position < len(self.stream):
-            return self.view(), 0.0, False
+            return self.view(), (self.answerable() - before if self.turn_rewards else 0.0), False
         lines, right = [], 0
         for (entity, field), gold in zip(self.task.info["questions"], self.task.answer.split("; ")):
             given = answer_from(self.bank, entity, field)
             correct = given is not None and normalise(given) == normalise(gold)
             right += correct
             lines.append(f"{entity} {field}? {given or '(nothing)'}: {'right' if correct else 'wrong, ' + gold}")
-        self.success = right == len(lines)
-        return "\n".join(lines), right / len(lines), True
+        self.success, self.right = right == len(lines), right / len(lines)
+        return "\n".join(lines), self.right - before, True
 
     def info(self) -> dict:
         handled = {"handled": self.handled[0], "kind": self.handled[1]} if self.handled else {}
-        return super().info() | {"show": {"bank": self.bank.show(), **handled}}
+        answers = {"answered": self.right} if self.right is not None else {}
+        return super().info() | {"show": {"bank": self.bank.show(), **handled, **answers}}
 
     def error(self, message: str) -> str:  # any action without effect, malformed or refused by the bank
         self.handled = None
@@ -348,9 +364,9 @@ def play(manager: Manager, tasks: list[Task]) -> list[float]:
     for task in tasks:
         env.reset(options={"task": task})
         while True:
-            _, reward, terminated, truncated, _ = env.step(manager(env.bank, env.stream[env.position], env.kept))
+            _, _, terminated, truncated, _ = env.step(manager(env.bank, env.stream[env.position], env.kept))
             if terminated or truncated:
-                rewards.append(reward if terminated else 0.0)
+                rewards.append(env.right if terminated else 0.0)
                 break
     return rewards
 
@@ -398,8 +414,7 @@ def play_model(model, tokenizer, tasks: list[Task], temperature: float = 1.0, se
 
 def answered(trajectory) -> float:
     """The share of questions the bank answered right at the end of an episode; 0 if the stream was not finished."""
-    last = trajectory.turns[-1]
-    return last.reward if last.done and "kind" in last.show else 0.0
+    return trajectory.turns[-1].show.get("answered", 0.0)
 
 
 def bank_report(trajectories) -> dict[str, dict]:

@@ -75,6 +75,37 @@ def test_an_episode_ends_with_the_share_of_questions_the_bank_answers():
     assert observation.count("right") == 2
 
 
+@pytest.mark.parametrize("manager", ["oracle", "FIFO", "random"])
+def test_paid_by_the_turn_the_operations_add_up_to_the_share_answered(manager):
+    """turn_rewards pays each operation what it changed in the answers the bank would give now; over a stream the
+    payments telescope to the episode's own reward, so the objective is the same, only its credit moves."""
+    import random
+    manage = {"oracle": memory.oracle_manager, "FIFO": memory.fifo_manager,
+              "random": memory.random_manager(random.Random(0))}[manager]
+    for task in sample_tasks("memory_bank", 30, seed=1, stream_length=10, bank_size=3):
+        env, paid = memory.MemoryBankEnv(bank_size=3, turn_rewards=True), []
+        env.reset(options={"task": task})
+        while True:
+            _, reward, terminated, truncated, _ = env.step(manage(env.bank, env.stream[env.position], env.kept))
+            paid.append(reward)
+            if terminated or truncated:
+                break
+        assert terminated and sum(paid) == pytest.approx(env.right)
+
+
+def test_paid_by_the_turn_a_distractor_written_over_a_kept_fact_costs_that_fact_at_once():
+    env = memory.MemoryBankEnv(bank_size=1, turn_rewards=True)
+    task = sample_tasks("memory_bank", 1, seed=0, stream_length=6, bank_size=1, questions=1)[0]
+    env.reset(options={"task": task})
+    kinds = memory.fact_kinds(env.stream, env.kept)
+    while kinds[env.position] != "new":          # distractors before the kept name's first fact: skipped, paid 0
+        assert env.step("<mem_noop></mem>")[1] == 0.0
+    assert env.step("<mem_add></mem>")[1] == 1.0          # the one question is now answerable
+    while kinds[env.position] != "distractor":
+        env.step("<mem_update>1</mem>")                   # its change, in place
+    assert env.step("<mem_update>1</mem>")[1] == -1.0     # a distractor over it: the answer is lost, at this turn
+
+
 def test_the_oracles_demonstration_is_what_the_environment_shows():
     env = memory.MemoryBankEnv()
     task = sample_tasks("memory_bank", 1, seed=4, stream_length=10)[0]
