@@ -430,7 +430,8 @@ def bank_report(trajectories) -> dict[str, dict]:
         operations = {kind: Counter(turn.action.operation for turn in turns if turn.show.get("kind") == kind)
                       for kind in FACT_KINDS}
         rows[str(length)] = {
-            "n": len(group), "reward": mean(rewards), "reward_se": stdev(rewards) / len(rewards) ** 0.5,
+            "n": len(group), "reward": mean(rewards),
+            "reward_se": stdev(rewards) / len(rewards) ** 0.5 if len(rewards) > 1 else 0.0,
             "success": success, "success_se": success_se,
             "invalid": sum("kind" not in turn.show for turn in turns) / len(turns),
             **{f"{kind}_{op.lower()}": counts[op] / max(sum(counts.values()), 1)
