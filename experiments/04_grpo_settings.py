@@ -6,7 +6,7 @@ Notebook 04 trains each variant for 10 steps of 6 groups × 8 with two gradient 
 rate 1e-4, and every variant ends at or below the base on held-out sampled success. This script changes one knob
 at a time from those settings, GRPO only, and measures each run the way the notebook does (80 held-out prompts ×
 4 samples at T = 1, paired with the base, prompt by prompt): μ = 1 instead of 2; a third of the learning rate;
-a three times longer run at μ = 1 (notebook 06's recipe, 40 steps at μ = 1, gains on its own task); and a bigger
+a three times longer run at μ = 1 (as notebook 06 trained, at μ = 1, and gained on its own task); and a bigger
 batch. It prints one row per setting with the paired gain and its standard error, and the training success of
 the first and last three steps.
 

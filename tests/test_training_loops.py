@@ -276,12 +276,12 @@ def test_grpo_teaches_the_agent_to_call_the_calculator(tiny):
         return call_rate([t for t in trajectories if t.info["digits"] == 2])
     policy = copy.deepcopy(model)
     before = held_out(policy)
-    grpo_train(policy, tokenizer, lambda: gym.make("agentic_lab/Calculator-v0"), steps=40,
+    grpo_train(policy, tokenizer, lambda: gym.make("agentic_lab/Calculator-v0"), steps=20,
                config=RLConfig(n_groups=8, group_size=8, lr=1e-4), seed=0, progress=False)
     after = held_out(policy)
     gain, stderr = paired_gain([t.success for t in before], [t.success for t in after])
-    assert gain > 3 * stderr, (gain, stderr)  # notebook 06 prints 0.63 -> 0.97, +0.342 ± 0.023
-    assert calls_on_2_digit(after) > calls_on_2_digit(before) + 0.3  # notebook 06 prints 28% -> 100%
+    assert gain > 3 * stderr, (gain, stderr)  # notebook 06 prints 0.63 -> 0.96, +0.338 ± 0.024
+    assert calls_on_2_digit(after) > calls_on_2_digit(before) + 0.3  # notebook 06 prints 28% -> 99%
 
 
 @pytest.fixture(scope="module")
