@@ -412,6 +412,16 @@ def play_model(model, tokenizer, tasks: list[Task], temperature: float = 1.0, se
                    max_new_tokens=MAX_NEW_TOKENS, seed=seed, keep_history=False)
 
 
+def play_lengths(model, tokenizer, streams: dict[int, list[Task]]) -> dict[int, tuple[list[float], dict]]:
+    """The model manages each length's streams (`play_model`): per length, each stream's share of questions
+    answered and the length's `bank_report` row."""
+    out = {}
+    for n, tasks in streams.items():
+        episodes = play_model(model, tokenizer, tasks)
+        out[n] = ([answered(t) for t in episodes], bank_report(episodes)[str(n)])
+    return out
+
+
 def answered(trajectory) -> float:
     """The share of questions the bank answered right at the end of an episode; 0 if the stream was not finished."""
     return trajectory.turns[-1].show.get("answered", 0.0)

@@ -43,19 +43,6 @@ def fifo_updating_in_place(bank: memory.Bank, fact: memory.Fact, kept: tuple[str
     return memory.fifo_manager(bank, fact, kept)
 
 
-def play(manager: memory.Manager, tasks: list, updates: int) -> list[float]:
-    """Each stream's share of questions answered (memory.play, on a bank that takes streams with more changes)."""
-    env, answered = memory.MemoryBankEnv(bank_size=memory.BANK_SIZE, updates=updates), []
-    for task in tasks:
-        env.reset(options={"task": task})
-        while True:
-            _, _, terminated, truncated, _ = env.step(manager(env.bank, env.stream[env.position], env.kept))
-            if terminated or truncated:
-                answered.append(env.right if terminated else 0.0)
-                break
-    return answered
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--streams", type=int, default=300)
@@ -65,7 +52,7 @@ def main():
         for n in memory.TEST_LENGTHS[1:]:
             tasks = sample_tasks("memory_bank", args.streams, seed=100_000 + n, split="test", stream_length=n,
                                  bank_size=memory.BANK_SIZE, updates=updates)
-            fifo, in_place = play(memory.fifo_manager, tasks, updates), play(fifo_updating_in_place, tasks, updates)
+            fifo, in_place = memory.play(memory.fifo_manager, tasks), memory.play(fifo_updating_in_place, tasks)
             gain, se = paired_gain(fifo, in_place)
             print(f"{updates:7d} {n:3d} {statistics.mean(fifo):6.3f} {statistics.mean(in_place):9.3f} "
                   f"{gain:+17.3f} ± {se:.3f}")

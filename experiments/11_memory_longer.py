@@ -39,15 +39,6 @@ LENGTHS = (memory.TRAIN_LENGTH, 16)
 KINDS = ("distractor_noop", "contradiction_update", "new_add")
 
 
-def evaluate(model, tokenizer, streams: dict) -> dict:
-    """Each length's per-stream answers and its bank_report row."""
-    out = {}
-    for n, tasks in streams.items():
-        episodes = memory.play_model(model, tokenizer, tasks)
-        out[n] = ([memory.answered(t) for t in episodes], memory.bank_report(episodes)[str(n)])
-    return out
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=40)
@@ -57,7 +48,7 @@ def main():
     start = time.time()
     policy, tokenizer = load_model(memory.WARM_START)
     streams = {n: memory.held_out_streams(n, 100) for n in LENGTHS}
-    warm = evaluate(policy, tokenizer, streams)
+    warm = memory.play_lengths(policy, tokenizer, streams)
     config = rl.RLConfig(n_groups=4, group_size=8, lr=args.lr, max_new_tokens=memory.MAX_NEW_TOKENS,
                          keep_history=False)
     make_env = lambda: gym.make("agentic_lab/MemoryBank-v0", stream_length=memory.TRAIN_LENGTH,  # noqa: E731
@@ -77,11 +68,11 @@ def main():
     def checkpoint(trajectories):
         done["steps"] += 1
         if done["steps"] > 1 and (done["steps"] - 1) % args.every == 0:
-            row(done["steps"] - 1, evaluate(policy, tokenizer, streams))
+            row(done["steps"] - 1, memory.play_lengths(policy, tokenizer, streams))
         return {}
     rl.grpo_train(policy, tokenizer, make_env, steps=args.steps, config=config, seed=0, progress=False,
                   step_metrics=checkpoint)
-    row(args.steps, evaluate(policy, tokenizer, streams))
+    row(args.steps, memory.play_lengths(policy, tokenizer, streams))
     print(f"{time.time() - start:.0f} s")
 
 

@@ -57,15 +57,6 @@ KINDS = {"distractor_noop": "NOOP distr.", "contradiction_update": "UPDATE chg."
 ARMS = {"episode": ({}, "episode"), "turn": ({"turn_rewards": True}, "turn")}  # env options, credit
 
 
-def evaluate(model, tokenizer, streams: dict) -> dict:
-    """Each length's per-stream answers and its bank_report row."""
-    out = {}
-    for n, tasks in streams.items():
-        episodes = memory.play_model(model, tokenizer, tasks)
-        out[n] = ([memory.answered(t) for t in episodes], memory.bank_report(episodes)[str(n)])
-    return out
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -77,7 +68,7 @@ def main():
     warm, tokenizer = load_model(memory.WARM_START)
     streams = {n: memory.held_out_streams(n, 100) for n in args.lengths}
     fifo = {n: memory.play(memory.fifo_manager, tasks) for n, tasks in streams.items()}
-    results = {("warm start", None): evaluate(warm, tokenizer, streams)}
+    results = {("warm start", None): memory.play_lengths(warm, tokenizer, streams)}
     for seed in args.seeds:
         for arm in args.arms:
             options, credit = ARMS[arm]
@@ -87,7 +78,7 @@ def main():
             make_env = lambda: gym.make("agentic_lab/MemoryBank-v0", stream_length=memory.TRAIN_LENGTH,  # noqa: E731
                                         bank_size=memory.BANK_SIZE, **options)
             rl.grpo_train(policy, tokenizer, make_env, steps=args.steps, config=config, seed=seed, progress=False)
-            results[arm, seed] = evaluate(policy, tokenizer, streams)
+            results[arm, seed] = memory.play_lengths(policy, tokenizer, streams)
             print(f"seed {seed} {arm} trained and played ({time.time() - start:.0f} s)", flush=True)
     print(f"\n{'policy':>16s} {'L':>3s} {'answers':>13s} {'- warm start':>16s} {'- FIFO':>16s}"
           + "".join(f"{label:>12s}" for label in KINDS.values()))
