@@ -42,6 +42,37 @@ which slot holds a kept name, read against the `Keep:` line a character at a tim
       L = 12: -0.045 ± 0.043   over seeds -0.045 ± 0.000
       L = 16: +0.025 ± 0.033   over seeds +0.025 ± 0.000
     463 s
+Reference run 2, commit 3fc17f0 (`--seeds 1 2`, 456 s alone on 2 cores; the warm start's and FIFO's rows are run
+1's). Over the three seeds of runs 1 and 2, turn minus episode was -0.020, -0.065 and -0.025 at 8 facts
+(-0.037 ± 0.014 over seeds), -0.045, -0.030 and -0.045 at 12 (-0.040 ± 0.005), +0.025, +0.015 and -0.020 at 16
+(+0.007 ± 0.014): per-turn credit did not help, and if anything did slightly worse at 8 and 12 facts. Every policy
+of both arms stayed below FIFO at every length; every turn-credit policy skipped 0.04 to 0.12 of the distractors.
+
+
+              policy   L       answers     - warm start           - FIFO NOOP distr. UPDATE chg.     ADD new
+          warm start   8  0.465 ± 0.030   +0.000 ± 0.000   -0.145 ± 0.038        0.34        0.44        0.56
+          warm start  12  0.385 ± 0.032   +0.000 ± 0.000   -0.105 ± 0.042        0.38        0.51        0.38
+          warm start  16  0.315 ± 0.031   +0.000 ± 0.000   -0.085 ± 0.034        0.37        0.61        0.33
+      episode seed 1   8  0.525 ± 0.033   +0.060 ± 0.045   -0.085 ± 0.037        0.25        0.56        0.52
+      episode seed 1  12  0.350 ± 0.031   -0.035 ± 0.044   -0.140 ± 0.038        0.32        0.62        0.36
+      episode seed 1  16  0.285 ± 0.029   -0.030 ± 0.041   -0.115 ± 0.034        0.28        0.71        0.34
+         turn seed 1   8  0.460 ± 0.032   -0.005 ± 0.045   -0.150 ± 0.037        0.04        0.81        0.61
+         turn seed 1  12  0.320 ± 0.031   -0.065 ± 0.041   -0.170 ± 0.038        0.09        0.84        0.39
+         turn seed 1  16  0.300 ± 0.033   -0.015 ± 0.039   -0.100 ± 0.033        0.10        0.87        0.34
+      episode seed 2   8  0.575 ± 0.031   +0.110 ± 0.041   -0.035 ± 0.036        0.17        0.72        0.56
+      episode seed 2  12  0.475 ± 0.030   +0.090 ± 0.042   -0.015 ± 0.038        0.25        0.73        0.38
+      episode seed 2  16  0.370 ± 0.031   +0.055 ± 0.040   -0.030 ± 0.033        0.22        0.74        0.33
+         turn seed 2   8  0.550 ± 0.030   +0.085 ± 0.038   -0.060 ± 0.035        0.05        0.82        0.60
+         turn seed 2  12  0.430 ± 0.033   +0.045 ± 0.039   -0.060 ± 0.031        0.11        0.85        0.40
+         turn seed 2  16  0.350 ± 0.030   +0.035 ± 0.036   -0.050 ± 0.032        0.12        0.84        0.35
+
+                FIFO L = 8: 0.610  L = 12: 0.490  L = 16: 0.400
+
+    turn minus episode, paired by stream (each seed), then the mean ± SE over seeds of the seeds' leads:
+      L =  8: -0.065 ± 0.042, -0.025 ± 0.039   over seeds -0.045 ± 0.020
+      L = 12: -0.030 ± 0.037, -0.045 ± 0.039   over seeds -0.037 ± 0.007
+      L = 16: +0.015 ± 0.037, -0.020 ± 0.035   over seeds -0.003 ± 0.017
+    456 s
 """
 import argparse
 import statistics
