@@ -26,7 +26,9 @@ full bank, text longer than MAX_ENTRY_CHARS) is an error observation with -INVAL
 and the same fact still to handle. After the last fact a fixed answerer answers each question from the bank
 alone: the value of the most recently written slot that reads "<entity> <field> <value>" for the asked entity
 and field (case aside), none if no slot does. The reward is the share of questions answered right (the gold
-is the last value the stream gave), `success` is all of them.
+is the last value the stream gave), `success` is all of them. With `turn_rewards=True` each valid operation is
+paid instead what it changed in that share as the bank stands (`MemoryBankEnv.answerable`): the payments add up to
+the same reward, and a distractor written over a kept fact costs it at that turn.
 
 Baselines are managers, functions (bank, fact, kept entities) -> operation text: add-only FIFO (`fifo_manager`,
 the oldest slot overwritten once the bank is full), random valid operations (`random_manager`) and the oracle

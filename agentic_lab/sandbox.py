@@ -36,6 +36,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 BWRAP = shutil.which("bwrap")
 RUN_UIDS = range(100_000, 1_100_000)   # where root draws each run's user id: no account has one
@@ -122,7 +123,8 @@ PRLIMIT_OPTIONS = {resource.RLIMIT_CPU: "--cpu", resource.RLIMIT_AS: "--as", res
 SETPRIV, PRLIMIT = shutil.which("setpriv"), shutil.which("prlimit")
 
 
-def _drop_root_and_cap(limits: Limits, uid: int | None, nproc: int) -> tuple[list[str], object]:
+def _drop_root_and_cap(limits: Limits, uid: int | None, nproc: int
+                       ) -> tuple[list[str], Callable[[], None] | None]:
     """How the child drops root (to `uid`, when given) and caps itself before the program starts: (a command prefix,
     a function for the child to call between fork and exec). Where util-linux is (Linux), the prefix does it:
     `setpriv` drops root, `prlimit` sets the caps, each then exec's the next, and Python may start the child with

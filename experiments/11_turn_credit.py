@@ -43,11 +43,11 @@ which slot holds a kept name, read against the `Keep:` line a character at a tim
       L = 16: +0.025 ± 0.033   over seeds +0.025 ± 0.000
     463 s
 Reference run 2, commit 3fc17f0 (`--seeds 1 2`, 456 s alone on 2 cores; the warm start's and FIFO's rows are run
-1's). Over the three seeds of runs 1 and 2, turn minus episode was -0.020, -0.065 and -0.025 at 8 facts
-(-0.037 ± 0.014 over seeds), -0.045, -0.030 and -0.045 at 12 (-0.040 ± 0.005), +0.025, +0.015 and -0.020 at 16
-(+0.007 ± 0.014): per-turn credit did not help, and if anything did slightly worse at 8 and 12 facts. Every policy
-of both arms stayed below FIFO at every length; every turn-credit policy skipped 0.04 to 0.12 of the distractors.
-
+1's to the digit). With run 1, turn minus episode by seed was -0.020, -0.065 and -0.025 at 8 facts, -0.045, -0.030
+and -0.045 at 12, +0.025, +0.015 and -0.020 at 16, each about ± 0.04 paired by stream: per-turn credit did not help,
+and at 8 and 12 facts every seed's lead was negative. Every policy of both arms stayed below FIFO at every length;
+every turn-credit policy skipped 0.04 to 0.12 of the distractors. (The "over seeds" column pools only the seeds of
+its own run.)
 
               policy   L       answers     - warm start           - FIFO NOOP distr. UPDATE chg.     ADD new
           warm start   8  0.465 ± 0.030   +0.000 ± 0.000   -0.145 ± 0.038        0.34        0.44        0.56
