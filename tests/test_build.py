@@ -17,12 +17,11 @@ def build(out: Path) -> None:
 
 @pytest.mark.slow
 def test_a_rebuild_gives_identical_weights_leaves_no_temporary_folders_and_is_the_recipe_of_the_shipped_model(tmp_path):
-    """Two builds give the same bytes, a third replaces the first in place; and a script edited after the build (a
-    new mixture, extra data) would no longer reproduce data/tiny-agent. One test, so that the build runs three times,
-    not four."""
+    """A second build over the first gives the same bytes and replaces the folder whole (a file left in the old one is
+    gone, no temporary folder remains); and a script edited after the build (a new mixture, extra data) would no
+    longer reproduce data/tiny-agent. One test, so that the build runs twice, not four times."""
     build(tmp_path / "a")
-    build(tmp_path / "b")
-    assert (tmp_path / "a" / "model.safetensors").read_bytes() == (tmp_path / "b" / "model.safetensors").read_bytes()
+    first = (tmp_path / "a" / "model.safetensors").read_bytes()
     fresh = json.loads((tmp_path / "a" / "build_stats.json").read_text())
     shipped = json.loads((ROOT / "data" / "tiny-agent" / "build_stats.json").read_text())
     recipe = set(shipped) - {"train_steps", "train_conversations", "train_tokens", "train_seconds", "mean_tokens_per_s",
@@ -30,10 +29,12 @@ def test_a_rebuild_gives_identical_weights_leaves_no_temporary_folders_and_is_th
                              "copy_strings_per_cell", "copy_greedy"}
     assert set(fresh) == set(shipped)
     assert {k: fresh[k] for k in recipe} == {k: shipped[k] for k in recipe}
+    (tmp_path / "a" / "left-behind").write_text("")
     build(tmp_path / "a")  # over an existing checkpoint
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+    assert (tmp_path / "a" / "model.safetensors").read_bytes() == first
+    assert [p.name for p in tmp_path.iterdir()] == ["a"]
     assert {"config.json", "model.safetensors", "tokenizer.json", "README.md", "build_stats.json"} <= \
-        {p.name for p in (tmp_path / "a").iterdir()}
+        {p.name for p in (tmp_path / "a").iterdir()} and not (tmp_path / "a" / "left-behind").exists()
 
 
 @pytest.mark.slow

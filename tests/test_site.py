@@ -1,4 +1,4 @@
-"""The course site (`make site`, site/build.py): built from two notebooks, then read in headless Chromium from a
+"""The course site (`make site`, site/build.py): built from one notebook, then read in headless Chromium from a
 file:// URL with every request off the machine refused: the math typeset, a figure shown, a progress-bar widget
 drawn from its saved state by the widgets' HTML manager, the trajectory viewer
 answering a click with no kernel behind it, the search finding a word from a page, nothing fetched from the network.
@@ -12,7 +12,7 @@ import pytest
 from tests.browser import launch, sync_api
 from tests.test_lab import ROOT
 
-SITE_NOTEBOOKS = ("00_tour", "06_agent_loop")  # math, figures, exercises, and a trajectory viewer
+SITE_NOTEBOOKS = ("06_agent_loop",)  # math, a figure, an exercise, a progress bar and a trajectory viewer
 LOCAL = ("file:", "data:", "blob:", "about:")
 
 spec = importlib.util.spec_from_file_location("site_build", ROOT / "site" / "build.py")
@@ -94,7 +94,7 @@ def test_the_site_works_offline_in_a_real_browser(site):
 
         page.goto((site / "search.html").as_uri() + "?q=tokenizer")           # Sphinx's search, from its own index
         page.wait_for_selector("#search-results li", timeout=30_000)
-        assert page.locator("#search-results li a", has_text="tour").count() >= 1
+        assert page.locator("#search-results li a", has_text="agent loop").count() >= 1
         browser.close()
     assert remote == [], f"the site asked the network for {remote}"
     assert failed == [], f"files the site needs are missing: {failed}"
