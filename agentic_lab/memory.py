@@ -7,7 +7,9 @@
 **The memory bank** (family `memory_bank`, `MemoryBankEnv`). Facts about the world's entities arrive one a turn,
 three words each ("Keso job miner", "Keso lives Dradabu", "Dradabu capital Kalabu"). The episode names the
 entities it will ask about (`questions` of them, one field each); facts about any other entity are distractors,
-and each kept fact is contradicted `updates` times by a later one (Keso changes job: "Keso job baker").
+and each kept fact is contradicted `updates` times by a later one (Keso changes job: "Keso job baker"). By default
+(`asked="names"`) the observation names the kept entities (`Keep:`); with `asked="jobs"` it names nothing, every
+question is about a person's job and no distractor is a job, so a manager must learn from the answers what matters.
 Every observation shows the whole bank, slots numbered from 1 with the number of the fact each was written at in
 brackets, and the fact to handle:
 
@@ -89,10 +91,10 @@ def in_split(entities: list, split: str) -> list:
     return [e for e in entities if task_split((e.name,)) == split]
 
 
-def first_fact(rng: random.Random, entity: world.Country | world.Person) -> Fact:
-    """A field of `entity` as the world has it."""
+def first_fact(rng: random.Random, entity: world.Country | world.Person, words: tuple[str, ...] | None = None) -> Fact:
+    """A field of `entity` as the world has it, one of `words` if given (else any of its fields)."""
     fields = PERSON_FIELDS if isinstance(entity, world.Person) else COUNTRY_FIELDS
-    word = rng.choice(list(fields))
+    word = rng.choice([w for w in fields if words is None or w in words])
     return Fact(entity.name, word, world.fact_table()[entity.name.lower()][fields[word]])
 
 
@@ -222,9 +224,13 @@ def random_manager(rng: random.Random) -> Manager:
 
 
 # --- the memory bank's task and environment ---------------------------------------------------------------
-INSTRUCTIONS = ("You will be asked about the kept names. One operation per fact: <mem_add>text</mem>, "
-                "<mem_update>i text</mem>, <mem_delete>i</mem> or <mem_noop></mem>; without text, ADD and UPDATE "
-                "store the fact as it came.")
+OPERATIONS = ("One operation per fact: <mem_add>text</mem>, <mem_update>i text</mem>, <mem_delete>i</mem> or "
+              "<mem_noop></mem>; without text, ADD and UPDATE store the fact as it came.")
+# What the manager is told will be asked: `asked="names"` shows the kept names (`Keep:`); `asked="jobs"` shows
+# nothing, and every question is about a person's job while no distractor is a job, so what matters can be learned
+# from the answers, as Memory-R1's manager learns it, instead of read.
+INSTRUCTIONS = {"names": "You will be asked about the kept names. " + OPERATIONS,
+                "jobs": "You will be asked about some of these facts at the end. " + OPERATIONS}
 
 
 FACT_KINDS = ("new", "contradiction", "distractor")  # a kept name's first fact, a later one that changes it, any other
@@ -240,18 +246,25 @@ def fact_kinds(stream: list[Fact], kept: tuple[str, ...]) -> list[str]:
     return kinds
 
 
-def bank_view(kept: tuple[str, ...], bank: Bank, stream: list[Fact], position: int) -> str:
-    return (f"Keep: {', '.join(kept)}\nBank:\n{bank.show()}\n"
-            f"Fact {position + 1}/{len(stream)}: {stream[position].text}")
+def bank_view(kept: tuple[str, ...], bank: Bank, stream: list[Fact], position: int, asked: str = "names") -> str:
+    keep = f"Keep: {', '.join(kept)}\n" if asked == "names" else ""
+    return f"{keep}Bank:\n{bank.show()}\nFact {position + 1}/{len(stream)}: {stream[position].text}"
 
 
-def _stream(rng: random.Random, split: str, stream_length: int, questions: int,
-            updates: int) -> tuple[list[Fact], tuple[str, ...]]:
+def _stream(rng: random.Random, split: str, stream_length: int, questions: int, updates: int,
+            asked: str = "names") -> tuple[list[Fact], tuple[str, ...]]:
     """The facts, and the kept entities: each has one field, stated at a random turn and contradicted `updates`
     times later; every other turn a distractor, a true fact about an entity that is never asked about. The kept
-    facts are as many at every length, so a longer stream only adds distractors between them."""
+    facts are as many at every length, so a longer stream only adds distractors between them. With asked="jobs"
+    the kept entities are people, their field is the job, and no distractor is a job."""
     w = world.build_world()   # enough distinct distractors for any stream, all of the split's side
-    entities = rng.sample(in_split(w.countries + w.people, split), questions + stream_length)
+    if asked == "names":
+        entities = rng.sample(in_split(w.countries + w.people, split), questions + stream_length)
+        kept_words, distractor_words = None, None
+    else:
+        people = rng.sample(in_split(w.people, split), questions)
+        others = rng.sample([e for e in in_split(w.countries + w.people, split) if e not in people], stream_length)
+        entities, kept_words, distractor_words = people + others, ("job",), ("lives", "capital")
     kept, distractors = entities[:questions], iter(entities[questions:])
     mentions = [entity for entity in kept for _ in range(1 + updates)]
     rng.shuffle(mentions)
@@ -261,9 +274,10 @@ def _stream(rng: random.Random, split: str, stream_length: int, questions: int,
     for turn in range(stream_length):
         entity = mentioned.get(turn)
         if entity is None:
-            fact = first_fact(rng, next(distractors))
+            fact = first_fact(rng, next(distractors), distractor_words)
         else:
-            fact = changed_fact(rng, latest[entity.name]) if entity.name in latest else first_fact(rng, entity)
+            fact = (changed_fact(rng, latest[entity.name]) if entity.name in latest
+                    else first_fact(rng, entity, kept_words))
             latest[entity.name] = fact
         stream.append(fact)
     return stream, tuple(e.name for e in kept)
@@ -272,23 +286,25 @@ def _stream(rng: random.Random, split: str, stream_length: int, questions: int,
 @family("memory_bank", "A stream of facts, one a turn, kept in a bank of a few slots by ADD / UPDATE / DELETE / "
         "NOOP; questions about the kept names are answered from the bank at the end.", takes_split=True)
 def memory_bank(rng: random.Random, split: str, stream_length: int = 8, bank_size: int = 4, questions: int = 2,
-                updates: int = 1) -> Task:
+                updates: int = 1, asked: str = "names") -> Task:
     if not 1 <= questions <= bank_size <= MAX_SLOTS or not questions * (1 + updates) <= stream_length <= MAX_STREAM:
         raise ValueError(f"need 1 <= questions <= bank_size <= {MAX_SLOTS} and "
                          f"questions * (1 + updates) <= stream_length <= {MAX_STREAM}")
-    stream, kept = _stream(rng, split, stream_length, questions, updates)
+    if asked not in INSTRUCTIONS:
+        raise ValueError(f"asked must be one of {sorted(INSTRUCTIONS)}, not {asked!r}")
+    stream, kept = _stream(rng, split, stream_length, questions, updates, asked)
     bank, solution = Bank.empty(bank_size), []
     for position, fact in enumerate(stream):  # the oracle's operations and what each one shows next
         if position:
-            solution.append(observation(bank_view(kept, bank, stream, position)))
+            solution.append(observation(bank_view(kept, bank, stream, position, asked)))
         operation = oracle_manager(bank, fact, kept)
         bank = apply(bank, parse_action(operation), position + 1, fact.text)
         solution.append(assistant(operation))
-    asked = [next(f for f in reversed(stream) if f.entity == name) for name in kept]
-    info = {"stream": [f.text for f in stream], "kept": list(kept), "bank_size": bank_size,
-            "questions": [[f.entity, f.field] for f in asked]}
-    return Task("memory_bank", INSTRUCTIONS + "\n" + bank_view(kept, Bank.empty(bank_size), stream, 0),
-                "; ".join(f.value for f in asked), tuple(solution),
+    questions_asked = [next(f for f in reversed(stream) if f.entity == name) for name in kept]
+    info = {"stream": [f.text for f in stream], "kept": list(kept), "bank_size": bank_size, "asked": asked,
+            "questions": [[f.entity, f.field] for f in questions_asked]}
+    return Task("memory_bank", INSTRUCTIONS[asked] + "\n" + bank_view(kept, Bank.empty(bank_size), stream, 0, asked),
+                "; ".join(f.value for f in questions_asked), tuple(solution),
                 split_keys=tuple(dict.fromkeys(f.entity for f in stream)), info=info)
 
 
@@ -298,9 +314,10 @@ class MemoryBankEnv(TaskEnv):
     ACTION_KINDS = ("memory",)
 
     def __init__(self, split: str = "train", stream_length: int = 8, bank_size: int = 4, questions: int = 2,
-                 updates: int = 1, turn_rewards: bool = False, max_turns: int | None = None,
+                 updates: int = 1, asked: str = "names", turn_rewards: bool = False, max_turns: int | None = None,
                  render_mode: str | None = None):
-        params = {"stream_length": stream_length, "bank_size": bank_size, "questions": questions, "updates": updates}
+        params = {"stream_length": stream_length, "bank_size": bank_size, "questions": questions, "updates": updates,
+                  "asked": asked}
         super().__init__("memory_bank", split, max_turns or 2 * stream_length, render_mode, params)
         self.turn_limit = max_turns  # None: twice the stream's length, whichever stream a reset brings
         # turn_rewards: each valid operation is paid what it changed in `answerable()`, so the cost of keeping a
@@ -320,7 +337,7 @@ class MemoryBankEnv(TaskEnv):
         return self.task.prompt, self.info()
 
     def view(self) -> str:
-        return bank_view(self.kept, self.bank, self.stream, self.position)
+        return bank_view(self.kept, self.bank, self.stream, self.position, self.task.info.get("asked", "names"))
 
     def answerable(self) -> float:
         """Φ: the share of questions the bank would answer right if the stream ended now, each against the latest
@@ -385,11 +402,11 @@ MAX_NEW_TOKENS = 48          # the short forms take 3 to 5 tokens; with its own 
 WARM_START = Path(__file__).resolve().parent.parent / "data" / "memory-warm"
 
 
-def demonstrations(stream_length: int, seed: int, rng: random.Random, fifo_share: float = FIFO_SHARE
-                   ) -> list[list[dict]]:
+def demonstrations(stream_length: int, seed: int, rng: random.Random, fifo_share: float = FIFO_SHARE,
+                   asked: str = "names") -> list[list[dict]]:
     """One train-split stream played by `mixed_manager`, as the single-turn conversations a fresh-context agent has:
     what the environment showed (the prompt, then each later observation) and the operation written."""
-    env = MemoryBankEnv("train", stream_length=stream_length, bank_size=BANK_SIZE)
+    env = MemoryBankEnv("train", stream_length=stream_length, bank_size=BANK_SIZE, asked=asked)
     observation, _ = env.reset(seed=seed)
     manage, out = mixed_manager(rng, fifo_share), []
     while True:

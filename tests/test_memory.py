@@ -123,6 +123,30 @@ def test_the_oracle_scores_one_and_fifo_less_once_the_stream_outgrows_the_bank(s
     assert sum(memory.play(memory.random_manager(random.Random(0)), tasks)) / len(tasks) < 0.6
 
 
+def test_asked_about_jobs_the_manager_is_told_nothing_and_only_the_jobs_matter():
+    """asked="jobs": no `Keep:` line, every question a person's job, no distractor a job; so FIFO that skips every
+    other fact scores what the oracle scores, and plain FIFO less once the stream outgrows the bank. The default
+    streams are the same as before the option (same seed, same facts, the `Keep:` line shown)."""
+    jobs = sample_tasks("memory_bank", 40, seed=0, stream_length=12, bank_size=3, asked="jobs")
+    for task in jobs:
+        assert "Keep:" not in task.prompt and all("Keep:" not in m["content"] for m in task.solution)
+        assert [field for _, field in task.info["questions"]] == ["job", "job"]
+        kinds = memory.fact_kinds([memory.Fact(*f.split()) for f in task.info["stream"]], tuple(task.info["kept"]))
+        assert all((f.split()[1] == "job") == (kind != "distractor") for f, kind in zip(task.info["stream"], kinds))
+
+    def skip_all_but_jobs(bank, fact, kept):
+        return "<mem_noop></mem>" if fact.field != "job" else memory.fifo_manager(bank, fact, kept)
+    assert memory.play(skip_all_but_jobs, jobs) == memory.play(memory.oracle_manager, jobs) == [1.0] * len(jobs)
+    assert sum(memory.play(memory.fifo_manager, jobs)) / len(jobs) < 0.8
+    names = sample_tasks("memory_bank", 5, seed=0, stream_length=12, bank_size=3)
+    assert [t.info["stream"] for t in names] == [t.info["stream"] for t in
+                                                 sample_tasks("memory_bank", 5, seed=0, stream_length=12, bank_size=3,
+                                                              asked="names")]
+    assert all(t.prompt.startswith("You will be asked about the kept names.") and "Keep:" in t.prompt for t in names)
+    with pytest.raises(ValueError, match="asked"):
+        sample_tasks("memory_bank", 1, asked="dates")
+
+
 def test_the_oracle_overwrites_a_slot_no_question_would_read_when_someone_else_filled_the_bank():
     # slot 1: a distractor; slot 2: Keso's old job, replaced by slot 3's; a new kept name arrives
     bank = Bank(("Dufe job weaver", "Keso job miner", "Keso job baker"), (2, 1, 3))
@@ -187,6 +211,7 @@ def test_same_seed_same_stream():
 
 
 @pytest.mark.parametrize("name,params", [("memory_bank", {"stream_length": 8}), ("memory_bank", {"stream_length": 32}),
+                                         ("memory_bank", {"stream_length": 16, "asked": "jobs"}),
                                          ("memory_state", {"objectives": 2}), ("memory_state", {"objectives": 8})])
 def test_every_name_a_test_task_shows_is_held_out_and_no_train_task_shows_one(name, params):
     """Every entity a fact is about (kept or distractor) or a person to look up, read from the task, not from its
