@@ -417,11 +417,11 @@ def demonstrations(stream_length: int, seed: int, rng: random.Random, fifo_share
             return out
 
 
-def held_out_streams(stream_length: int, n: int, bank_size: int = BANK_SIZE) -> list[Task]:
+def held_out_streams(stream_length: int, n: int, bank_size: int = BANK_SIZE, asked: str = "names") -> list[Task]:
     """The n test-split streams every manager of notebook 11 is scored on at this length (seeds 100,000...), for a
-    bank of `bank_size` slots."""
+    bank of `bank_size` slots, told or not what will be asked (`asked`, `MemoryBankEnv`)."""
     return sample_tasks("memory_bank", n, seed=100_000 + stream_length, split="test", stream_length=stream_length,
-                        bank_size=bank_size)
+                        bank_size=bank_size, asked=asked)
 
 
 def play_model(model, tokenizer, tasks: list[Task], temperature: float = 1.0, seed: int = 0) -> list:

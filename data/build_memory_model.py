@@ -2,6 +2,7 @@
 
     python data/build_memory_model.py                        # measured time in the model card
     python data/build_memory_model.py --steps 4 --eval-tasks 4 --out /tmp/try    # a quick try-out
+    python data/build_memory_model.py --asked jobs       # the variant not told what will be asked (below)
 
 The tiny model never saw a memory bank (`memory.MemoryBankEnv`). This script fine-tunes it on
 `memory.demonstrations`: streams of 4 to 16 facts (train split) kept in a bank of three slots, each fact handled by
@@ -10,6 +11,10 @@ conversation per fact, since the manager sees only the latest observation (rollo
 warm start writes well-formed operations into the right slots, but adds distractors as often as it skips them and
 adds a changed fact as often as it updates the old one: the choices notebook 11's RL, rewarded only by the answers
 read from the bank at the end, has to make.
+
+With `--asked jobs` it does the same on `asked="jobs"` streams (no `Keep:` line; every question a person's job, no
+distractor a job) and writes data/memory-jobs-warm: there a fact's second word tells a distractor from a kept fact,
+which the tiny model reads, where matching a name against the `Keep:` line it did not learn.
 
 Deterministic (fixed seeds for the streams, the mixture and the batch order). The folder is replaced atomically,
 with its model card and `build_stats.json`; tests/test_build.py checks that this script is the recipe.
@@ -31,19 +36,22 @@ EVAL_TASKS = 200          # held-out streams per length
 TRAIN_LENGTHS = (4, 16)   # stream length drawn uniformly from this range for each demonstrated stream
 
 
-def episodes(n: int) -> list[tuple[list[dict], list[dict]]]:
+def episodes(n: int, asked: str = "names") -> list[tuple[list[dict], list[dict]]]:
     """The first n single-turn demonstrations (messages, no tools), stream after stream: the same on every machine."""
     rng, out, k = random.Random(SEED), [], 0
     while len(out) < n:
-        out += [(messages, []) for messages in demonstrations(rng.randint(*TRAIN_LENGTHS), seed=k, rng=rng)]
+        out += [(messages, []) for messages in demonstrations(rng.randint(*TRAIN_LENGTHS), seed=k, rng=rng,
+                                                               asked=asked)]
         k += 1
     return out[:n]
 
 
-def build(out_dir: Path, steps: int, eval_tasks: int) -> None:
-    build_warm_start(out_dir, steps, eval_tasks, "agentic_lab/MemoryBank-v0", {"fifo_share": FIFO_SHARE}, episodes,
-                     bank_report, model_card,
-                     eval_kwargs=tuple({"stream_length": n, "bank_size": BANK_SIZE} for n in TEST_LENGTHS),
+def build(out_dir: Path, steps: int, eval_tasks: int, asked: str = "names") -> None:
+    setting = {"fifo_share": FIFO_SHARE} | ({} if asked == "names" else {"asked": asked})   # memory-warm's as built
+    build_warm_start(out_dir, steps, eval_tasks, "agentic_lab/MemoryBank-v0", setting,
+                     lambda n: episodes(n, asked), bank_report, model_card,
+                     eval_kwargs=tuple({"stream_length": n, "bank_size": BANK_SIZE, "asked": asked}
+                                       for n in TEST_LENGTHS),
                      keep_history=False)
 
 
@@ -55,7 +63,12 @@ def model_card(stats: dict) -> str:
         return (f"| {length} | {decoding} | {r['n']} | {r['reward']:.2f} ± {r['reward_se']:.2f} | "
                 f"{r['success']:.0%} ± {r['success_se']:.0%} | {r['invalid']:.1%} | {ops} |")
     rows = "\n".join(row(d, str(n)) for d in ("greedy", "sampled_t1") for n in TEST_LENGTHS)
-    return f"""# memory-warm
+    jobs = stats.get("asked") == "jobs"
+    name = "memory-jobs-warm" if jobs else "memory-warm"
+    variant = ("\n\nThe `asked=\"jobs\"` variant (`--asked jobs`): the observation names no kept entity, every "
+               "question is about a\nperson's job and no distractor is a job, so the field word tells what to keep."
+               if jobs else "")
+    return f"""# {name}
 
 Notebook 11's warm start: the tiny model (`data/tiny-agent`) fine-tuned to manage a memory bank of {BANK_SIZE} slots
 (`agentic_lab/MemoryBank-v0`, train split, streams of 4 to 16 facts about two kept names and distractors), one
@@ -64,7 +77,7 @@ operation per fact (`<mem_add>`, `<mem_update>`, `<mem_delete>`, `<mem_noop>`), 
 {stats['fifo_share']:.0%} and the oracle's otherwise (ADD a kept name's fact, UPDATE its slot when it changes,
 NOOP a distractor): the model writes well-formed operations, and leaves to RL whether to keep a distractor and
 whether to update or add a changed fact. Built by `data/build_memory_model.py`, deterministically from seed
-{stats['seed']}.
+{stats['seed']}.{variant}
 
 ## Training
 Supervised next-token loss on the assistant's tokens, {stats['train_episodes']:,} single-turn demonstrations
@@ -86,15 +99,18 @@ fact got the oracle's operation.
 ## Use
 ```python
 from agentic_lab import load_model
-model, tokenizer = load_model("data/memory-warm")
+model, tokenizer = load_model("data/{name}")
 ```
 """
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=WARM_START, help="output folder")
+    parser.add_argument("--asked", choices=("names", "jobs"), default="names",
+                        help="what the manager is told will be asked (memory.MemoryBankEnv)")
+    parser.add_argument("--out", type=Path, help="output folder (default: data/memory-warm, or memory-jobs-warm)")
     parser.add_argument("--steps", type=int, default=STEPS, help="training steps")
     parser.add_argument("--eval-tasks", type=int, default=EVAL_TASKS, help="held-out streams per length")
     args = parser.parse_args()
-    build(args.out, args.steps, args.eval_tasks)
+    default = WARM_START if args.asked == "names" else WARM_START.parent / "memory-jobs-warm"
+    build(args.out or default, args.steps, args.eval_tasks, args.asked)

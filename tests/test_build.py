@@ -58,6 +58,7 @@ def test_the_planning_build_script_is_the_recipe_of_the_shipped_warm_starts(tmp_
     ("build_search_model.py", "searchagent-warm"),
     ("build_long_horizon_model.py", "coinrooms-warm"),
     ("build_memory_model.py", "memory-warm"),
+    ("build_memory_model.py --asked jobs", "memory-jobs-warm"),
     ("build_reflection_model.py --eval-tasks 2", "reflect-warm"),
     ("build_mem1_model.py", "mem1-warm"),
     ("build_look_model.py", "look-warm"),
@@ -68,7 +69,7 @@ def test_the_planning_build_script_is_the_recipe_of_the_shipped_warm_starts(tmp_
     ("build_math_models.py --only prove", "prove-warm"),
     ("build_web_model.py", "web-warm")])
 def test_the_warm_start_build_scripts_are_the_recipes_of_the_shipped_warm_starts(script, folder, tmp_path):
-    """Notebook 07's BabyAI warm start and notebook 08's to 17's (11 and 15 have two): same check, for their build
+    """Notebook 07's BabyAI warm start and notebook 08's to 17's (11 has three, 15 two): same check, for their build
     scripts."""
     name, *options = script.split()
     # One held-out task per setting, as few as a report can take (two where it needs a standard error or both kinds
