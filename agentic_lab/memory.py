@@ -400,6 +400,7 @@ TEST_LENGTHS = (4, 8, 12, 16)
 FIFO_SHARE = 0.5             # of the warm start's demonstrated decisions, FIFO's; the oracle's the rest
 MAX_NEW_TOKENS = 48          # the short forms take 3 to 5 tokens; with its own text an operation takes up to 46
 WARM_START = Path(__file__).resolve().parent.parent / "data" / "memory-warm"
+JOBS_WARM_START = WARM_START.parent / "memory-jobs-warm"   # the same recipe on asked="jobs" streams
 
 
 def demonstrations(stream_length: int, seed: int, rng: random.Random, fifo_share: float = FIFO_SHARE,

@@ -27,7 +27,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from agentic_lab.memory import (BANK_SIZE, FACT_KINDS, FIFO_SHARE, TEST_LENGTHS, WARM_START, bank_report,  # noqa: E402
+from agentic_lab.memory import (BANK_SIZE, FACT_KINDS, FIFO_SHARE, JOBS_WARM_START, TEST_LENGTHS,  # noqa: E402
+                                WARM_START, bank_report,
                                 demonstrations)
 from warm_start import SEED, build_warm_start  # noqa: E402 - data/warm_start.py, beside this script
 
@@ -112,5 +113,5 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, default=STEPS, help="training steps")
     parser.add_argument("--eval-tasks", type=int, default=EVAL_TASKS, help="held-out streams per length")
     args = parser.parse_args()
-    default = WARM_START if args.asked == "names" else WARM_START.parent / "memory-jobs-warm"
-    build(args.out or default, args.steps, args.eval_tasks, args.asked)
+    out = args.out or (WARM_START if args.asked == "names" else JOBS_WARM_START)
+    build(out, args.steps, args.eval_tasks, args.asked)

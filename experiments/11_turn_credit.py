@@ -2,6 +2,7 @@
 find what episode-level credit did not, a manager that beats FIFO?
 
     python experiments/11_turn_credit.py [--seeds 0 1 2] [--steps 12] [--lengths 8 12 16] [--bank-size 3]
+                                         [--asked names|jobs]
 
 With the answers alone as the reward, every operation of a stream shares one advantage: a distractor written over a
 kept fact at fact 3 costs an answer at the end, and the operations at facts 1 to 8 share the blame. With
@@ -99,6 +100,48 @@ turn minus episode, paired by stream (each seed), then the mean ± SE over seeds
   L = 12: +0.025 ± 0.028   over seeds +0.025 ± 0.000
   L = 16: +0.020 ± 0.028   over seeds +0.020 ± 0.000
 314 s
+
+Reference run 4, this script at the commit that added `--asked` (on afec87c; `--asked jobs`, the defaults otherwise,
+394 s alone on 2 cores; the NOOP new column is new since runs 1-3). `asked="jobs"` streams name no kept entity:
+every question is a person's job and no distractor is a job, so what matters has to be learned from the answers, as
+Memory-R1's manager learns it (`memory.MemoryBankEnv`); the warm start is data/memory-jobs-warm, memory-warm's recipe
+on these streams, which greedy skips every distractor and at T = 1 about half. Every policy of both arms and all
+three seeds answered more than FIFO at every length: +0.120 to +0.160 at 8 facts and +0.170 to +0.315 at 12 and 16
+(each ± 0.03 to 0.04, paired by stream). With episode-level credit the gain over the warm start was +0.070 to +0.110
+at 8 facts and +0.140 to +0.190 at 12 and 16 (each about ± 0.04). RL raised the share of distractors skipped from
+0.54-0.60 to 0.77-0.84 (episode) and 0.67-0.78 (turn), and skipped almost no fact that would be asked (0.00-0.01).
+Per-turn credit did no better than episode-level credit (-0.045 ± 0.015 over seeds at 16 facts).
+
+          policy   L       answers     - warm start           - FIFO NOOP distr. UPDATE chg.     ADD new    NOOP new
+      warm start   8  0.705 ± 0.029   +0.000 ± 0.000   +0.050 ± 0.034        0.60        0.71        0.81        0.01
+      warm start  12  0.595 ± 0.031   +0.000 ± 0.000   +0.080 ± 0.034        0.55        0.90        0.69        0.00
+      warm start  16  0.510 ± 0.033   +0.000 ± 0.000   +0.125 ± 0.034        0.54        0.89        0.58        0.01
+  episode seed 0   8  0.815 ± 0.024   +0.110 ± 0.037   +0.160 ± 0.034        0.81        0.62        0.79        0.01
+  episode seed 0  12  0.770 ± 0.029   +0.175 ± 0.039   +0.255 ± 0.038        0.84        0.72        0.80        0.00
+  episode seed 0  16  0.700 ± 0.033   +0.190 ± 0.043   +0.315 ± 0.039        0.83        0.72        0.77        0.01
+     turn seed 0   8  0.795 ± 0.027   +0.090 ± 0.039   +0.140 ± 0.038        0.75        0.74        0.86        0.01
+     turn seed 0  12  0.735 ± 0.029   +0.140 ± 0.042   +0.220 ± 0.040        0.75        0.84        0.67        0.00
+     turn seed 0  16  0.670 ± 0.029   +0.160 ± 0.042   +0.285 ± 0.036        0.78        0.88        0.62        0.01
+  episode seed 1   8  0.810 ± 0.027   +0.105 ± 0.042   +0.155 ± 0.038        0.83        0.61        0.77        0.00
+  episode seed 1  12  0.735 ± 0.027   +0.140 ± 0.036   +0.220 ± 0.034        0.83        0.78        0.76        0.00
+  episode seed 1  16  0.700 ± 0.027   +0.190 ± 0.041   +0.315 ± 0.038        0.84        0.74        0.71        0.01
+     turn seed 1   8  0.805 ± 0.026   +0.100 ± 0.036   +0.150 ± 0.037        0.69        0.81        0.78        0.00
+     turn seed 1  12  0.745 ± 0.027   +0.150 ± 0.041   +0.230 ± 0.038        0.75        0.91        0.64        0.00
+     turn seed 1  16  0.670 ± 0.027   +0.160 ± 0.042   +0.285 ± 0.036        0.78        0.93        0.49        0.01
+  episode seed 2   8  0.775 ± 0.030   +0.070 ± 0.042   +0.120 ± 0.039        0.77        0.69        0.81        0.01
+  episode seed 2  12  0.735 ± 0.027   +0.140 ± 0.043   +0.220 ± 0.038        0.78        0.79        0.76        0.00
+  episode seed 2  16  0.680 ± 0.027   +0.170 ± 0.040   +0.295 ± 0.033        0.79        0.80        0.66        0.01
+     turn seed 2   8  0.795 ± 0.027   +0.090 ± 0.037   +0.140 ± 0.038        0.67        0.83        0.77        0.00
+     turn seed 2  12  0.685 ± 0.027   +0.090 ± 0.045   +0.170 ± 0.042        0.71        0.93        0.56        0.00
+     turn seed 2  16  0.605 ± 0.029   +0.095 ± 0.044   +0.220 ± 0.034        0.74        0.94        0.48        0.01
+
+            FIFO L = 8: 0.655  L = 12: 0.515  L = 16: 0.385
+
+turn minus episode, paired by stream (each seed), then the mean ± SE over seeds of the seeds' leads:
+  L =  8: -0.020 ± 0.033, -0.005 ± 0.036, +0.020 ± 0.042   over seeds -0.002 ± 0.012
+  L = 12: -0.035 ± 0.038, +0.010 ± 0.037, -0.050 ± 0.036   over seeds -0.025 ± 0.018
+  L = 16: -0.030 ± 0.044, -0.030 ± 0.037, -0.075 ± 0.041   over seeds -0.045 ± 0.015
+394 s
 """
 import argparse
 import statistics
@@ -110,7 +153,8 @@ import agentic_lab.envs  # noqa: F401 - registers the environments
 from agentic_lab import load_model, memory, rl
 from agentic_lab.eval import paired_gain
 
-KINDS = {"distractor_noop": "NOOP distr.", "contradiction_update": "UPDATE chg.", "new_add": "ADD new"}
+KINDS = {"distractor_noop": "NOOP distr.", "contradiction_update": "UPDATE chg.", "new_add": "ADD new",
+         "new_noop": "NOOP new"}
 ARMS = {"episode": ({}, "episode"), "turn": ({"turn_rewards": True}, "turn")}  # env options, credit
 
 
@@ -121,20 +165,22 @@ def main():
     parser.add_argument("--lengths", type=int, nargs="+", default=[8, 12, 16])
     parser.add_argument("--arms", nargs="+", default=list(ARMS))
     parser.add_argument("--bank-size", type=int, default=memory.BANK_SIZE)
+    parser.add_argument("--asked", choices=("names", "jobs"), default="names")
     args = parser.parse_args()
     start = time.time()
-    warm, tokenizer = load_model(memory.WARM_START)
-    streams = {n: memory.held_out_streams(n, 100, args.bank_size) for n in args.lengths}
+    warm_start = memory.WARM_START if args.asked == "names" else memory.JOBS_WARM_START
+    warm, tokenizer = load_model(warm_start)
+    streams = {n: memory.held_out_streams(n, 100, args.bank_size, args.asked) for n in args.lengths}
     fifo = {n: memory.play(memory.fifo_manager, tasks) for n, tasks in streams.items()}
     results = {("warm start", None): memory.play_lengths(warm, tokenizer, streams)}
     for seed in args.seeds:
         for arm in args.arms:
             options, credit = ARMS[arm]
-            policy = load_model(memory.WARM_START)[0]
+            policy = load_model(warm_start)[0]
             config = rl.RLConfig(n_groups=4, group_size=8, lr=2e-4, max_new_tokens=memory.MAX_NEW_TOKENS,
                                  keep_history=False, credit=credit)
             make_env = lambda: gym.make("agentic_lab/MemoryBank-v0", stream_length=memory.TRAIN_LENGTH,  # noqa: E731
-                                        bank_size=args.bank_size, **options)
+                                        bank_size=args.bank_size, asked=args.asked, **options)
             rl.grpo_train(policy, tokenizer, make_env, steps=args.steps, config=config, seed=seed, progress=False)
             results[arm, seed] = memory.play_lengths(policy, tokenizer, streams)
             print(f"seed {seed} {arm} trained and played ({time.time() - start:.0f} s)", flush=True)
