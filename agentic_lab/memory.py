@@ -337,7 +337,7 @@ class MemoryBankEnv(TaskEnv):
         return self.task.prompt, self.info()
 
     def view(self) -> str:
-        return bank_view(self.kept, self.bank, self.stream, self.position, self.task.info.get("asked", "names"))
+        return bank_view(self.kept, self.bank, self.stream, self.position, self.task.info["asked"])
 
     def answerable(self) -> float:
         """Φ: the share of questions the bank would answer right if the stream ended now, each against the latest

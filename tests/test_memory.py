@@ -125,8 +125,8 @@ def test_the_oracle_scores_one_and_fifo_less_once_the_stream_outgrows_the_bank(s
 
 def test_asked_about_jobs_the_manager_is_told_nothing_and_only_the_jobs_matter():
     """asked="jobs": no `Keep:` line, every question a person's job, no distractor a job; so FIFO that skips every
-    other fact scores what the oracle scores, and plain FIFO less once the stream outgrows the bank. The default
-    streams are the same as before the option (same seed, same facts, the `Keep:` line shown)."""
+    other fact scores what the oracle scores, and plain FIFO less once the stream outgrows the bank. (That the
+    default streams did not change with the option is memory-warm's recipe test: its demonstrations' fingerprint.)"""
     jobs = sample_tasks("memory_bank", 40, seed=0, stream_length=12, bank_size=3, asked="jobs")
     for task in jobs:
         assert "Keep:" not in task.prompt and all("Keep:" not in m["content"] for m in task.solution)
@@ -139,9 +139,6 @@ def test_asked_about_jobs_the_manager_is_told_nothing_and_only_the_jobs_matter()
     assert memory.play(skip_all_but_jobs, jobs) == memory.play(memory.oracle_manager, jobs) == [1.0] * len(jobs)
     assert sum(memory.play(memory.fifo_manager, jobs)) / len(jobs) < 0.8
     names = sample_tasks("memory_bank", 5, seed=0, stream_length=12, bank_size=3)
-    assert [t.info["stream"] for t in names] == [t.info["stream"] for t in
-                                                 sample_tasks("memory_bank", 5, seed=0, stream_length=12, bank_size=3,
-                                                              asked="names")]
     assert all(t.prompt.startswith("You will be asked about the kept names.") and "Keep:" in t.prompt for t in names)
     with pytest.raises(ValueError, match="asked"):
         sample_tasks("memory_bank", 1, asked="dates")
